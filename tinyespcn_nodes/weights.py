@@ -1,0 +1,166 @@
+"""TinyESPCN weight files: safetensors with self-describing, validated metadata.
+
+A file is accepted only if its header names our architecture and format version, its config rebuilds a
+model whose tensor names and shapes match the file exactly, and every tensor is finite. Every refusal is a
+`WeightsError` naming the file and the cause. Pickle is never read here (see `convert_pth`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .model import ARCH_ID, TinyESPCN, TinyESPCNConfig
+
+FORMAT_NAME = "tinyespcn-weights"
+FORMAT_VERSION = "1"
+
+
+class WeightsError(ValueError):
+    """A weights file that cannot be used; the message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass
+class WeightsInfo:
+    path: str
+    config: TinyESPCNConfig
+    training: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def scale(self) -> int:
+        return self.config.scale
+
+
+def save_weights(
+    path: str | os.PathLike,
+    model: TinyESPCN,
+    training: dict | None = None,
+    metrics: dict | None = None,
+) -> Path:
+    """Write fp32 weights with metadata atomically (temp file in the same folder + rename)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "architecture": ARCH_ID,
+        "scale": str(model.config.scale),
+        "config": model.config.to_json(),
+        "training": json.dumps(training or {}, sort_keys=True),
+        "metrics": json.dumps(metrics or {}, sort_keys=True),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read_json(path: Path, meta: dict, key: str) -> dict:
+    try:
+        value = json.loads(meta.get(key, "{}"))
+    except json.JSONDecodeError as exc:
+        raise WeightsError(path, f"metadata '{key}' is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise WeightsError(path, f"metadata '{key}' must be a JSON object")
+    return value
+
+
+def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> tuple[WeightsInfo, dict]:
+    """Validate a file and return (info, state_dict). Raises WeightsError on any problem."""
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(path, "file not found")
+    if path.suffix.lower() in {".pth", ".pt", ".ckpt", ".pkl", ".bin"}:
+        raise WeightsError(path, "pickle-based checkpoints are not loaded; run `python -m tinyespcn_nodes convert`")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            keys = list(f.keys())
+            state = {k: f.get_tensor(k) for k in keys}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise WeightsError(path, f"not a readable safetensors file (truncated or corrupt?): {exc}") from None
+    if meta.get("format") != FORMAT_NAME:
+        raise WeightsError(path, f"metadata 'format' is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(path, f"unsupported format_version {meta.get('format_version')!r}")
+    if meta.get("architecture") != ARCH_ID:
+        raise WeightsError(path, f"architecture is {meta.get('architecture')!r}, expected {ARCH_ID!r}")
+    try:
+        config = TinyESPCNConfig.from_json(meta.get("config", ""))
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(path, f"invalid model config: {exc}") from None
+    if meta.get("scale") != str(config.scale):
+        raise WeightsError(path, f"metadata scale {meta.get('scale')!r} disagrees with config scale {config.scale}")
+    if expected_scale is not None and config.scale != expected_scale:
+        raise WeightsError(path, f"weights are for x{config.scale}, but x{expected_scale} was requested")
+    reference = TinyESPCN(config).state_dict()
+    missing, unexpected = set(reference) - set(state), set(state) - set(reference)
+    if missing or unexpected:
+        raise WeightsError(path, f"tensor names do not match the config (missing {sorted(missing)[:4]}, "
+                                 f"unexpected {sorted(unexpected)[:4]})")
+    for name, ref in reference.items():
+        t = state[name]
+        if tuple(t.shape) != tuple(ref.shape):
+            raise WeightsError(path, f"tensor {name} has shape {tuple(t.shape)}, expected {tuple(ref.shape)}")
+        if not t.is_floating_point():
+            raise WeightsError(path, f"tensor {name} has non-float dtype {t.dtype}")
+        if not torch.isfinite(t).all():
+            raise WeightsError(path, f"tensor {name} contains NaN or Inf")
+    info = WeightsInfo(str(path), config, _read_json(path, meta, "training"), _read_json(path, meta, "metrics"))
+    return info, {k: v.float() for k, v in state.items()}
+
+
+def load_model(path: str | os.PathLike, expected_scale: int | None = None) -> tuple[TinyESPCN, WeightsInfo]:
+    info, state = read_weights(path, expected_scale)
+    model = TinyESPCN(info.config)
+    model.load_state_dict(state)
+    return model.eval().requires_grad_(False), info
+
+
+def convert_pth(src: str | os.PathLike, dst: str | os.PathLike, config: TinyESPCNConfig) -> Path:
+    """Convert a seed-style PyTorch state_dict (`tiny_espcn_*.pth`) to our safetensors format.
+
+    Reads with `weights_only=True` (no code execution). Seed names (conv1, conv_layers, ca, conv2) are mapped.
+    """
+    raw = torch.load(src, map_location="cpu", weights_only=True)
+    if not isinstance(raw, dict):
+        raise WeightsError(src, "expected a state_dict (a mapping of tensor names to tensors)")
+    for wrapper in ("state_dict", "model", "params_ema", "params"):
+        if wrapper in raw and isinstance(raw[wrapper], dict):
+            raw = raw[wrapper]
+    mapped = {}
+    for key, value in raw.items():
+        k = key.removeprefix("module.")
+        k = k.replace("conv1.", "feat_in.").replace("conv2.", "to_sub.")
+        k = k.replace("ca.fc.0.", "attn.fc_down.").replace("ca.fc.2.", "attn.fc_up.")
+        if k.startswith("conv_layers."):
+            _, idx, rest = k.split(".", 2)
+            k = f"trunk.{int(idx) // 2}.{rest}"
+        mapped[k] = value
+    model = TinyESPCN(config)
+    try:
+        model.load_state_dict(mapped)
+    except RuntimeError as exc:
+        raise WeightsError(src, f"state_dict does not fit {config}: {exc}") from None
+    return save_weights(dst, model, training={"converted_from": Path(src).name})

@@ -1,0 +1,1 @@
+"""tinyespcn-nodes trainer: pretraining, fine-tuning, evaluation and export of TinyESPCN weights."""

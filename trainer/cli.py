@@ -1,0 +1,84 @@
+"""`python -m trainer {pretrain,finetune,eval,export,bench}`; every option also readable from --config."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from .config import TrainConfig
+
+_SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+
+
+def default_val_sets() -> list[str]:
+    sets = [_SHARED / "data/benchmarks/Set5/HR"]
+    return [str(p) for p in sets if p.is_dir()]
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML or YAML file with any option below; flags given here override it")
+    for f in fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "data":
+            p.add_argument(flag, nargs="+", default=None, help="dataset root folder(s)")
+        elif f.name == "val_sets":
+            p.add_argument(flag, nargs="*", default=None, help="HR folders to validate on (default: Set5 if present)")
+        elif f.name == "rescales":
+            p.add_argument(flag, nargs="*", type=float, default=None, help="extra HR copies at these scales, e.g. 0.8 0.6")
+        elif f.name == "loss_weights":
+            p.add_argument(flag, nargs="*", default=None, metavar="TERM=W", help="override loss terms, e.g. charbonnier=1 l1=0")
+        elif f.type in ("bool",):
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
+            p.add_argument(flag, type=kind, default=None)
+    p.add_argument("--no-resume", action="store_true", help="start over even if the run folder has last.pt")
+
+
+def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
+    cfg = TrainConfig().updated(defaults)
+    if args.config:
+        cfg = cfg.updated({k: v for k, v in vars(TrainConfig.from_file(args.config)).items()})
+    overrides = {}
+    for f in fields(TrainConfig):
+        value = getattr(args, f.name, None)
+        if value is None:
+            continue
+        if f.name == "loss_weights":
+            value = {k: float(v) for k, v in (item.split("=", 1) for item in value)}
+        overrides[f.name] = value
+    cfg = cfg.updated(overrides)
+    if not cfg.val_sets and args.val_sets is None:
+        cfg = cfg.updated({"val_sets": default_val_sets()})
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    pre = sub.add_parser("pretrain", help="train from scratch on LSDIR or image folders (e.g. T91 + BSDS200)")
+    _add_train_options(pre)
+    fine = sub.add_parser("finetune", help="fine-tune existing weights on CelebA / CelebA-HQ / FFHQ faces")
+    _add_train_options(fine)
+    from . import commands
+
+    commands.add_parsers(sub)
+    args = parser.parse_args(argv)
+    if args.command in ("pretrain", "finetune"):
+        from .loop import run_training
+
+        defaults = {"dataset": "lsdir"} if args.command == "pretrain" else {
+            "dataset": "celeba", "subset": 20000, "face_size": 128, "lr": 1e-4, "warmup": 100, "steps": 5000}
+        cfg = _config_from_args(args, defaults)
+        if args.command == "finetune" and not cfg.init:
+            parser.error("finetune needs --init WEIGHTS (a .safetensors file or bundled name)")
+        run_training(cfg, resume=not args.no_resume)
+        print(f"run folder: {cfg.run_path}")
+        return 0
+    return commands.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

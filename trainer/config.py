@@ -1,0 +1,90 @@
+"""Every trainer option in one dataclass; loaded from TOML/YAML, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class TrainConfig:
+    # what to train
+    arch: str = "tinyespcn"  # tinyespcn | espcn | srcnn
+    scale: int = 2
+    channels: int = 64
+    blocks: int = 10
+    head_kernel: int = 7
+    attention: bool = True
+    residual: bool = False
+    init: str | None = None  # weights (.safetensors) to start from; shape-compatible tensors are copied
+    # data
+    data: list[str] = field(default_factory=list)
+    dataset: str = "folder"  # folder | lsdir | celeba
+    split: str = "train"
+    subset: int | None = None  # celeba: seeded random subset size
+    face_size: int | None = None  # centre-crop + resize faces to this square size
+    holdout: int = 0  # face folders without a partition file: images held out for validation
+    patch: int = 48  # LR patch side
+    batch: int = 16
+    workers: int = 2
+    cache_mb: int = 4096
+    blur_sigma: float = 0.0
+    rotate_degrees: float = 0.0
+    rescales: list[float] = field(default_factory=list)  # extra downscaled HR copies (e.g. 0.8 0.6), the classic T91 recipe
+    # optimisation
+    loss: str = "psnr"  # preset name: psnr | seed-readme | seed-paper
+    loss_weights: dict = field(default_factory=dict)  # per-term overrides, e.g. {"charbonnier": 1.0}
+    vgg_weights: str | None = None
+    vgg_arch: str = "vgg16"
+    optimizer: str = "adam"  # adam | adamw
+    lr: float = 5e-4
+    weight_decay: float = 0.0
+    schedule: str = "cosine"  # cosine | step | constant
+    warmup: int = 500
+    step_every: int = 0  # step schedule: halve every N steps
+    steps: int = 20000
+    grad_clip: float = 1.0
+    ema: float = 0.999  # 0 disables
+    amp: str = "none"  # none | bf16 | fp16 (CUDA only)
+    channels_last: bool = True
+    seed: int = 0
+    device: str = "auto"
+    threads: int = 0  # 0 = torch default
+    # bookkeeping
+    run_dir: str = "~/.cache/tinyespcn/runs/default"
+    ckpt_every: int = 200
+    val_every: int = 500
+    log_every: int = 50
+    val_sets: list[str] = field(default_factory=list)  # folders of HR images (Set5/HR, ...)
+    val_limit: int = 0  # evaluate at most N images per set (0 = all)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        path = Path(path)
+        text = path.read_text()
+        if path.suffix in {".yaml", ".yml"}:
+            import yaml
+
+            raw = yaml.safe_load(text) or {}
+        elif path.suffix == ".toml":
+            raw = tomllib.loads(text)
+        else:
+            raise ValueError(f"{path}: config must be .toml, .yaml or .yml")
+        return cls().updated(raw, source=str(path))
+
+    def updated(self, values: dict, source: str = "options") -> TrainConfig:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"{source}: unknown option(s) {unknown}")
+        merged = {**asdict(self), **values}
+        return TrainConfig(**merged)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir).expanduser()

@@ -1,0 +1,336 @@
+"""The training loop: lean (in-memory patches, channels_last, no per-step host sync), resumable, DDP-aware."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from tinyespcn_nodes.model import TinyESPCN
+from tinyespcn_nodes.weights import save_weights
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig
+from .evaluate import load_pairs, score
+from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
+from .models import build_model, init_from
+from .patches import Degradation, ImagePool, build_pool, sample_batch
+from .plot import plot_curves
+from .sources import celeba_refs, lsdir_refs, split_holdout
+
+
+def pick_device(name: str) -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def lr_factor(cfg: TrainConfig, step: int) -> float:
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "cosine":
+        t = min(1.0, (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup))
+        return 0.5 * (1 + math.cos(math.pi * t))
+    if cfg.schedule == "step":
+        return 0.5 ** (step // cfg.step_every) if cfg.step_every else 1.0
+    return 1.0
+
+
+def loss_weights(cfg: TrainConfig) -> LossWeights:
+    if cfg.loss not in PRESETS:
+        raise ValueError(f"loss preset must be one of {sorted(PRESETS)}, got {cfg.loss!r}")
+    return LossWeights(**{**asdict(PRESETS[cfg.loss]), **cfg.loss_weights})
+
+
+def load_training_pool(cfg: TrainConfig) -> tuple[ImagePool, list]:
+    """Returns the pool and any held-out refs (face folders without a partition file)."""
+    if not cfg.data:
+        raise ValueError("no training data given (--data)")
+    refs, held = [], []
+    for root in cfg.data:
+        root_path = Path(root).expanduser()
+        if cfg.dataset == "celeba":
+            found = celeba_refs(root_path, cfg.split, cfg.subset, cfg.seed)
+            train, hold = split_holdout(found, cfg.holdout, cfg.seed)
+            refs += train
+            held += hold
+        else:
+            refs += lsdir_refs(root_path, cfg.scale, cfg.split)
+    if not refs:
+        raise ValueError(f"the dataset is empty: no images found under {cfg.data}")
+    order = list(range(len(refs)))
+    random.Random(cfg.seed).shuffle(order)  # a bounded cache then holds a seeded random subset
+    margin = 0 if cfg.rotate_degrees <= 0 else cfg.patch // 2
+    pool = build_pool([refs[i] for i in order], cfg.scale, cfg.patch, workers=cfg.workers, cache_mb=cfg.cache_mb,
+                      resize_to=cfg.face_size, blur_sigma=cfg.blur_sigma, margin=margin, rescales=cfg.rescales)
+    return pool, held
+
+
+class EMA:
+    """Exponential moving average of the weights, with the usual (1+n)/(10+n) warm-up of the decay."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        own = list(self.model.parameters())
+        torch._foreach_lerp_(own, [p.detach() for p in model.parameters()], 1 - decay)
+
+
+def _rank() -> int:
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _setup_distributed(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1 or dist.is_initialized():
+        return _rank(), world
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), world
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, log=print) -> None:
+        self.cfg = cfg
+        self.log = log if _rank() == 0 else (lambda *a, **k: None)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = pick_device(cfg.device)
+        if self.device.type == "cuda" and "LOCAL_RANK" in os.environ:
+            self.device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(self.device)
+        self.rank, self.world = _setup_distributed(self.device)
+        if self.rank != 0:
+            self.log = lambda *a, **k: None
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg)
+        if cfg.init:
+            copied = init_from(self.model, cfg.init)
+            self.log(f"initialised {len(copied)} tensors from {cfg.init}")
+        self.model.to(self.device)
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
+        self.net = self.model
+        if self.world > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+        self.opt = opt_cls(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(cfg, s))
+        self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
+        weights = loss_weights(cfg)
+        self.criterion = CombinedLoss(weights, cfg.vgg_weights or BUNDLED_VGG, cfg.vgg_arch).to(self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" and self.device.type == "cuda" else None
+        self.step = 0
+        self.best = -float("inf")
+        self.history_loss: list[tuple[int, float]] = []
+        self.history_psnr: list[tuple[int, float]] = []
+        self.pool: ImagePool | None = None
+        self.val_pairs: dict[str, list] = {}
+        self.held_out: list = []
+
+    # ---- persistence -------------------------------------------------------------------------
+    @property
+    def run(self) -> Path:
+        return self.cfg.run_path
+
+    def state(self) -> dict:
+        return {
+            "step": self.step,
+            "best": self.best,
+            "config": self.cfg.to_json(),
+            "model": self.model.state_dict(),
+            "ema": self.ema.model.state_dict() if self.ema else {},
+            "optimizer": self.opt.state_dict(),
+            "scheduler": self.sched.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else {},
+            "history_loss": torch.tensor(self.history_loss, dtype=torch.float64).reshape(-1, 2),
+            "history_psnr": torch.tensor(self.history_psnr, dtype=torch.float64).reshape(-1, 2),
+            "rng_torch": torch.get_rng_state(),
+        }
+
+    def resume(self, path: Path) -> None:
+        state = load_checkpoint(path)
+        self.model.load_state_dict(state["model"])
+        if self.ema and state["ema"]:
+            self.ema.model.load_state_dict(state["ema"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        if self.scaler and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        self.best = float(state["best"])
+        self.history_loss = [(int(s), float(v)) for s, v in state["history_loss"].tolist()]
+        self.history_psnr = [(int(s), float(v)) for s, v in state["history_psnr"].tolist()]
+        torch.set_rng_state(state["rng_torch"])
+        self.log(f"resumed {path} at step {self.step} (best {self.best:.3f} dB)")
+
+    def checkpoint(self) -> None:
+        if self.rank == 0:
+            save_checkpoint(self.run / "last.pt", self.state())
+        if self.world > 1:
+            dist.barrier()
+
+    def export(self, path: Path, use_ema: bool = True, metrics: dict | None = None) -> Path:
+        model = self.ema.model if (use_ema and self.ema) else self.model
+        if not isinstance(model, TinyESPCN):
+            path = path.with_suffix(".pt")
+            save_checkpoint(path, {"arch": self.cfg.arch, "scale": self.cfg.scale, "model": model.state_dict()})
+            return path
+        training = {
+            "arch": self.cfg.arch, "steps": self.step, "data": [Path(d).name for d in self.cfg.data],
+            "dataset": self.cfg.dataset, "loss": self.cfg.loss, "patch": self.cfg.patch, "batch": self.cfg.batch,
+            "init": Path(self.cfg.init).name if self.cfg.init else None, "ema": self.cfg.ema,
+        }  # fmt: skip
+        return save_weights(path, model, training=training, metrics=metrics)
+
+    # ---- data & validation -------------------------------------------------------------------
+    def prepare(self) -> None:
+        t0 = time.perf_counter()
+        self.pool, self.held_out = load_training_pool(self.cfg)
+        self.log(f"training pool: {len(self.pool.hr)} images, {self.pool.nbytes / 2**20:.0f} MiB, "
+                 f"{len(self.pool.skipped)} skipped, {time.perf_counter() - t0:.1f}s")
+        for name, err in self.pool.skipped[:10]:
+            self.log(f"  skipped {name}: {err}")
+        for folder in self.cfg.val_sets:
+            self.val_pairs[Path(folder).parent.name if Path(folder).name == "HR" else Path(folder).name] = load_pairs(
+                folder, self.cfg.scale, self.cfg.val_limit)
+
+    def validate(self) -> dict[str, float]:
+        model = (self.ema.model if self.ema else self.model).eval()
+        results = {}
+        for name, pairs in self.val_pairs.items():
+            results[name] = score(lambda x: model(x.to(self.device, memory_format=self.memory_format)), pairs,
+                                  self.cfg.scale, with_ssim=False)["psnr"]
+        self.model.train()
+        return results
+
+    # ---- loop --------------------------------------------------------------------------------
+    def train_step(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+        # bf16 autocast also pays on CPUs with AMX/AVX-512 bf16 (oneDNN); fp16 only on CUDA
+        use_amp = amp_dtype is not None and (self.device.type == "cuda" or (self.device.type == "cpu" and cfg.amp == "bf16"))
+        with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
+            pred = self.net(lr)
+        loss, _ = self.criterion(pred.float(), hr)
+        self.opt.zero_grad(set_to_none=True)
+        if self.scaler:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.opt)
+        else:
+            loss.backward()
+        if cfg.grad_clip:
+            nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip, foreach=True)
+        if self.scaler:
+            self.scaler.step(self.opt)
+            self.scaler.update()
+        else:
+            self.opt.step()
+        self.sched.step()
+        if self.ema:
+            self.ema.update(self.model, self.step)
+        return loss.detach()
+
+    def fit(self) -> dict:
+        cfg = self.cfg
+        if self.pool is None:
+            self.prepare()
+        if self.rank == 0:
+            self.run.mkdir(parents=True, exist_ok=True)
+            (self.run / "config.json").write_text(cfg.to_json())
+        self.model.train()
+        degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees)
+        running = torch.zeros((), device=self.device)
+        n_running = 0
+        t_start, step_start = time.perf_counter(), self.step
+        log_path = self.run / "log.csv"
+        new_log = not log_path.exists()
+        log_file = open(log_path, "a", newline="") if self.rank == 0 else None
+        writer = csv.writer(log_file) if log_file else None
+        if writer and new_log:
+            writer.writerow(["step", "loss", "lr", "steps_per_s", *[f"psnr_{k}" for k in self.val_pairs]])
+        tb = _tensorboard(self.run) if self.rank == 0 else None
+        last = {}
+        try:
+            while self.step < cfg.steps:
+                lr, hr = sample_batch(self.pool, cfg.batch, cfg.patch, cfg.seed + 7919 * self.rank, self.step, degradation)
+                lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+                hr = hr.to(self.device, non_blocking=True)
+                running += self.train_step(lr, hr)
+                n_running += 1
+                self.step += 1
+                done = self.step == cfg.steps
+                if self.step % cfg.log_every == 0 or done:
+                    mean_loss = (running / n_running).item()  # the only host sync, once per log interval
+                    running.zero_()
+                    n_running = 0
+                    rate = (self.step - step_start) / (time.perf_counter() - t_start)
+                    eta = (cfg.steps - self.step) / max(rate, 1e-9)
+                    self.history_loss.append((self.step, mean_loss))
+                    psnrs = {}
+                    if self.val_pairs and (self.step % cfg.val_every == 0 or done):
+                        psnrs = self.validate()
+                        main = next(iter(psnrs.values()))
+                        self.history_psnr.append((self.step, main))
+                        if main > self.best:
+                            self.best = main
+                            if self.rank == 0:
+                                self.export(self.run / "best.safetensors", metrics={f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in psnrs.items()} | {"step": self.step})
+                    self.log(f"step {self.step}/{cfg.steps} loss {mean_loss:.5f} lr {self.sched.get_last_lr()[0]:.2e} "
+                             f"{rate:.2f} it/s ETA {eta / 60:.1f} min" + "".join(f" {k} {v:.3f} dB" for k, v in psnrs.items()))
+                    if writer:
+                        writer.writerow([self.step, f"{mean_loss:.6f}", f"{self.sched.get_last_lr()[0]:.3e}", f"{rate:.3f}",
+                                         *[f"{psnrs[k]:.4f}" if k in psnrs else "" for k in self.val_pairs]])
+                        log_file.flush()
+                    if tb:
+                        tb.add_scalar("loss", mean_loss, self.step)
+                        for k, v in psnrs.items():
+                            tb.add_scalar(f"psnr/{k}", v, self.step)
+                    if self.rank == 0:
+                        plot_curves(self.run / "curves.png", self.history_loss, self.history_psnr)
+                    last = {"loss": mean_loss, "steps_per_s": rate, **{f"psnr_{k}": v for k, v in psnrs.items()}}
+                if self.step % cfg.ckpt_every == 0 or done:
+                    self.checkpoint()
+        finally:
+            if log_file:
+                log_file.close()
+        if self.rank == 0:
+            final_metrics = {f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in self.validate().items()} if self.val_pairs else {}
+            self.export(self.run / "final.safetensors", metrics=final_metrics | {"step": self.step})
+        return last
+
+
+def _tensorboard(run: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except Exception:  # tensorboard is optional
+        return None
+    return SummaryWriter(str(run / "tb"))
+
+
+def run_training(cfg: TrainConfig, resume: bool = True, log=None) -> Trainer:
+    log = log or (lambda *a: print(*a, file=sys.stderr, flush=True))
+    trainer = Trainer(cfg, log)
+    last = cfg.run_path / "last.pt"
+    if resume and last.exists():
+        trainer.resume(last)
+    trainer.fit()
+    return trainer

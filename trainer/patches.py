@@ -1,0 +1,181 @@
+"""In-memory HR/LR image pool and per-step patch sampling.
+
+Images are decoded once (threads), mod-cropped and degraded once with the MATLAB bicubic; each step
+slices random aligned LR/HR patches out of uint8 tensors, so a step costs no decoding. Sampling is a pure
+function of (seed, step): resuming at step N reproduces the batches exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tinyespcn_nodes.resize import matlab_imresize
+
+from .sources import ImageRef, decode_rgb
+
+
+@dataclass
+class Degradation:
+    blur_sigma: float = 0.0  # seed 002 README: Gaussian blur before subsampling
+    rotate_degrees: float = 0.0  # seed 001: ±20° small rotations (valid region only)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = max(1, math.ceil(3 * sigma))
+    coords = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    g = torch.exp(-(coords**2) / (2 * sigma**2))
+    g = (g / g.sum()).to(x.device)
+    c = x.shape[-3]
+    x = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def make_lr(hr: torch.Tensor, scale: int, blur_sigma: float = 0.0) -> torch.Tensor:
+    """uint8 [3,H,W] (H, W multiples of scale) → uint8 LR [3,H/s,W/s], MATLAB bicubic, rounded like a saved PNG."""
+    x = hr.double()[None] / 255.0
+    if blur_sigma > 0:
+        x = gaussian_blur(x, blur_sigma)
+    lr = matlab_imresize(x, scale=1.0 / scale)[0]
+    return (lr * 255.0).round_().clamp_(0, 255).to(torch.uint8)
+
+
+@dataclass
+class ImagePool:
+    """Decoded HR/LR pairs held as uint8 tensors; files that fail to decode are skipped and counted."""
+
+    scale: int
+    hr: list[torch.Tensor] = field(default_factory=list)
+    lr: list[torch.Tensor] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() for t in self.hr) + sum(t.numel() for t in self.lr)
+
+
+def _load_one(ref: ImageRef, scale: int, min_hr: int, resize_to: int | None, blur: float, rescale: float = 1.0):
+    from PIL import Image
+
+    img = decode_rgb(ref.read_bytes())
+    if resize_to:
+        side = min(img.size)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        img = img.crop((left, top, left + side, top + side)).resize((resize_to, resize_to), Image.BICUBIC)
+    if rescale != 1.0:
+        img = img.resize((round(img.width * rescale), round(img.height * rescale)), Image.BICUBIC)
+    hr = torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous()
+    h, w = hr.shape[1] - hr.shape[1] % scale, hr.shape[2] - hr.shape[2] % scale
+    if h < min_hr or w < min_hr:
+        raise ValueError(f"{h}x{w} is smaller than one {min_hr}px training patch")
+    hr = hr[:, :h, :w].contiguous()
+    if ref.lr_path:
+        lr_img = decode_rgb(open(ref.lr_path, "rb").read())
+        lr = torch.from_numpy(np.array(lr_img)).permute(2, 0, 1).contiguous()
+        if lr.shape[1:] != (h // scale, w // scale):
+            raise ValueError(f"official LR {ref.lr_path} is {tuple(lr.shape[1:])}, expected {(h // scale, w // scale)}")
+    else:
+        lr = make_lr(hr, scale, blur)
+    return hr, lr
+
+
+def build_pool(
+    refs: list[ImageRef],
+    scale: int,
+    patch_lr: int,
+    *,
+    workers: int = 2,
+    cache_mb: int = 4096,
+    resize_to: int | None = None,
+    blur_sigma: float = 0.0,
+    margin: int = 0,
+    rescales: list[float] | None = None,
+) -> ImagePool:
+    """Decode refs in order until `cache_mb` is reached (callers pass a seeded order for large sets)."""
+    if not refs:
+        raise ValueError("the dataset is empty: no readable image files were found")
+    pool = ImagePool(scale)
+    min_hr = (patch_lr + 2 * margin) * scale
+    budget = cache_mb * 1024 * 1024
+
+    def job(item: tuple[ImageRef, float]):
+        ref, factor = item
+        try:
+            return ref, _load_one(ref, scale, min_hr, resize_to, blur_sigma, factor), None
+        except Exception as exc:  # a corrupt file must not stop training; it is reported
+            return ref, None, f"{type(exc).__name__}: {exc}"
+
+    items = [(ref, factor) for ref in refs for factor in (1.0, *(rescales or []))]
+    with ThreadPoolExecutor(max(1, workers)) as ex:
+        for ref, pair, err in ex.map(job, items):
+            if err is not None:
+                pool.skipped.append((ref.name, err))
+                continue
+            if pool.nbytes + pair[0].numel() + pair[1].numel() > budget:
+                break
+            pool.hr.append(pair[0])
+            pool.lr.append(pair[1])
+            pool.names.append(ref.name)
+    if not pool.hr:
+        detail = "; ".join(f"{n}: {e}" for n, e in pool.skipped[:3])
+        raise ValueError(f"the dataset is empty: none of {len(refs)} images could be used ({detail})")
+    return pool
+
+
+def _rotate_valid(hr: torch.Tensor, degrees: float, out: int) -> torch.Tensor:
+    """Rotate a float [1,3,S,S] crop about its centre and keep the central `out` square (no black wedges)."""
+    theta = math.radians(degrees)
+    cos, sin = math.cos(theta), math.sin(theta)
+    mat = torch.tensor([[cos, -sin, 0.0], [sin, cos, 0.0]], dtype=hr.dtype)[None]
+    grid = F.affine_grid(mat, list(hr.shape), align_corners=False)
+    rot = F.grid_sample(hr, grid, mode="bicubic", padding_mode="reflection", align_corners=False)
+    off = (hr.shape[-1] - out) // 2
+    return rot[..., off : off + out, off : off + out]
+
+
+def sample_batch(
+    pool: ImagePool, batch: int, patch_lr: int, seed: int, step: int, degradation: Degradation | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float [B,3,p,p] LR and [B,3,sp,sp] HR in [0,1] with dihedral augmentation; deterministic in (seed, step)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    s = pool.scale
+    deg = degradation or Degradation()
+    on_the_fly = deg.rotate_degrees > 0
+    lrs, hrs = [], []
+    weights = torch.tensor([t.shape[1] * t.shape[2] for t in pool.lr], dtype=torch.float64)
+    picks = torch.multinomial(weights, batch, replacement=True, generator=g)
+    for i in picks.tolist():
+        lr_img, hr_img = pool.lr[i], pool.hr[i]
+        if on_the_fly:
+            hp = patch_lr * s
+            side = min(math.ceil(hp * math.sqrt(2)) + 2 * s, hr_img.shape[1], hr_img.shape[2])
+            y = int(torch.randint(0, hr_img.shape[1] - side + 1, (1,), generator=g))
+            x = int(torch.randint(0, hr_img.shape[2] - side + 1, (1,), generator=g))
+            crop = hr_img[None, :, y : y + side, x : x + side].double() / 255.0
+            angle = (torch.rand(1, generator=g).item() * 2 - 1) * deg.rotate_degrees
+            hr = _rotate_valid(crop, angle, hp).clamp(0, 1)
+            hr = (hr * 255).round() / 255
+            lr = make_lr((hr[0] * 255).to(torch.uint8), s, deg.blur_sigma)[None]
+        else:
+            y = int(torch.randint(0, lr_img.shape[1] - patch_lr + 1, (1,), generator=g))
+            x = int(torch.randint(0, lr_img.shape[2] - patch_lr + 1, (1,), generator=g))
+            lr = lr_img[None, :, y : y + patch_lr, x : x + patch_lr]
+            hr = hr_img[None, :, y * s : (y + patch_lr) * s, x * s : (x + patch_lr) * s]
+        k = int(torch.randint(0, 8, (1,), generator=g))
+        lr, hr = _dihedral(lr, k), _dihedral(hr, k)
+        lrs.append(lr.float() / 255.0 if lr.dtype == torch.uint8 else lr.float())
+        hrs.append(hr.float() / 255.0 if hr.dtype == torch.uint8 else hr.float())
+    return torch.cat(lrs), torch.cat(hrs)
+
+
+def _dihedral(x: torch.Tensor, k: int) -> torch.Tensor:
+    if k & 4:
+        x = x.flip(-1)
+    return torch.rot90(x, k % 4, dims=(-2, -1))

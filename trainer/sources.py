@@ -1,0 +1,113 @@
+"""Find training images: generic folders, LSDIR (folders, paired HR/X{s}, parquet shards), CelebA(-HQ), FFHQ."""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One training image: a file, or a row of a parquet shard; `lr_path` when an official LR exists."""
+
+    path: str
+    row: int = -1  # parquet row index, -1 for a plain file
+    lr_path: str | None = None
+
+    def read_bytes(self) -> bytes:
+        if self.row < 0:
+            return Path(self.path).read_bytes()
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(self.path, columns=["image"])
+        cell = table.column("image")[self.row].as_py()
+        return cell["bytes"] if isinstance(cell, dict) else cell
+
+    @property
+    def name(self) -> str:
+        return f"{self.path}[{self.row}]" if self.row >= 0 else self.path
+
+
+def list_images(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _paired_lr(hr: Path, hr_root: Path, lr_root: Path, scale: int) -> Path | None:
+    rel = hr.relative_to(hr_root)
+    for candidate in (lr_root / rel, lr_root / rel.with_name(f"{rel.stem}x{scale}{rel.suffix}")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def parquet_refs(root: Path, split: str) -> list[ImageRef]:
+    """Hugging Face LSDIR shards: columns path, image{bytes}, w, h; file names start with the split."""
+    import pyarrow.parquet as pq
+
+    shards = sorted(p for p in root.rglob("*.parquet") if p.name.startswith(split) or p.parent.name == split)
+    refs: list[ImageRef] = []
+    for shard in shards:
+        rows = pq.ParquetFile(shard).metadata.num_rows
+        refs.extend(ImageRef(str(shard), row) for row in range(rows))
+    return refs
+
+
+def lsdir_refs(root: Path, scale: int, split: str = "train") -> list[ImageRef]:
+    """LSDIR as released (nested folders of HR PNGs), the official HR/X{s} pairs, or parquet shards."""
+    if not root.exists():
+        raise FileNotFoundError(f"dataset root {root} does not exist")
+    if any(root.rglob("*.parquet")):
+        return parquet_refs(root, split)
+    hr_root, lr_root = root / "HR", root / f"X{scale}"
+    if hr_root.is_dir():
+        refs = []
+        for hr in list_images(hr_root):
+            lr = _paired_lr(hr, hr_root, lr_root, scale) if lr_root.is_dir() else None
+            refs.append(ImageRef(str(hr), lr_path=str(lr) if lr else None))
+        return refs
+    return [ImageRef(str(p)) for p in list_images(root)]
+
+
+CELEBA_SPLITS = {"train": "0", "val": "1", "test": "2"}
+
+
+def celeba_refs(root: Path, split: str = "train", subset: int | None = 20000, seed: int = 0) -> list[ImageRef]:
+    """Aligned CelebA with `list_eval_partition.txt` (split honoured) or any face folder (CelebA-HQ, FFHQ).
+
+    A seeded random subset of `subset` images (None = all) — not the first N sorted files.
+    """
+    partition = next(iter(sorted(root.rglob("list_eval_partition.txt"))), None)
+    if partition is not None:
+        images = next((p for p in root.rglob("img_align_celeba") if p.is_dir()), partition.parent)
+        wanted = CELEBA_SPLITS[split]
+        names = [ln.split() for ln in partition.read_text().splitlines() if ln.strip()]
+        files = [images / n for n, part in names if part == wanted and (images / n).is_file()]
+    else:
+        files = list_images(root)
+    if subset is not None and subset < len(files):
+        files = sorted(random.Random(seed).sample(files, subset))
+    return [ImageRef(str(p)) for p in files]
+
+
+def split_holdout(refs: list[ImageRef], holdout: int, seed: int = 0) -> tuple[list[ImageRef], list[ImageRef]]:
+    """Seeded split of a face folder into (train, held-out)."""
+    if holdout <= 0:
+        return refs, []
+    if holdout >= len(refs):
+        raise ValueError(f"cannot hold out {holdout} of {len(refs)} images")
+    order = list(range(len(refs)))
+    random.Random(seed).shuffle(order)
+    held = set(order[:holdout])
+    return [r for i, r in enumerate(refs) if i not in held], [r for i, r in enumerate(refs) if i in held]
+
+
+def decode_rgb(data: bytes):
+    from PIL import Image, ImageOps
+
+    with Image.open(io.BytesIO(data)) as im:
+        im = ImageOps.exif_transpose(im)
+        return im.convert("RGB")
