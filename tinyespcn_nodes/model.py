@@ -86,17 +86,36 @@ class TinyESPCN(nn.Module):
     def scale(self) -> int:
         return self.config.scale
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+    @property
+    def receptive_radius(self) -> int:
+        """LR pixels of context each output pixel depends on (besides the global attention gate)."""
+        return self.config.head_kernel // 2 + self.config.blocks + 1
+
+    def features(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head and trunk: (x1, x2) before attention."""
         x1 = F.relu(self.feat_in(lr))
         x2 = x1
         for conv in self.trunk:
             y = F.relu(conv(x2))
             x2 = x2 + y if self.config.residual else y
-        if self.attn is not None:
-            x2 = self.attn(x2)
+        return x1, x2
+
+    def gate(self, pooled: torch.Tensor) -> torch.Tensor | None:
+        """Attention gate [B,C] from the global mean of x2 [B,C]; None when attention is off."""
+        if self.attn is None:
+            return None
+        return torch.sigmoid(self.attn.fc_up(F.relu(self.attn.fc_down(pooled))))
+
+    def reconstruct(self, lr: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+        if gate is not None:
+            x2 = x2 * gate[:, :, None, None].to(x2.dtype)
         detail = self.shuffle(self.to_sub(x1 + x2))
         base = F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
         return detail + base
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        x1, x2 = self.features(lr)
+        return self.reconstruct(lr, x1, x2, self.gate(x2.mean(dim=(2, 3))))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -114,8 +114,18 @@ def matlab_imresize(x: torch.Tensor, scale: float | None = None, size: tuple[int
     return y.to(x.dtype)
 
 
-def pil_resize(x: torch.Tensor, size: tuple[int, int], filter_name: str = "lanczos") -> torch.Tensor:
-    """Pillow-semantics resize of [..., H, W] float to `size` = (out_h, out_w); horizontal pass first, like Pillow."""
+def quantize_levels(x: torch.Tensor, levels: int | None) -> torch.Tensor:
+    """Clamp to [0,1] and, when `levels` is set, round to that integer grid (Pillow's 8-bit stores: 255)."""
+    x = x.clamp(0, 1)
+    return x.mul(levels).round_().div_(levels) if levels else x
+
+
+def pil_resize(x: torch.Tensor, size: tuple[int, int], filter_name: str = "lanczos",
+               levels: int | None = None) -> torch.Tensor:
+    """Pillow-semantics resize of [..., H, W] float to `size` = (out_h, out_w); horizontal pass first, like Pillow.
+
+    With `levels` (e.g. 255) each pass is clamped and rounded to that grid, as Pillow does for 8-bit images.
+    """
     if filter_name not in _KERNELS:
         raise ValueError(f"filter must be one of {sorted(_KERNELS)}, got {filter_name!r}")
     out_h, out_w = size
@@ -124,6 +134,8 @@ def pil_resize(x: torch.Tensor, size: tuple[int, int], filter_name: str = "lancz
     y = x
     if out_w != w:
         y = _apply_taps(y, -1, *_pil_taps(w, out_w, filter_name))
+        y = quantize_levels(y, levels) if levels else y
     if out_h != h:
         y = _apply_taps(y, -2, *_pil_taps(h, out_h, filter_name))
+        y = quantize_levels(y, levels) if levels else y
     return y if y is not x else x.clone()

@@ -65,6 +65,7 @@ def save_weights(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a finished file gets ordinary permissions
     try:
         save_file(tensors, tmp, metadata=meta)
         os.replace(tmp, path)

@@ -1,0 +1,158 @@
+"""`python -m tinyespcn_nodes {upscale,demo,info,bench,convert,install-comfyui}`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .imageio import READ_SUFFIXES, ImageFileError
+
+DEFAULT_OUT = "tinyespcn_out"
+
+
+def _progress(prefix: str):
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{prefix} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def _collect_inputs(inputs: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files += sorted(f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES and f.is_file())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise SystemExit(f"error: input {p} does not exist")
+    if not files:
+        raise SystemExit("error: no image files among the inputs")
+    return files
+
+
+def cmd_upscale(args: argparse.Namespace) -> int:
+    if not args.inputs:
+        from .demo import run_demo
+
+        path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
+        print(f"wrote {path}")
+        return 0
+    from .imageio import read_image, write_image
+    from .pipeline import PostProcess, upscale_array
+
+    files = _collect_inputs(args.inputs)
+    out_dir = Path(args.output or DEFAULT_OUT)
+    post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
+    failures = 0
+    for f in files:
+        target = out_dir / f"{f.stem}_x{args.scale}{'.png' if f.suffix.lower() in ('.jpg', '.jpeg', '.webp', '.bmp') else f.suffix.lower()}"
+        if target.resolve() == f.resolve() or (target.exists() and any(target.samefile(g) for g in files)):
+            print(f"error: {target} would overwrite an input; choose another -o", file=sys.stderr)
+            failures += 1
+            continue
+        try:
+            img = read_image(f)
+            out = upscale_array(img, args.scale, args.weights, device=args.device, half=args.half, tile=args.tile,
+                                post=post, on_tile=_progress(f.name))
+            write_image(target, out)
+            print(f"{f} → {target} ({img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype})")
+        except (ImageFileError, ValueError, TypeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failures += 1
+    return 1 if failures else 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .info import describe
+
+    print(describe(args.weights))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import run_bench
+
+    run_bench(size=args.size, scales=args.scales, device=args.device, memory_test=not args.skip_memory)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .model import TinyESPCNConfig
+    from .weights import convert_pth
+
+    cfg = TinyESPCNConfig(scale=args.scale, residual=args.residual)
+    print(f"wrote {convert_pth(args.src, args.dst, cfg)}")
+    return 0
+
+
+def cmd_install_comfyui(args: argparse.Namespace) -> int:
+    from .comfy_install import install
+
+    for line in install(Path(args.comfyui), link=not args.copy):
+        print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .devices import DEVICE_CHOICES
+    from .tiling import DEFAULT_TILE
+
+    p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
+    sub = p.add_subparsers(dest="command")
+    up = sub.add_parser("upscale", help="upscale files/folders (no input: the bundled demo portrait)")
+    up.add_argument("inputs", nargs="*", help="image files or folders")
+    up.add_argument("-o", "--output", help=f"output folder (default ./{DEFAULT_OUT})")
+    up.add_argument("--scale", type=int, choices=(2, 3, 4, 8), default=2)
+    up.add_argument("--weights", help="bundled name (general, portrait, general-x2 …) or a .safetensors path")
+    up.add_argument("--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1)")
+    up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")
+    up.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile size (0 = whole image)")
+    up.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    up.add_argument("--half", action="store_true", help="fp16 on CUDA")
+    up.set_defaults(func=cmd_upscale)
+    demo = sub.add_parser("demo", help="the side-by-side demo on the bundled portrait")
+    demo.add_argument("-o", "--output")
+    demo.add_argument("--weights")
+    demo.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    demo.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    demo.set_defaults(func=cmd_upscale, inputs=[], scale=2)
+    info = sub.add_parser("info", help="true parameter and MAC counts of every config and bundled file")
+    info.add_argument("--weights", nargs="*", help="weights files to describe too")
+    info.set_defaults(func=cmd_info)
+    bench = sub.add_parser("bench", help="speed and memory ratios measured in one run")
+    bench.add_argument("--size", type=int, default=512, help="LR side for the speed runs")
+    bench.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
+    bench.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
+    bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run")
+    bench.set_defaults(func=cmd_bench)
+    conv = sub.add_parser("convert", help="seed .pth state_dict → safetensors (weights_only load)")
+    conv.add_argument("src")
+    conv.add_argument("dst")
+    conv.add_argument("--scale", type=int, default=2)
+    conv.add_argument("--residual", action="store_true")
+    conv.set_defaults(func=cmd_convert)
+    inst = sub.add_parser("install-comfyui", help="link this pack and its weights into a ComfyUI folder")
+    inst.add_argument("comfyui", help="path of the ComfyUI checkout (the folder holding custom_nodes/)")
+    inst.add_argument("--copy", action="store_true", help="copy instead of symlinking")
+    inst.set_defaults(func=cmd_install_comfyui)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["demo", *(argv or [])])
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ImageFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,131 @@
+"""Image files in and out: EXIF orientation honoured, 16-bit kept 16-bit, atomic writes, clear errors.
+
+Pillow reads 8-bit images and 16-bit grayscale; it truncates 16-bit RGB PNGs to 8 bits, so those are
+read with OpenCV when installed (else refused with a message) and written by a small PNG encoder here.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+class ImageFileError(ValueError):
+    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+
+
+def _png_is_16bit_color(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(33)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 33:
+        return False
+    bit_depth, color_type = head[24], head[25]
+    return bit_depth == 16 and color_type in (2, 6)
+
+
+def _read_16bit_color_png(path: Path) -> np.ndarray:
+    try:
+        import cv2
+    except ImportError:
+        raise ImageFileError(path, "16-bit RGB PNG needs OpenCV to read without losing bits "
+                                   "(pip install opencv-python-headless)") from None
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise ImageFileError(path, "OpenCV could not decode this PNG (truncated or corrupt?)")
+    return arr[..., [2, 1, 0, 3][: arr.shape[-1]]] if arr.ndim == 3 else arr
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """HW or HWC (3 or 4) array, uint8 or uint16 (or float32 for float TIFFs), upright per EXIF."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.is_file():
+        raise ImageFileError(path, "file not found")
+    if path.suffix.lower() == ".png" and _png_is_16bit_color(path):
+        return _read_16bit_color_png(path)
+    if path.suffix.lower() in {".tif", ".tiff"}:
+        try:
+            import tifffile
+
+            arr = tifffile.imread(str(path))
+            if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
+                arr = np.moveaxis(arr, 0, -1)
+            return np.ascontiguousarray(arr)
+        except ImportError:
+            pass
+        except Exception as exc:
+            raise ImageFileError(path, f"cannot read TIFF ({exc})") from None
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L"):
+                return np.array(im, dtype=np.uint16)
+            if im.mode == "I":
+                arr = np.array(im)
+                return arr.astype(np.uint16) if arr.min() >= 0 and arr.max() <= 65535 else arr.astype(np.float32)
+            if im.mode == "F":
+                return np.array(im, dtype=np.float32)
+            if im.mode in ("L", "RGB", "RGBA"):
+                return np.array(im)
+            if im.mode in ("LA", "PA") or "transparency" in im.info:
+                return np.array(im.convert("RGBA"))
+            return np.array(im.convert("RGB"))
+    except UnidentifiedImageError:
+        raise ImageFileError(path, "not a recognised image file") from None
+    except (OSError, SyntaxError) as exc:
+        raise ImageFileError(path, f"cannot decode image (truncated or corrupt?): {exc}") from None
+
+
+def _png16(arr: np.ndarray) -> bytes:
+    """Minimal 16-bit PNG encoder (gray, RGB or RGBA; filter 0)."""
+    h, w = arr.shape[:2]
+    channels = 1 if arr.ndim == 2 else arr.shape[2]
+    color_type = {1: 0, 3: 2, 4: 6}[channels]
+    rows = arr.astype(">u2").reshape(h, -1).view(np.uint8)
+    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows], axis=1).tobytes()
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> Path:
+    """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a finished file gets ordinary permissions
+    try:
+        if arr.dtype == np.uint16 and suffix == ".png":
+            Path(tmp).write_bytes(_png16(arr if arr.ndim == 2 or arr.shape[2] != 1 else arr[..., 0]))
+        elif arr.dtype in (np.uint16, np.float32) and suffix in (".tif", ".tiff"):
+            import tifffile
+
+            tifffile.imwrite(tmp, arr)
+        elif arr.dtype != np.uint8:
+            raise ImageFileError(path, f"cannot store {arr.dtype} data as {suffix} (use .png or .tif)")
+        else:
+            img = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
+            params = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+            img.save(tmp, **params)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

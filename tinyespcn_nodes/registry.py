@@ -1,0 +1,54 @@
+"""Bundled weights by name (`general-x2`, `portrait-x4`, ...) plus arbitrary `.safetensors` paths.
+
+Bundled files are looked up inside the installed package (`tinyespcn_nodes/weights/`, put there by the
+build) and, in a source checkout or a ComfyUI custom_nodes clone, in the repository's `weights/` folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+SEARCH_DIRS = (_PACKAGE / "weights", _PACKAGE.parent / "weights")
+SUFFIX = ".safetensors"
+
+
+def weights_dirs() -> list[Path]:
+    extra = os.environ.get("TINYESPCN_WEIGHTS_DIR")
+    dirs = [Path(extra)] if extra else []
+    return dirs + [d for d in SEARCH_DIRS if d.is_dir()]
+
+
+def bundled() -> dict[str, Path]:
+    """name → path of every bundled weights file (first search dir wins)."""
+    found: dict[str, Path] = {}
+    for d in weights_dirs():
+        for f in sorted(d.glob(f"*{SUFFIX}")):
+            if f.stem.rsplit("-x", 1)[-1].isdigit():
+                found.setdefault(f.stem, f)
+    return found
+
+
+def default_name(scale: int) -> str:
+    return f"general-x{scale}"
+
+
+def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = None) -> Path:
+    """A bundled name (optionally without the `-xN` suffix, then `scale` picks it) or a file path."""
+    if name_or_path is None or name_or_path == "":
+        if scale is None:
+            raise ValueError("weights: give a name/path or a scale")
+        name_or_path = default_name(scale)
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.suffix == SUFFIX or os.sep in text or path.exists():
+        if not path.is_file():
+            raise FileNotFoundError(f"weights file not found: {path}")
+        return path
+    table = bundled()
+    for candidate in (text, f"{text}-x{scale}" if scale else None):
+        if candidate and candidate in table:
+            return table[candidate]
+    names = ", ".join(sorted(table)) or "none installed"
+    raise FileNotFoundError(f"unknown weights {text!r} (bundled: {names})")

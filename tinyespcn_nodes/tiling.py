@@ -1,0 +1,195 @@
+"""Tiled, exact, bounded-memory inference.
+
+Tiles partition the LR image; each is run with `margin` extra LR pixels of real context on every side
+(discarded afterwards). With margin ≥ the model's receptive radius a tile's core is bit-for-bit the
+untiled computation up to float reassociation, so no seam exists and no blending weights are needed: the
+"overlap" is the context band. TinyESPCN's attention gate is global (a mean over the whole image), so for
+images larger than one tile a first pass accumulates that mean tile by tile and the second pass uses it.
+
+Output goes straight into a preallocated tensor of the caller's dtype (uint8/uint16/float); the working
+set is one tile's activations, independent of the image size. Out-of-memory halves the tile (never any
+other exception) down to `min_tile`. `on_tile(done, total)` runs after every tile and `should_stop()`
+before each one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .model import TinyESPCN
+
+
+class UpscaleCancelled(Exception):
+    """Raised when `should_stop()` returns True; the output is incomplete and must be discarded."""
+
+
+ProgressFn = Callable[[int, int], None]
+StopFn = Callable[[], bool]
+PostFn = Callable[[torch.Tensor], torch.Tensor]
+DEFAULT_TILE = 384
+MIN_TILE = 32
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    msg = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)
+
+
+@dataclass(frozen=True)
+class Tile:
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+
+def plan_tiles(h: int, w: int, tile: int) -> list[Tile]:
+    """Balanced grid (chaiNNer style): ceil(h/tile) rows of near-equal height, same for columns."""
+    if tile <= 0:
+        return [Tile(0, h, 0, w)]
+    ny, nx = math.ceil(h / tile), math.ceil(w / tile)
+    ys = [round(i * h / ny) for i in range(ny + 1)]
+    xs = [round(i * w / nx) for i in range(nx + 1)]
+    return [Tile(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(ny) for j in range(nx)]
+
+
+def tile_count(h: int, w: int, tile: int, model: TinyESPCN | None = None) -> int:
+    """Progress steps for one image: tiles, doubled when the global attention gate needs a first pass."""
+    n = len(plan_tiles(h, w, tile))
+    two_pass = n > 1 and model is not None and getattr(model, "attn", None) is not None
+    return 2 * n if two_pass else n
+
+
+def store(out: torch.Tensor, value: torch.Tensor) -> None:
+    """Write float [0,1] values into `out` in its own dtype (rounded and clipped for integer dtypes)."""
+    value = value.clamp(0, 1)
+    if out.dtype == torch.uint8:
+        value = value.float().mul_(255).round_()
+    elif out.dtype == torch.uint16:
+        value = value.float().mul_(65535).round_().to(torch.int32)
+    out.copy_(value.to(out.device))
+
+
+class _Runner:
+    def __init__(self, model: TinyESPCN, margin: int, on_tile: ProgressFn | None, should_stop: StopFn | None,
+                 min_tile: int, total: int, post: PostFn | None = None) -> None:
+        p = next(model.parameters())
+        self.model, self.device, self.dtype = model, p.device, p.dtype
+        self.margin, self.on_tile, self.should_stop = margin, on_tile, should_stop
+        self.min_tile, self.total, self.done = min_tile, total, 0
+        self.post = post
+        self.channels_last = self.device.type == "cpu"
+
+    def _input(self, img: torch.Tensor, t: Tile) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+        h, w = img.shape[-2:]
+        m = self.margin
+        y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
+        x = img[None, :, y0:y1, x0:x1].to(self.device, self.dtype, non_blocking=True)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, (t.y0 - y0, t.y0 - y0 + t.y1 - t.y0, t.x0 - x0, t.x0 - x0 + t.x1 - t.x0)
+
+    def _tick(self) -> None:
+        self.done += 1
+        if self.on_tile is not None:
+            self.on_tile(self.done, self.total)
+
+    def _check(self) -> None:
+        if self.should_stop is not None and self.should_stop():
+            raise UpscaleCancelled("upscale cancelled")
+
+    def for_each_tile(self, h: int, w: int, tile: int, body: Callable[[Tile], None]) -> int:
+        """Run body over the tile grid; on OOM halve the tile and redo the grid from the failed row on."""
+        pending = plan_tiles(h, w, tile)
+        while pending:
+            t = pending[0]
+            self._check()
+            try:
+                body(t)
+            except Exception as exc:
+                if not is_oom(exc) or tile // 2 < self.min_tile:
+                    raise
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                tile //= 2
+                # re-plan the region not yet done: the failed tile split into smaller ones, then the rest
+                sub = [Tile(t.y0 + s.y0, t.y0 + s.y1, t.x0 + s.x0, t.x0 + s.x1)
+                       for s in plan_tiles(t.y1 - t.y0, t.x1 - t.x0, tile)]
+                self.total += len(sub) - 1
+                pending = sub + pending[1:]
+                continue
+            pending.pop(0)
+            self._tick()
+        return tile
+
+    @torch.inference_mode()
+    def run(self, img: torch.Tensor, out: torch.Tensor, tile: int) -> int:
+        model, s = self.model, self.model.scale
+        h, w = img.shape[-2:]
+        gate = None
+        multi = len(plan_tiles(h, w, tile)) > 1
+        if model.attn is not None and multi:
+            acc = torch.zeros(model.config.channels, dtype=torch.float64, device=self.device)
+
+            def pool(t: Tile) -> None:
+                x, (a, b, c, d) = self._input(img, t)
+                _, x2 = model.features(x)
+                acc.add_(x2[0, :, a:b, c:d].double().sum(dim=(1, 2)))
+
+            tile = self.for_each_tile(h, w, tile, pool)
+            gate = model.gate((acc / (h * w)).to(self.dtype)[None])
+
+        def infer(t: Tile) -> None:
+            x, (a, b, c, d) = self._input(img, t)
+            x1, x2 = model.features(x)
+            g = gate if multi else model.gate(x2.mean(dim=(2, 3)))
+            y = model.reconstruct(x, x1, x2, g)
+            if self.post is not None:
+                y = self.post(y.float().clamp_(0, 1))
+            store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], y[0, :, a * s : b * s, c * s : d * s])
+
+        return self.for_each_tile(h, w, tile, infer)
+
+
+def upscale_tensor(
+    model: TinyESPCN,
+    x: torch.Tensor,
+    *,
+    tile: int = DEFAULT_TILE,
+    margin: int | None = None,
+    out: torch.Tensor | None = None,
+    out_dtype: torch.dtype = torch.float32,
+    on_tile: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+    min_tile: int = MIN_TILE,
+    post: PostFn | None = None,
+    post_margin: int = 0,
+) -> torch.Tensor:
+    """RGB float [B,3,H,W] in [0,1] (any device) → [B,3,sH,sW] in `out` (or a new tensor of `out_dtype`) on x's device.
+
+    `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
+    context it needs, added to the tile's LR context so the filtered result is also seam-free.
+    """
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
+    b, _, h, w = x.shape
+    if h < 1 or w < 1:
+        raise ValueError(f"cannot upscale an empty image of size {h}x{w}")
+    s = model.scale
+    if out is None:
+        out = torch.empty((b, 3, h * s, w * s), dtype=out_dtype, device=x.device)
+    elif tuple(out.shape) != (b, 3, h * s, w * s):
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, h * s, w * s)}")
+    margin = model.receptive_radius + 2 if margin is None else margin
+    margin += math.ceil(post_margin / model.scale)
+    total = b * tile_count(h, w, tile, model)
+    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post)
+    for i in range(b):
+        tile = runner.run(x[i].float(), out[i], tile)
+    return out
