@@ -61,3 +61,15 @@ def get_model(weights: str | Path, scale: int | None = None, device: str | torch
 def clear_cache() -> None:
     with _LOCK:
         _CACHE.clear()
+
+
+def release(device: torch.device | str) -> None:
+    """Drop cached models on an accelerator (ComfyUI offloads after a node runs); CPU copies stay cached."""
+    dev = torch.device(device)
+    if dev.type == "cpu":
+        return
+    with _LOCK:
+        for key in [k for k in _CACHE if k[3] == str(dev)]:
+            del _CACHE[key]
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()

@@ -32,8 +32,8 @@ class TinyESPCNConfig:
             raise ValueError(f"channels must be >= 1 and blocks >= 0, got {self.channels}, {self.blocks}")
         if self.head_kernel < 1 or self.head_kernel % 2 == 0:
             raise ValueError(f"head_kernel must be a positive odd number, got {self.head_kernel}")
-        if self.attention and not 1 <= self.reduction <= self.channels:
-            raise ValueError(f"reduction must be in [1, channels], got {self.reduction}")
+        if self.attention and self.reduction < 1:
+            raise ValueError(f"reduction must be >= 1, got {self.reduction}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (CPU torch first, so no CUDA wheels are pulled) and run lint + the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m pip install -q torch==2.13.0
+python -m pip install -q ".[napari,test,io16]" "PySide6>=6.5"
+ruff check .
+python -m pytest -q -ra

@@ -1,0 +1,153 @@
+import numpy as np
+import pytest
+import torch
+
+from tinyespcn_nodes.image import numpy_to_bchw
+from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.pipeline import PostProcess, upscale_bchw_tensor
+from tinyespcn_nodes.tiling import UpscaleCancelled, plan_tiles, upscale_tensor
+
+
+def untiled(model, x):
+    with torch.inference_mode():
+        return model(x).clamp(0, 1)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 67, 45), (1, 3, 1, 1), (1, 3, 1, 37), (1, 3, 29, 1)])
+@pytest.mark.parametrize("tile", [0, 8, 23, 64])
+def test_tiled_equals_untiled(small_model, shape, tile):
+    torch.manual_seed(0)
+    x = torch.rand(shape)
+    y = upscale_tensor(small_model, x, tile=tile)
+    assert y.shape == (shape[0], 3, shape[2] * 2, shape[3] * 2)
+    assert (y - untiled(small_model, x)).abs().max().item() < 1e-4
+
+
+def test_faithful_model_tiled_with_global_attention_gate():
+    torch.manual_seed(0)
+    model = TinyESPCN(TinyESPCNConfig(scale=3)).eval()
+    x = torch.rand(1, 3, 70, 53)
+    assert (upscale_tensor(model, x, tile=24) - untiled(model, x)).abs().max().item() < 1e-4
+
+
+def test_too_small_margin_is_visible(small_model):
+    """The context band is what makes tiles exact: without it seams appear (so the exactness test can fail)."""
+    x = torch.rand(1, 3, 40, 40)
+    err = (upscale_tensor(small_model, x, tile=10, margin=0) - untiled(small_model, x)).abs().max().item()
+    assert err > 1e-3
+
+
+def test_plan_tiles_partitions_the_image():
+    tiles = plan_tiles(100, 37, 32)
+    covered = np.zeros((100, 37), int)
+    for t in tiles:
+        covered[t.y0 : t.y1, t.x0 : t.x1] += 1
+    assert (covered == 1).all()
+
+
+def test_progress_and_cancel(small_model):
+    x = torch.rand(1, 3, 40, 40)
+    seen = []
+    upscale_tensor(small_model, x, tile=20, on_tile=lambda d, t: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] == len(seen) == 8  # 4 tiles, gate pass + output pass
+    calls = []
+    with pytest.raises(UpscaleCancelled):
+        upscale_tensor(small_model, x, tile=20, should_stop=lambda: len(calls) >= 3,
+                       on_tile=lambda d, t: calls.append(d))
+    assert len(calls) == 3
+
+
+class OOMOnce(torch.nn.Module):
+    """Wraps a model; raises CUDA-style OOM the first time a tile bigger than `limit` is run."""
+
+    def __init__(self, model, limit):
+        super().__init__()
+        self.inner, self.limit, self.raised = model, limit, 0
+        self.attn, self.config = model.attn, model.config
+
+    scale = property(lambda self: self.inner.scale)
+    receptive_radius = property(lambda self: self.inner.receptive_radius)
+
+    def features(self, x):
+        if x.shape[-1] > self.limit:
+            self.raised += 1
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.inner.features(x)
+
+    def gate(self, p):
+        return self.inner.gate(p)
+
+    def reconstruct(self, *a):
+        return self.inner.reconstruct(*a)
+
+
+def test_oom_halves_the_tile_and_gives_the_same_result(small_model):
+    x = torch.rand(1, 3, 64, 64)
+    wrapped = OOMOnce(small_model, limit=60)
+    y = upscale_tensor(wrapped, x, tile=64)
+    assert wrapped.raised >= 1
+    assert (y - untiled(small_model, x)).abs().max().item() < 1e-4
+
+
+def test_other_exceptions_are_not_swallowed(small_model):
+    class Boom(OOMOnce):
+        def features(self, x):
+            raise RuntimeError("shape mismatch somewhere")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        upscale_tensor(Boom(small_model, 0), torch.rand(1, 3, 64, 64), tile=32)
+
+
+@pytest.mark.parametrize("dtype,maxval", [(torch.uint8, 255), (torch.uint16, 65535), (torch.float32, 1.0),
+                                          (torch.float16, 1.0)])
+def test_dtype_in_equals_dtype_out(small_model, dtype, maxval):
+    x = (torch.rand(1, 3, 20, 20) * maxval)
+    x = x.round().to(dtype) if dtype in (torch.uint8, torch.uint16) else x.to(dtype)
+    y = upscale_bchw_tensor(x, [small_model], tile=8)
+    assert y.dtype == dtype and y.shape == (1, 3, 40, 40)
+    ref = untiled(small_model, x.to(torch.int32).float() / maxval if maxval > 1 else x.float())
+    assert (y.to(torch.float32) / maxval - ref).abs().max().item() <= 0.5 / maxval + 1e-3
+
+
+def test_gray_and_rgba_layouts(small_model):
+    gray = torch.rand(2, 1, 15, 11)
+    y = upscale_bchw_tensor(gray, [small_model], tile=0)
+    assert y.shape == (2, 1, 30, 22)
+    ref = untiled(small_model, gray.expand(2, 3, 15, 11)).mean(dim=1, keepdim=True)
+    assert (y - ref).abs().max() < 1e-5
+    rgba = torch.rand(1, 4, 12, 12)
+    rgba[:, 3] = 1.0
+    y = upscale_bchw_tensor(rgba, [small_model], tile=0)
+    assert y.shape == (1, 4, 24, 24)
+    assert torch.allclose(y[:, 3], torch.ones(1, 24, 24))
+    assert (y[:, :3] - untiled(small_model, rgba[:, :3])).abs().max() < 1e-5
+
+
+def test_x8_chains_three_x2_passes(small_model):
+    x = torch.rand(1, 3, 6, 5)
+    y = upscale_bchw_tensor(x, [small_model] * 3, tile=0)
+    ref = x
+    for _ in range(3):
+        ref = untiled(small_model, ref)
+    assert y.shape == (1, 3, 48, 40) and (y - ref).abs().max() < 1e-4
+
+
+def test_filters_inside_the_tile_loop_match_filtering_afterwards(small_model):
+    x = (torch.rand(1, 3, 50, 44) * 255).round().to(torch.uint8)
+    post = PostProcess(sharpen=True, antialias=True)
+    fused = upscale_bchw_tensor(x, [small_model], tile=16, post=post)
+    whole = upscale_bchw_tensor(x, [small_model], tile=0, out_dtype=torch.float32)
+    after = (post(whole) * 255).round().to(torch.uint8)
+    assert (fused.int() - after.int()).abs().max() <= 1
+
+
+@pytest.mark.parametrize("bad,err", [
+    (np.zeros((0, 10, 3), np.uint8), "empty"),
+    (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((1, 2, 4, 4, 3), np.uint8), "dimensions"),
+    (np.zeros((4, 4, 3), np.int64), "unsupported dtype"),
+    (np.zeros((4, 4, 5), np.uint8), "channels"),
+])
+def test_bad_arrays_get_clear_errors(bad, err):
+    with pytest.raises((ValueError, TypeError), match=err):
+        numpy_to_bchw(bad)

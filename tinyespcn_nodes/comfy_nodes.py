@@ -1,0 +1,200 @@
+"""ComfyUI V1 nodes. Host modules (`comfy.*`, `folder_paths`) and torch are imported inside the calls, so
+this module imports nothing heavy and loads without ComfyUI (tests fake the host modules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODEL_TYPE = "TINYESPCN_MODEL"
+UPSCALING = "image/upscaling"
+POSTPROCESSING = "image/postprocessing"
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """What flows between nodes: where the weights are and how to run them (loaded lazily, cached)."""
+
+    path: str
+    scale: int
+    device: str  # "auto" = ComfyUI's torch device
+    fp16: bool
+
+
+def _weight_choices() -> list[str]:
+    from .registry import bundled
+
+    names = sorted(bundled())
+    try:
+        import folder_paths
+
+        names += [f for f in folder_paths.get_filename_list("upscale_models") if f.endswith(".safetensors")]
+    except ImportError:
+        pass
+    return names or ["general-x2"]
+
+
+def _resolve_choice(choice: str):
+    from .registry import bundled, resolve_weights
+
+    if choice in bundled():
+        return bundled()[choice]
+    try:
+        import folder_paths
+
+        return folder_paths.get_full_path_or_raise("upscale_models", choice)
+    except ImportError:
+        return resolve_weights(choice)
+
+
+def _host():
+    """(torch device, intermediate device, intermediate dtype, oom exception class) from ComfyUI or defaults."""
+    import torch
+
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return torch.device("cpu"), torch.device("cpu"), torch.float32, torch.OutOfMemoryError
+    dtype = mm.intermediate_dtype() if hasattr(mm, "intermediate_dtype") else torch.float32
+    return mm.get_torch_device(), mm.intermediate_device(), dtype, getattr(mm, "OOM_EXCEPTION", torch.OutOfMemoryError)
+
+
+def _progress_bar(total: int):
+    try:
+        import comfy.utils
+
+        return comfy.utils.ProgressBar(total)
+    except ImportError:
+        return None
+
+
+class TinyESPCNModelLoader:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "weights": (_weight_choices(),),
+            "device": (["auto", "cpu", "cuda"], {"default": "auto"}),
+            "fp16": ("BOOLEAN", {"default": False}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = (MODEL_TYPE,)
+    RETURN_NAMES = ("model",)
+    FUNCTION = "load"
+    CATEGORY = UPSCALING
+    DESCRIPTION = "Load TinyESPCN weights (bundled or from models/upscale_models)."
+
+    def load(self, weights: str, device: str = "auto", fp16: bool = False):
+        from .weights import read_weights
+
+        path = _resolve_choice(weights)
+        info, _ = read_weights(path)  # validate now so a bad file fails at the loader node
+        return (ModelHandle(str(path), info.scale, device, fp16),)
+
+
+class TinyESPCNUpscale:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "image": ("IMAGE",),
+            "model": (MODEL_TYPE,),
+            "tile_size": ("INT", {"default": 512, "min": 0, "max": 8192, "step": 8,
+                                  "tooltip": "LR tile side; 0 = whole image. Halved automatically on out-of-memory."}),
+            "overlap": ("INT", {"default": 16, "min": 0, "max": 256,
+                                "tooltip": "LR context pixels around each tile (≥ 16 makes tiles exact)."}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "upscale"
+    CATEGORY = UPSCALING
+    DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
+
+    def upscale(self, image, model: ModelHandle, tile_size: int = 512, overlap: int = 16):
+        import torch
+
+        from .devices import get_model, release
+        from .image import check_tensor
+        from .tiling import MIN_TILE, tile_count, upscale_tensor
+
+        device, out_device, out_dtype, _oom = _host()
+        if model.device != "auto":
+            device = torch.device(model.device)
+        net = get_model(model.path, model.scale, device, model.fp16)
+        x = image.movedim(-1, 1)
+        check_tensor(x, "image")
+        b, c, h, w = x.shape
+        s = net.scale
+        pbar = _progress_bar(b * tile_count(h, w, tile_size, net))
+        on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
+        out = torch.empty((b, c, h * s, w * s), dtype=torch.float32, device=out_device)
+        try:
+            for i in range(b):  # frame by frame into a preallocated batch
+                frame = x[i : i + 1].float().to(device)
+                upscale_tensor(net, frame[:, :3], tile=tile_size, margin=overlap, out=out[i : i + 1, :3],
+                               on_tile=on_tile, min_tile=MIN_TILE)
+                if c == 4:
+                    from .resize import pil_resize
+
+                    out[i : i + 1, 3:] = pil_resize(frame[:, 3:].cpu(), (h * s, w * s), "bicubic").clamp(0, 1).to(out_device)
+        finally:
+            release(device)
+        return (out.movedim(1, -1).to(out_dtype),)
+
+
+class TinyESPCNUnsharpMask:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "image": ("IMAGE",),
+            "radius": ("FLOAT", {"default": 1.2, "min": 0.0, "max": 50.0, "step": 0.1}),
+            "percent": ("INT", {"default": 100, "min": 0, "max": 500, "step": 1}),
+            "threshold": ("INT", {"default": 1, "min": 0, "max": 255, "step": 1}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "apply"
+    CATEGORY = POSTPROCESSING
+    DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
+
+    def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
+        from .filters import unsharp_mask
+
+        return (_run_filter(image, lambda x: unsharp_mask(x, radius, percent, threshold)),)
+
+
+class TinyESPCNMSAA:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "image": ("IMAGE",),
+            "supersample": ("INT", {"default": 2, "min": 1, "max": 4, "step": 1}),
+            "blur_radius": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 5.0, "step": 0.05}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "apply"
+    CATEGORY = POSTPROCESSING
+    DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
+
+    def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
+        from .filters import msaa_antialias
+
+        return (_run_filter(image, lambda x: msaa_antialias(x, supersample, blur_radius)),)
+
+
+def _run_filter(image, fn):
+    device, out_device, out_dtype, _ = _host()
+    x = image.movedim(-1, 1).float().to(device)
+    return fn(x).clamp(0, 1).movedim(1, -1).to(out_device, out_dtype)
+
+
+NODE_CLASS_MAPPINGS = {
+    "TinyESPCN_ModelLoader": TinyESPCNModelLoader,
+    "TinyESPCN_Upscale": TinyESPCNUpscale,
+    "TinyESPCN_UnsharpMask": TinyESPCNUnsharpMask,
+    "TinyESPCN_MSAA": TinyESPCNMSAA,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "TinyESPCN_ModelLoader": "Load TinyESPCN Model",
+    "TinyESPCN_Upscale": "Upscale Image (TinyESPCN)",
+    "TinyESPCN_UnsharpMask": "Unsharp Mask (TinyESPCN)",
+    "TinyESPCN_MSAA": "MSAA Anti-alias (TinyESPCN)",
+}
