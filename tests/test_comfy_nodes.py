@@ -1,0 +1,191 @@
+"""ComfyUI contract without ComfyUI: fake host modules, load the folder like `load_custom_node`, run nodes."""
+
+import importlib.util
+import json
+import sys
+import types
+from collections import deque
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO
+
+CORE_IDS = {"ImageSharpen", "ImageBlur", "ImageScale", "ImageScaleBy", "ImageUpscaleWithModel", "UpscaleModelLoader",
+            "ImageScaleToTotalPixels", "ImageBlend", "ImageQuantize", "LoadImage", "SaveImage"}
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.fixture
+def comfy(monkeypatch, tmp_path, weights_file):
+    updates, state = [], {"interrupt_after": None}
+
+    class ProgressBar:
+        def __init__(self, total, node_id=None):
+            self.total = total
+            updates.append(("new", total))
+
+        def update(self, n):
+            updates.append(("step", n))
+            if state["interrupt_after"] is not None and sum(1 for u in updates if u[0] == "step") >= state["interrupt_after"]:
+                raise Interrupted("Processing interrupted")
+
+    comfy_pkg = types.ModuleType("comfy")
+    utils = types.ModuleType("comfy.utils")
+    utils.ProgressBar = ProgressBar
+    mm = types.ModuleType("comfy.model_management")
+    mm.get_torch_device = lambda: torch.device("cpu")
+    mm.intermediate_device = lambda: torch.device("cpu")
+    mm.intermediate_dtype = lambda: state.get("dtype", torch.float32)
+    mm.OOM_EXCEPTION = torch.OutOfMemoryError
+    comfy_pkg.utils, comfy_pkg.model_management = utils, mm
+    models_dir = tmp_path / "upscale_models"
+    models_dir.mkdir()
+    (models_dir / "mine.safetensors").write_bytes(weights_file.read_bytes())
+    fp = types.ModuleType("folder_paths")
+    fp.get_filename_list = lambda key: sorted(p.name for p in models_dir.iterdir()) if key == "upscale_models" else []
+    fp.get_full_path_or_raise = lambda key, name: str(models_dir / name)
+    for name, mod in {"comfy": comfy_pkg, "comfy.utils": utils, "comfy.model_management": mm, "folder_paths": fp}.items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    # exactly what ComfyUI's load_custom_node does: a path-mangled module name, spec from file location
+    module_path = str(REPO / "tinyespcn_nodes")
+    sys_name = module_path.replace(".", "_x_")
+    spec = importlib.util.spec_from_file_location(sys_name, module_path + "/__init__.py",
+                                                  submodule_search_locations=[module_path])
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, sys_name, module)
+    spec.loader.exec_module(module)
+    return types.SimpleNamespace(module=module, nodes=module.NODE_CLASS_MAPPINGS, updates=updates, state=state)
+
+
+def load(comfy, weights="mine.safetensors"):
+    return comfy.nodes["TinyESPCN_ModelLoader"]().load(weights, "cpu", False)[0]
+
+
+def test_ids_are_prefixed_and_schemas_well_formed(comfy):
+    assert set(comfy.nodes) == set(comfy.module.NODE_DISPLAY_NAME_MAPPINGS)
+    assert not set(comfy.nodes) & CORE_IDS
+    for node_id, cls in comfy.nodes.items():
+        assert node_id.startswith("TinyESPCN_")
+        spec = cls.INPUT_TYPES()
+        assert set(spec) <= {"required", "optional", "hidden"}
+        for name, entry in spec["required"].items():
+            assert isinstance(entry, tuple), name
+            if len(entry) > 1 and "default" in entry[1] and "min" in entry[1]:
+                assert entry[1]["min"] <= entry[1]["default"] <= entry[1]["max"], (node_id, name)
+        assert cls.CATEGORY in ("image/upscaling", "image/postprocessing")
+        assert callable(getattr(cls, cls.FUNCTION))
+    assert "mine.safetensors" in comfy.nodes["TinyESPCN_ModelLoader"].INPUT_TYPES()["required"]["weights"][0]
+
+
+@pytest.mark.parametrize("shape", [(3, 20, 17, 3), (1, 12, 10, 4), (1, 1, 1, 3), (2, 40, 3, 3)])
+def test_upscale_runs_every_frame_and_layout(comfy, shape):
+    model = load(comfy)
+    image = torch.rand(shape)
+    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=8, overlap=16)
+    assert isinstance(out, tuple) and len(out) == len(comfy.nodes["TinyESPCN_Upscale"].RETURN_TYPES)
+    b, h, w, c = shape
+    assert out[0].shape == (b, 2 * h, 2 * w, c) and out[0].dtype == torch.float32
+    assert 0 <= out[0].min() and out[0].max() <= 1
+    steps = sum(n for kind, n in comfy.updates if kind == "step")
+    assert steps == next(n for kind, n in comfy.updates if kind == "new")  # progress total = tiles × B (× passes)
+    if c == 4:
+        assert out[0][..., 3].shape == (b, 2 * h, 2 * w)
+
+
+def test_fp16_intermediates_and_batch_independence(comfy):
+    comfy.state["dtype"] = torch.float16
+    model = load(comfy)
+    image = torch.rand(2, 16, 16, 3).half()
+    both = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=0)[0]
+    one = comfy.nodes["TinyESPCN_Upscale"]().upscale(image[1:], model, tile_size=0)[0]
+    assert both.dtype == torch.float16
+    assert torch.equal(both[1:], one)
+
+
+def test_interrupt_from_progress_hook_propagates(comfy):
+    comfy.state["interrupt_after"] = 2
+    with pytest.raises(Interrupted):
+        comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 64, 64, 3), load(comfy), tile_size=16)
+
+
+def test_simulated_oom_halves_tile_with_same_result(comfy, monkeypatch):
+    devices = sys.modules[f"{comfy.module.__name__}.devices"]  # the path-mangled copy ComfyUI would use
+    model = load(comfy)
+    image = torch.rand(1, 48, 48, 3)
+    ref = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=48)[0]
+    net = devices.get_model(model.path, model.scale, "cpu")
+    original = type(net).features
+    calls = {"oom": 0}
+
+    def flaky(self, x):
+        if x.shape[-1] > 40 and calls["oom"] == 0:
+            calls["oom"] += 1
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return original(self, x)
+
+    monkeypatch.setattr(type(net), "features", flaky)
+    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=48)[0]
+    assert calls["oom"] == 1
+    assert (out - ref).abs().max() < 1e-4
+
+
+def test_filter_nodes(comfy):
+    img = torch.rand(2, 30, 20, 3)
+    usm = comfy.nodes["TinyESPCN_UnsharpMask"]().apply(img, 1.2, 100, 1)[0]
+    aa = comfy.nodes["TinyESPCN_MSAA"]().apply(img, 2, 0.5)[0]
+    assert usm.shape == aa.shape == img.shape
+    assert (usm - img).abs().mean() > 0.01 and (aa - img).abs().mean() > 0.001
+
+
+def run_api_workflow(graph: dict, nodes: dict, tmp_path, image: np.ndarray) -> dict:
+    """Minimal executor: topological order over the API JSON, inputs by (node id, output index)."""
+    def load_image(image_name):
+        return (torch.from_numpy(image.astype(np.float32) / 255)[None], torch.zeros(64, 64))
+
+    def save_image(images, filename_prefix):
+        for i, frame in enumerate(images):
+            Image.fromarray((frame.numpy() * 255).round().astype(np.uint8)).save(tmp_path / f"{filename_prefix}_{i}.png")
+        return {"ui": {"images": [f"{filename_prefix}_{i}.png" for i in range(len(images))]}}
+
+    builtin = {"LoadImage": load_image, "SaveImage": save_image}
+    deps = {k: {v[0] for v in n["inputs"].values() if isinstance(v, list)} for k, n in graph.items()}
+    order, ready = [], deque(sorted(k for k, d in deps.items() if not d))
+    while ready:
+        k = ready.popleft()
+        order.append(k)
+        for j, d in deps.items():
+            if k in d:
+                d.discard(k)
+                if not d and j not in order and j not in ready:
+                    ready.append(j)
+    outputs = {}
+    for k in order:
+        node = graph[k]
+        kwargs = {n: outputs[v[0]][v[1]] if isinstance(v, list) else v for n, v in node["inputs"].items()}
+        if node["class_type"] in builtin:
+            outputs[k] = builtin[node["class_type"]](**kwargs)
+        else:
+            cls = nodes[node["class_type"]]
+            outputs[k] = getattr(cls(), cls.FUNCTION)(**kwargs)
+    return outputs
+
+
+def test_example_api_workflow_runs(comfy, tmp_path, portrait_u8):
+    graph = json.loads((REPO / "workflows" / "tinyespcn_chain_api.json").read_text())
+    graph["2"]["inputs"]["weights"] = "mine.safetensors"
+    run_api_workflow(graph, comfy.nodes, tmp_path, portrait_u8[:64, :80])
+    assert Image.open(tmp_path / "tinyespcn_0.png").size == (160, 128)
+
+
+def test_ui_workflow_references_known_nodes():
+    wf = json.loads((REPO / "workflows" / "tinyespcn_chain_ui.json").read_text())
+    types_used = {n["type"] for n in wf["nodes"]}
+    assert {"TinyESPCN_Upscale", "TinyESPCN_UnsharpMask", "TinyESPCN_MSAA", "ImageScaleBy"} <= types_used
+    ids = {n["id"] for n in wf["nodes"]}
+    assert all(link[1] in ids and link[3] in ids for link in wf["links"])
