@@ -117,20 +117,20 @@ def test_interrupt_from_progress_hook_propagates(comfy):
 def test_simulated_oom_halves_tile_with_same_result(comfy, monkeypatch):
     devices = sys.modules[f"{comfy.module.__name__}.devices"]  # the path-mangled copy ComfyUI would use
     model = load(comfy)
-    image = torch.rand(1, 48, 48, 3)
-    ref = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=48)[0]
+    image = torch.rand(1, 96, 96, 3)
+    ref = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=96)[0]
     net = devices.get_model(model.path, model.scale, "cpu")
     original = type(net).features
     calls = {"oom": 0}
 
     def flaky(self, x):
-        if x.shape[-1] > 40 and calls["oom"] == 0:
+        if x.shape[-1] > 90 and calls["oom"] == 0:
             calls["oom"] += 1
             raise torch.OutOfMemoryError("CUDA out of memory")
         return original(self, x)
 
     monkeypatch.setattr(type(net), "features", flaky)
-    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=48)[0]
+    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=96)[0]
     assert calls["oom"] == 1
     assert (out - ref).abs().max() < 1e-4
 
