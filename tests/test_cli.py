@@ -3,9 +3,9 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 from PIL import Image
 
-from conftest import REPO
 from tinyespcn_nodes.cli import main
 from tinyespcn_nodes.imageio import ImageFileError, read_image, write_image
 from tinyespcn_nodes.registry import bundled

@@ -9,9 +9,8 @@ from collections import deque
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import REPO
+from PIL import Image
 
 CORE_IDS = {"ImageSharpen", "ImageBlur", "ImageScale", "ImageScaleBy", "ImageUpscaleWithModel", "UpscaleModelLoader",
             "ImageScaleToTotalPixels", "ImageBlend", "ImageQuantize", "LoadImage", "SaveImage"}

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 from PIL import Image, ImageFilter
 
-from conftest import shared_path
 from tinyespcn_nodes.filters import gaussian_blur, msaa_antialias, unsharp_mask
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 import torch
+from conftest import shared_path
 from PIL import Image
 
-from conftest import shared_path
 from tinyespcn_nodes.metrics import psnr
 from tinyespcn_nodes.resize import matlab_imresize, pil_resize
 

@@ -10,7 +10,7 @@ import torch
 
 from .devices import get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
-from .image import check_tensor, numpy_to_bchw, bchw_to_numpy, to_unit_float, upscale_bchw
+from .image import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
 from .model import TinyESPCN
 from .tiling import DEFAULT_TILE, ProgressFn, StopFn, tile_count, upscale_tensor
 

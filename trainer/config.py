@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -69,6 +68,10 @@ class TrainConfig:
 
             raw = yaml.safe_load(text) or {}
         elif path.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                import tomli as tomllib
             raw = tomllib.loads(text)
         else:
             raise ValueError(f"{path}: config must be .toml, .yaml or .yml")

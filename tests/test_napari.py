@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+napari = pytest.importorskip("napari")
+from conftest import REPO  # noqa: E402
+from npe2 import PluginManifest  # noqa: E402
+
+from tinyespcn_nodes.napari_layers import upscaled_geometry  # noqa: E402
+
+
+def test_manifest_validates_with_imports():
+    pm = PluginManifest.from_file(REPO / "napari.yaml")
+    pm.validate_imports()
+    assert pm.name == "tinyespcn-nodes"
+    assert all(c.id.startswith("tinyespcn-nodes.") for c in pm.contributions.commands)
+
+
+def test_geometry_rule_keeps_pixel_edges():
+    scale, translate = upscaled_geometry((1.0, 0.5, 0.5), (3.0, 10.0, 20.0), 3, 2)
+    assert scale == (1.0, 0.25, 0.25) and translate == (3.0, 9.875, 19.875)
+
+
+def run_widget(qtbot, widget):
+    widget.start()
+    with qtbot.waitSignal(widget.worker.finished, timeout=120_000):
+        pass
+
+
+def test_upscale_rgb_layer_overlays_source(make_napari_viewer, qtbot, weights_file, portrait_u8):
+    from tinyespcn_nodes.napari_widgets import UpscaleWidget
+
+    viewer = make_napari_viewer()
+    src = viewer.add_image(portrait_u8[:64, :48], rgb=True, name="face", scale=(0.5, 0.5), translate=(10, 20))
+    w = UpscaleWidget(viewer)
+    w.layer_box.value = src
+    w.weights.value = "file…"
+    w.weights_file.value = weights_file
+    w.tile.value = 32
+    run_widget(qtbot, w)
+    out = viewer.layers["face (TinyESPCN ×2)"]
+    assert out.data.shape == (128, 96, 3) and out.data.dtype == np.uint8 and out.rgb
+    np.testing.assert_allclose(out.scale, (0.25, 0.25))
+    np.testing.assert_allclose(out.translate, (9.875, 19.875))
+    def edges(layer):  # extent.world spans pixel centres; add half a pixel each side
+        ext = np.asarray(layer.extent.world, float)
+        return ext[0] - np.asarray(layer.scale) / 2, ext[1] + np.asarray(layer.scale) / 2
+
+    for a, b in zip(edges(out), edges(src)):
+        np.testing.assert_allclose(a, b)  # the upscaled layer covers exactly the source's pixels
+    assert w.progress.value == w.progress.max > 1
+    run_widget(qtbot, w)  # second run updates in place
+    assert [layer.name for layer in viewer.layers].count("face (TinyESPCN ×2)") == 1
+
+
+def test_uint16_stack_and_filters(make_napari_viewer, qtbot, weights_file):
+    from tinyespcn_nodes.napari_widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
+
+    viewer = make_napari_viewer()
+    stack = (np.random.default_rng(0).random((3, 24, 20)) * 60000).astype(np.uint16)
+    src = viewer.add_image(stack, name="cells", scale=(2.0, 0.3, 0.3))
+    up = UpscaleWidget(viewer)
+    up.layer_box.value = src
+    up.weights.value = "file…"
+    up.weights_file.value = weights_file
+    run_widget(qtbot, up)
+    out = viewer.layers["cells (TinyESPCN ×2)"]
+    assert out.data.shape == (3, 48, 40) and out.data.dtype == np.uint16
+    np.testing.assert_allclose(out.scale, (2.0, 0.15, 0.15))
+    for cls, name in ((UnsharpWidget, "cells (unsharp)"), (AntialiasWidget, "cells (AA)")):
+        w = cls(viewer)
+        w.layer_box.value = src
+        run_widget(qtbot, w)
+        res = viewer.layers[name]
+        assert res.data.shape == stack.shape and res.data.dtype == np.uint16
+        np.testing.assert_allclose(res.scale, src.scale)
+        assert not np.array_equal(res.data, stack)
+
+
+def test_cancel_leaves_no_layer(make_napari_viewer, qtbot, weights_file):
+    from tinyespcn_nodes.napari_widgets import UpscaleWidget
+
+    viewer = make_napari_viewer()
+    src = viewer.add_image(np.random.default_rng(0).random((4, 64, 64)).astype(np.float32), name="t")
+    w = UpscaleWidget(viewer)
+    w.layer_box.value = src
+    w.weights.value = "file…"
+    w.weights_file.value = weights_file
+    w.tile.value = 16
+    w.start()
+    w.worker.yielded.connect(lambda _: w.cancel())
+    with qtbot.waitSignal(w.worker.finished, timeout=120_000):
+        pass
+    assert "t (TinyESPCN ×2)" not in viewer.layers
+
+
+def test_sample_data_loads():
+    from tinyespcn_nodes.napari_samples import portrait, portrait_lowres
+
+    (hr, meta, kind), = portrait()
+    (lr, lmeta, _), = portrait_lowres()
+    assert hr.shape == (512, 512, 3) and lr.shape == (256, 256, 3) and kind == "image" and lmeta["rgb"]

@@ -1,0 +1,270 @@
+"""napari dock widgets: TinyESPCN upscale, unsharp mask, MSAA anti-alias.
+
+Each widget reads the chosen image layer on the main thread, runs a generator `thread_worker` that yields
+after every tile (progress + cancel within one tile), and adds/updates the output layer in `returned`.
+Torch is imported only when a run starts, so the plugin menu opens fast.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
+
+from .napari_layers import (
+    float_range,
+    from_model_plane,
+    plane_indices,
+    to_model_plane,
+    upscaled_geometry,
+)
+
+
+def _image_layers(viewer) -> list:
+    from napari.layers import Image
+
+    return [layer for layer in viewer.layers if isinstance(layer, Image)]
+
+
+class _Base(Container):
+    title = ""
+    suffix = ""
+
+    def __init__(self, viewer) -> None:
+        super().__init__()
+        self.viewer = viewer
+        self.layer_box = ComboBox(label="image layer", choices=self._layer_choices)
+        self.current_only = CheckBox(text="current slice only", value=False)
+        self.run_btn = PushButton(text="Run")
+        self.cancel_btn = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(value=0, max=1, label="progress")
+        self.status = Label(value="")
+        self.extend([self.layer_box, *self.parameter_widgets(), self.current_only, self.run_btn, self.cancel_btn,
+                     self.progress, self.status])
+        self.run_btn.changed.connect(self.start)
+        self.cancel_btn.changed.connect(self.cancel)
+        viewer.layers.events.inserted.connect(lambda e: self.layer_box.reset_choices())
+        viewer.layers.events.removed.connect(lambda e: self.layer_box.reset_choices())
+        self.worker = None
+
+    def _layer_choices(self, _widget=None):
+        return [(layer.name, layer) for layer in _image_layers(self.viewer)]
+
+    def parameter_widgets(self) -> list:
+        return []
+
+    def factor(self) -> int:
+        return 1
+
+    def make_processor(self):
+        """Return process(plane_bhwc_float_or_int, on_tile, should_stop) -> same layout upscaled/filtered."""
+        raise NotImplementedError
+
+    def output_name(self, layer) -> str:
+        return f"{layer.name} ({self.suffix})"
+
+    # ---- run -------------------------------------------------------------------------------
+    def start(self, *_):
+        from napari.layers import Labels
+        from napari.qt.threading import thread_worker
+        from napari.utils.notifications import show_error
+
+        layer = self.layer_box.value
+        if layer is None or isinstance(layer, Labels):
+            show_error("Choose an image layer (labels layers cannot be upscaled or filtered).")
+            return
+        if layer.multiscale:
+            show_error(f"{layer.name}: multiscale layers are not supported; use the full-resolution level.")
+            return
+        data, rgb, dtype = layer.data, bool(layer.rgb), np.dtype(layer.data.dtype)
+        current = tuple(self.viewer.dims.current_step) if self.current_only.value else None
+        planes = plane_indices(data.shape, rgb, current)
+        rng = None if np.issubdtype(dtype, np.integer) else float_range(data)
+        process = self.make_processor()
+        f = self.factor()
+        meta = self._meta(layer, f, current)
+        total_box = [0]
+
+        def work():
+            out = None
+            for idx in planes:
+                plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
+                x = to_model_plane(plane, dtype, rng)
+                events: queue.Queue = queue.Queue()
+                result: dict = {}
+
+                def run_plane(x=x, events=events, result=result):
+                    try:
+                        result["y"] = process(x, lambda done, total, q=events: q.put(("tile", total)),
+                                              lambda: worker.abort_requested)
+                    except BaseException as exc:  # handed to the worker thread below
+                        result["error"] = exc
+                    events.put(("done", None))
+
+                t = threading.Thread(target=run_plane, daemon=True)
+                t.start()
+                while True:
+                    kind, tiles = events.get()
+                    if kind == "done":
+                        break
+                    total_box[0] = tiles * len(planes)
+                    yield 1
+                t.join()
+                if "error" in result:
+                    raise result["error"]
+                y = from_model_plane(result["y"], dtype, rng)
+                if out is None:
+                    out = np.empty((*data.shape[: len(idx)], *y.shape) if current is None else y.shape, dtype)
+                out[idx if current is None else ()] = y
+            return out
+
+        worker = thread_worker(work)()
+        self.worker = worker
+        self.progress.value, self.progress.max = 0, 1
+        worker.yielded.connect(lambda _: self._tick(total_box[0]))
+        worker.returned.connect(lambda out: self._finish(out, meta))
+        worker.errored.connect(lambda exc: show_error(f"{self.title} failed: {exc}"))
+        worker.aborted.connect(lambda: self.status.set_value("cancelled; no layer written"))
+        worker.finished.connect(self._idle)
+        self.run_btn.enabled, self.cancel_btn.enabled = False, True
+        self.status.value = "running…"
+        worker.start()
+
+    def _tick(self, total: int) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = min(self.progress.value + 1, self.progress.max)
+
+    def cancel(self, *_):
+        if self.worker is not None:
+            self.worker.quit()
+
+    def _idle(self):
+        self.run_btn.enabled, self.cancel_btn.enabled = True, False
+
+    def _meta(self, layer, f: int, current) -> dict:
+        ndim = layer.ndim
+        scale, translate = tuple(layer.scale), tuple(layer.translate)
+        if f > 1:
+            scale, translate = upscaled_geometry(scale, translate, ndim, f)
+        if current is not None:  # a single plane: keep only the spatial axes
+            scale, translate = scale[-2:], translate[-2:]
+        return {"name": self.output_name(layer), "scale": scale, "translate": translate, "rgb": bool(layer.rgb),
+                "contrast_limits": list(layer.contrast_limits), "colormap": layer.colormap.name,
+                "blending": layer.blending, "gamma": layer.gamma}
+
+    def _finish(self, out, meta):
+        from napari.layers import Layer
+
+        name = meta["name"]
+        if name in self.viewer.layers:  # re-running updates the same layer in place
+            target = self.viewer.layers[name]
+            target.data = out
+            for key in ("scale", "translate", "contrast_limits", "gamma"):
+                setattr(target, key, meta[key])
+        else:
+            self.viewer.add_layer(Layer.create(out, meta, "image"))
+        self.status.value = f"done: {out.shape} {out.dtype}"
+
+
+class UpscaleWidget(_Base):
+    title = "TinyESPCN upscale"
+
+    def parameter_widgets(self) -> list:
+        from .registry import bundled
+
+        names = sorted({n.rsplit("-x", 1)[0] for n in bundled()}) or ["general"]
+        self.weights = ComboBox(label="weights", choices=[*names, "file…"], value=names[0])
+        from magicgui.widgets import FileEdit
+
+        self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
+        self.weights.changed.connect(lambda v: setattr(self.weights_file, "visible", v == "file…"))
+        self.scale_box = ComboBox(label="scale", choices=[2, 3, 4, 8], value=2)
+        self.tile = SpinBox(label="tile", value=384, min=0, max=4096, step=32)
+        self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.sharpen = CheckBox(text="then unsharp mask", value=False)
+        self.antialias = CheckBox(text="then MSAA anti-alias", value=False)
+        return [self.weights, self.weights_file, self.scale_box, self.tile, self.device, self.sharpen, self.antialias]
+
+    def factor(self) -> int:
+        return int(self.scale_box.value)
+
+    def output_name(self, layer) -> str:
+        return f"{layer.name} (TinyESPCN ×{self.factor()})"
+
+    def make_processor(self):
+        from .pipeline import PostProcess, load_models, upscale_bchw_tensor
+
+        weights = str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
+        models = load_models(weights, self.factor(), self.device.value)
+        post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
+        tile = int(self.tile.value)
+        return _plane_runner(lambda t, on_tile, stop: upscale_bchw_tensor(t, models, tile=tile, post=post,
+                                                                             on_tile=on_tile, should_stop=stop))
+
+
+class UnsharpWidget(_Base):
+    title = "Unsharp mask"
+    suffix = "unsharp"
+
+    def parameter_widgets(self) -> list:
+        self.radius = FloatSpinBox(label="radius", value=1.2, min=0, max=50, step=0.1)
+        self.percent = SpinBox(label="percent", value=100, min=0, max=500)
+        self.threshold = SpinBox(label="threshold", value=1, min=0, max=255)
+        return [self.radius, self.percent, self.threshold]
+
+    def make_processor(self):
+        from .pipeline import PostProcess
+
+        post = PostProcess(sharpen=True, radius=self.radius.value, percent=self.percent.value,
+                           threshold=self.threshold.value)
+        return _filter_runner(post)
+
+
+class AntialiasWidget(_Base):
+    title = "MSAA anti-alias"
+    suffix = "AA"
+
+    def parameter_widgets(self) -> list:
+        self.supersample = SpinBox(label="supersample", value=2, min=1, max=4)
+        self.blur = FloatSpinBox(label="blur radius", value=0.5, min=0, max=5, step=0.05)
+        return [self.supersample, self.blur]
+
+    def make_processor(self):
+        from .pipeline import PostProcess
+
+        return _filter_runner(PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value))
+
+
+def _as_bchw(plane: np.ndarray):
+    import torch
+
+    from .image import numpy_to_bchw
+
+    return numpy_to_bchw(plane) if plane.dtype != np.float32 else (torch.from_numpy(
+        plane[None, :, :, None] if plane.ndim == 2 else plane[None]).permute(0, 3, 1, 2), "HW" if plane.ndim == 2 else "HWC")
+
+
+def _plane_runner(fn):
+    def run(plane: np.ndarray, on_tile, should_stop):
+        from .image import bchw_to_numpy
+
+        t, layout = _as_bchw(plane)
+        return bchw_to_numpy(fn(t, on_tile, should_stop), layout, plane.dtype)
+
+    return run
+
+
+def _filter_runner(post):
+    def run(plane: np.ndarray, on_tile, should_stop):
+        from .pipeline import filter_array
+        from .tiling import UpscaleCancelled
+
+        if should_stop():
+            raise UpscaleCancelled("cancelled")
+        out = filter_array(plane, post)
+        on_tile(1, 1)
+        return out
+
+    return run
