@@ -249,7 +249,8 @@ class Trainer:
             self.ema.update(self.model, self.step)
         return loss.detach()
 
-    def fit(self) -> dict:
+    def fit(self, until: int | None = None) -> dict:
+        """Train to cfg.steps (or stop at `until`, as a kill right after that checkpoint would)."""
         cfg = self.cfg
         if self.pool is None:
             self.prepare()
@@ -270,7 +271,7 @@ class Trainer:
         tb = _tensorboard(self.run) if self.rank == 0 else None
         last = {}
         try:
-            while self.step < cfg.steps:
+            while self.step < (until or cfg.steps):
                 lr, hr = sample_batch(self.pool, cfg.batch, cfg.patch, cfg.seed + 7919 * self.rank, self.step, degradation)
                 lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
                 hr = hr.to(self.device, non_blocking=True)
@@ -312,7 +313,7 @@ class Trainer:
         finally:
             if log_file:
                 log_file.close()
-        if self.rank == 0:
+        if self.rank == 0 and until is None:
             final_metrics = {f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in self.validate().items()} if self.val_pairs else {}
             self.export(self.run / "final.safetensors", metrics=final_metrics | {"step": self.step})
         return last

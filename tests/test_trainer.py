@@ -1,0 +1,72 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinyespcn_nodes.weights import load_model
+from trainer.config import TrainConfig
+from trainer.loop import Trainer
+from trainer.losses import dssim_loss, edge_loss, lab_loss, rgb_to_lab
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    root = tmp_path / "LSDIR" / "0001000"
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        yy, xx = np.mgrid[0:64, 0:72]
+        img = np.stack([np.sin(xx / (3 + i)) * 0.5 + 0.5, np.cos(yy / 4) * 0.5 + 0.5, rng.random((64, 72))], -1)
+        Image.fromarray((img * 255).astype(np.uint8)).save(root / f"{i:07d}.png")
+    (root / "0000009.png").write_bytes(b"not a png")  # corrupt: skipped and reported
+    return tmp_path / "LSDIR"
+
+
+def config(folder, run, **kw):
+    base = dict(data=[str(folder)], dataset="lsdir", channels=8, blocks=2, patch=12, batch=4, steps=6, warmup=1,
+                lr=1e-3, ckpt_every=3, val_every=1000, log_every=3, run_dir=str(run), threads=1, workers=1, ema=0.9)
+    return TrainConfig().updated({**base, **kw})
+
+
+def test_corrupt_files_are_skipped_and_counted(image_folder, tmp_path):
+    t = Trainer(config(image_folder, tmp_path / "r"))
+    t.prepare()
+    assert len(t.pool.hr) == 4 and len(t.pool.skipped) == 1
+
+
+def test_resume_after_kill_equals_uninterrupted(image_folder, tmp_path):
+    full = Trainer(config(image_folder, tmp_path / "full"))
+    full.fit()
+    part = Trainer(config(image_folder, tmp_path / "part"))
+    part.fit(until=3)  # the process dies right after the step-3 checkpoint
+    resumed = Trainer(config(image_folder, tmp_path / "part"))
+    resumed.resume(tmp_path / "part" / "last.pt")
+    resumed.fit()
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6)
+    model, info = load_model(tmp_path / "full" / "final.safetensors")
+    assert info.training["steps"] == 6 and info.config.channels == 8
+
+
+def test_few_steps_reduce_loss_on_a_fixed_batch(image_folder, tmp_path):
+    t = Trainer(config(image_folder, tmp_path / "r"))
+    t.prepare()
+    from trainer.patches import sample_batch
+
+    lr, hr = sample_batch(t.pool, 4, 12, 0, 0)
+    first = t.criterion(t.model(lr), hr)[0].item()
+    for _ in range(60):
+        t.train_step(lr, hr)
+    assert t.criterion(t.model(lr), hr)[0].item() < 0.9 * first
+
+
+def test_lab_matches_skimage_and_losses_have_gradients():
+    skcolor = pytest.importorskip("skimage.color")
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    ref = skcolor.rgb2lab(x.permute(0, 2, 3, 1).numpy())
+    assert np.abs(rgb_to_lab(x).permute(0, 2, 3, 1).numpy() - ref).max() < 1e-3
+    pred = torch.rand(1, 3, 16, 16, requires_grad=True)
+    for fn in (lab_loss, edge_loss, dssim_loss):
+        pred.grad = None
+        fn(pred, torch.rand(1, 3, 16, 16)).backward()
+        assert pred.grad is not None and pred.grad.abs().sum() > 0
