@@ -237,20 +237,11 @@ class AntialiasWidget(_Base):
         return _filter_runner(PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value))
 
 
-def _as_bchw(plane: np.ndarray):
-    import torch
-
-    from .image import numpy_to_bchw
-
-    return numpy_to_bchw(plane) if plane.dtype != np.float32 else (torch.from_numpy(
-        plane[None, :, :, None] if plane.ndim == 2 else plane[None]).permute(0, 3, 1, 2), "HW" if plane.ndim == 2 else "HWC")
-
-
 def _plane_runner(fn):
     def run(plane: np.ndarray, on_tile, should_stop):
-        from .image import bchw_to_numpy
+        from .image import bchw_to_numpy, numpy_to_bchw
 
-        t, layout = _as_bchw(plane)
+        t, layout = numpy_to_bchw(plane)
         return bchw_to_numpy(fn(t, on_tile, should_stop), layout, plane.dtype)
 
     return run

@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from tinyespcn_nodes.devices import pick_device
 from tinyespcn_nodes.model import TinyESPCN
 from tinyespcn_nodes.weights import save_weights
 
@@ -27,16 +28,6 @@ from .models import build_model, init_from
 from .patches import Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
 from .sources import celeba_refs, lsdir_refs, split_holdout
-
-
-def pick_device(name: str) -> torch.device:
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
