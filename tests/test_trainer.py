@@ -1,25 +1,11 @@
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from tinyespcn_nodes.weights import load_model
 from trainer.config import TrainConfig
 from trainer.loop import Trainer
 from trainer.losses import dssim_loss, edge_loss, lab_loss, rgb_to_lab
-
-
-@pytest.fixture
-def image_folder(tmp_path):
-    root = tmp_path / "LSDIR" / "0001000"
-    root.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for i in range(4):
-        yy, xx = np.mgrid[0:64, 0:72]
-        img = np.stack([np.sin(xx / (3 + i)) * 0.5 + 0.5, np.cos(yy / 4) * 0.5 + 0.5, rng.random((64, 72))], -1)
-        Image.fromarray((img * 255).astype(np.uint8)).save(root / f"{i:07d}.png")
-    (root / "0000009.png").write_bytes(b"not a png")  # corrupt: skipped and reported
-    return tmp_path / "LSDIR"
 
 
 def config(folder, run, **kw):

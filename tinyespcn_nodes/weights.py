@@ -49,9 +49,6 @@ def save_weights(
     metrics: dict | None = None,
 ) -> Path:
     """Write fp32 weights with metadata atomically (temp file in the same folder + rename)."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT_NAME,
@@ -62,12 +59,20 @@ def save_weights(
         "training": json.dumps(training or {}, sort_keys=True),
         "metrics": json.dumps(metrics or {}, sort_keys=True),
     }
+    return save_safetensors_atomic(path, tensors, meta)
+
+
+def save_safetensors_atomic(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    """Temp file in the same folder + rename: a crash never leaves a partial file under the final name."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o644)  # mkstemp makes 0600; a finished file gets ordinary permissions
     try:
-        save_file(tensors, tmp, metadata=meta)
+        save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -13,6 +13,8 @@ from torch import nn
 class ESPCN(nn.Module):
     """Shi et al. 2016 as in seed 002: 5×5 (64) tanh → 3×3 (32) tanh → 3×3 (3·s²) → PixelShuffle."""
 
+    runs_at_hr = False
+
     def __init__(self, scale: int = 2) -> None:
         super().__init__()
         self.scale = scale
@@ -29,6 +31,8 @@ class ESPCN(nn.Module):
 
 class SRCNN(nn.Module):
     """Dong et al. 9-5-5 (64/32) on the bicubic-upsampled input, as seed 003 describes it."""
+
+    runs_at_hr = True
 
     def __init__(self, scale: int = 2) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from .config import TrainConfig
+from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
 
 _SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 
@@ -40,7 +40,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
     cfg = TrainConfig().updated(defaults)
     if args.config:
-        cfg = cfg.updated({k: v for k, v in vars(TrainConfig.from_file(args.config)).items()})
+        cfg = cfg.updated(read_config_file(args.config), source=args.config)
     overrides = {}
     for f in fields(TrainConfig):
         value = getattr(args, f.name, None)
@@ -48,6 +48,8 @@ def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
             continue
         if f.name == "loss_weights":
             value = {k: float(v) for k, v in (item.split("=", 1) for item in value)}
+        elif str(f.type) == "int | None" and value == 0:
+            value = None  # e.g. --subset 0: all images, --face-size 0: no resize
         overrides[f.name] = value
     cfg = cfg.updated(overrides)
     if not cfg.val_sets and args.val_sets is None:
@@ -55,7 +57,7 @@ def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
     return cfg
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     pre = sub.add_parser("pretrain", help="train from scratch on LSDIR or image folders (e.g. T91 + BSDS200)")
@@ -65,18 +67,28 @@ def main(argv: list[str] | None = None) -> int:
     from . import commands
 
     commands.add_parsers(sub)
+    return parser
+
+
+def training_config(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig a parsed `pretrain`/`finetune` command line means."""
+    return _config_from_args(args, PRETRAIN_DEFAULTS if args.command == "pretrain" else FINETUNE_DEFAULTS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in ("pretrain", "finetune"):
         from .loop import run_training
 
-        defaults = {"dataset": "lsdir"} if args.command == "pretrain" else {
-            "dataset": "celeba", "subset": 20000, "face_size": 128, "lr": 1e-4, "warmup": 100, "steps": 5000}
-        cfg = _config_from_args(args, defaults)
+        cfg = training_config(args)
         if args.command == "finetune" and not cfg.init:
             parser.error("finetune needs --init WEIGHTS (a .safetensors file or bundled name)")
         run_training(cfg, resume=not args.no_resume)
         print(f"run folder: {cfg.run_path}")
         return 0
+    from . import commands
+
     return commands.run(args)
 
 

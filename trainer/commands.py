@@ -1,13 +1,138 @@
-"""eval / export / bench subcommands (filled in by the evaluation work)."""
+"""`python -m trainer eval | export | bench`."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DEFAULT_BASELINES = REPO / "weights" / "baselines"
+DEFAULT_OPENCV = SHARED / "weights" / "opencv_dnn_superres"
+DEFAULT_CROPS = ("Set5=butterfly", "Set14=img_005", "Faces=")
 
 
 def add_parsers(sub) -> None:
-    pass
+    ev = sub.add_parser("eval", help="score weights files on benchmark sets (Y-PSNR/SSIM, border = scale, + LPIPS)")
+    ev.add_argument("weights", nargs="+", help=".safetensors files (TinyESPCN or trainer baselines) or bundled names")
+    _add_common(ev)
+    ex = sub.add_parser("export", help="run folder or checkpoint → safetensors weights with full metadata")
+    ex.add_argument("source", help="run folder (uses its last.pt) or a checkpoint file")
+    ex.add_argument("--out", required=True, help="destination .safetensors")
+    ex.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
+    ex.add_argument("--no-measure", action="store_true", help="skip re-measuring the validation metrics")
+    be = sub.add_parser("bench", help="full benchmark: bicubic, bundled models, baselines, OpenCV; Markdown/JSON/crops")
+    be.add_argument("--weights", nargs="*", default=None, help="weights to compare (default: every bundled model)")
+    be.add_argument("--baselines", nargs="*", default=None, help=f"baseline weights (default: {DEFAULT_BASELINES.relative_to(REPO)}/*)")
+    be.add_argument("--opencv", default=str(DEFAULT_OPENCV), help="folder with OpenCV dnn_superres .pb files ('' = none)")
+    be.add_argument("--scales", nargs="*", type=int, default=None, help="default: the scales of the weights")
+    be.add_argument("--crops", nargs="*", default=list(DEFAULT_CROPS), metavar="SET=IMAGE",
+                    help="images shown in the crop grids (empty IMAGE = the set's first)")
+    be.add_argument("--card", default=None, help="also render the model card here (e.g. weights/MODEL_CARD.md)")
+    be.add_argument("--readme", default=None, help="also replace the benchmark block of this README")
+    _add_common(be)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sets", nargs="*", default=None, help="Set5 Set14 BSD100 Faces (default: those present)")
+    p.add_argument("--limit", type=int, default=0, help="at most N images per set (0 = all)")
+    p.add_argument("--no-lpips", action="store_true", help="leave out LPIPS")
+    p.add_argument("--out", default=None, help="folder for results.md/json and crop grids")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
+
+
+def machine_description(device: str) -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    return f"{cpu}, {os.cpu_count()} logical cores, {torch.get_num_threads()} torch threads (torch {torch.__version__})"
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
+    if getattr(args, "threads", 0):
+        torch.set_num_threads(args.threads)
+    if args.command == "export":
+        from .export import export_run
+
+        path = export_run(args.source, args.out, use_ema=not args.raw, measure=not args.no_measure)
+        print(f"wrote {path}")
+        return 0
+    if args.command in ("eval", "bench"):
+        return _benchmark(args)
     raise SystemExit(f"unknown command {args.command}")
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+
+    from tinyespcn_nodes.devices import pick_device
+    from tinyespcn_nodes.registry import bundled, resolve_weights
+
+    from .bench import bicubic_row, model_row, opencv_rows, run_scale
+    from .bench_report import markdown, write_outputs
+    from .bench_sets import available_sets
+    from .lpips import shared_lpips
+
+    device = pick_device(args.device)
+    if args.command == "eval":
+        weights = [resolve_weights(w) for w in args.weights]
+        baselines, opencv_dir, crops = [], None, {}
+    else:
+        weights = [resolve_weights(w) for w in args.weights] if args.weights is not None else list(bundled().values())
+        baselines = [Path(b) for b in args.baselines] if args.baselines is not None else sorted(DEFAULT_BASELINES.glob("*.safetensors"))
+        opencv_dir = Path(args.opencv) if args.opencv else None
+        crops = dict(c.split("=", 1) for c in args.crops)
+    sets = args.sets or available_sets()
+    if not sets:
+        raise SystemExit("no benchmark sets found (expected ../shared/data/benchmarks beside the checkout)")
+    lpips = None if args.no_lpips else shared_lpips()
+    if lpips is None and not args.no_lpips:
+        print("LPIPS left out: ../shared/weights/alexnet_features.safetensors or the LPIPS heads are missing")
+    model_rows = [model_row(w, device) for w in [*weights, *baselines]]
+    scales = args.scales or sorted({r.scale for r in model_rows}) or [2, 3, 4]
+    results = []
+    for scale in scales:
+        rows = [bicubic_row(scale), *[r for r in model_rows if r.scale == scale]]
+        if opencv_dir:
+            rows += opencv_rows(opencv_dir, scale)
+        results.append(run_scale(scale, rows, sets, lpips, crops, limit=args.limit))
+    machine = machine_description(str(device))
+    protocol = (
+        "Y-channel PSNR (dB) / SSIM (11×11 Gaussian, σ 1.5) with a border of `scale` pixels on 8-bit outputs; LR = "
+        "MATLAB-bicubic (antialiased) downscale of the HR mod-cropped to the scale"
+        + ("; LPIPS = AlexNet v0.1 on full RGB images (lower is better)" if lpips is not None else "")
+        + "; Faces = the 20 CelebA-HQ faces held out from the portrait fine-tune, resized to 512²"
+        + f"; ms = best of 3 for one 256² LR input on {machine}. (n) = images per set."
+    )
+    table = markdown(results, protocol)
+    print(table)
+    if args.out:
+        for kind, path in write_outputs(results, Path(args.out), protocol, machine).items():
+            print(f"wrote {kind}: {path}")
+    if args.command == "bench" and (args.card or args.readme):
+        from .checkpoint import write_text_atomic
+        from .model_card import render, update_readme
+
+        if args.card:
+            card = Path(args.card)
+            crop_links = [os.path.relpath(Path(args.out) / f"crops_x{r.scale}.png", card.parent) for r in results] if args.out else []
+            shipped = [w for w in weights if w.parent.resolve() == (REPO / "weights").resolve()]
+            write_text_atomic(card, render(shipped or weights, table, crop_links, machine))
+            print(f"wrote model card: {card}")
+        if args.readme:
+            update_readme(Path(args.readme), table)
+            print(f"updated {args.readme}")
+    return 0

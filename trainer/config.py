@@ -61,21 +61,7 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: str | Path) -> TrainConfig:
-        path = Path(path)
-        text = path.read_text()
-        if path.suffix in {".yaml", ".yml"}:
-            import yaml
-
-            raw = yaml.safe_load(text) or {}
-        elif path.suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                import tomli as tomllib
-            raw = tomllib.loads(text)
-        else:
-            raise ValueError(f"{path}: config must be .toml, .yaml or .yml")
-        return cls().updated(raw, source=str(path))
+        return cls().updated(read_config_file(path), source=str(path))
 
     def updated(self, values: dict, source: str = "options") -> TrainConfig:
         known = {f.name for f in fields(self)}
@@ -91,3 +77,29 @@ class TrainConfig:
     @property
     def run_path(self) -> Path:
         return Path(self.run_dir).expanduser()
+
+
+def read_config_file(path: str | Path) -> dict:
+    """The options a TOML/YAML file sets (only those: defaults stay with the subcommand)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    text = path.read_text()
+    if path.suffix in {".yaml", ".yml"}:
+        import yaml
+
+        raw = yaml.safe_load(text) or {}
+    elif path.suffix == ".toml":
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10
+            import tomli as tomllib
+        raw = tomllib.loads(text)
+    else:
+        raise ValueError(f"{path}: config must be .toml, .yaml or .yml")
+    return raw
+
+
+# finetune differs from pretrain only in these defaults
+FINETUNE_DEFAULTS = {"dataset": "celeba", "subset": 20000, "face_size": 128, "lr": 1e-4, "warmup": 100, "steps": 5000}
+PRETRAIN_DEFAULTS = {"dataset": "lsdir"}

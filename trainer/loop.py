@@ -22,9 +22,10 @@ from tinyespcn_nodes.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .evaluate import load_pairs, score
+from .evaluate import load_pairs, pairs_from_refs, score
+from .export import training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
-from .models import build_model, init_from
+from .models import build_model, init_from, save_baseline
 from .patches import Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
 from .sources import celeba_refs, lsdir_refs, split_holdout
@@ -181,15 +182,9 @@ class Trainer:
 
     def export(self, path: Path, use_ema: bool = True, metrics: dict | None = None) -> Path:
         model = self.ema.model if (use_ema and self.ema) else self.model
+        training = training_metadata(self.cfg, self.step, self.run, use_ema)
         if not isinstance(model, TinyESPCN):
-            path = path.with_suffix(".pt")
-            save_checkpoint(path, {"arch": self.cfg.arch, "scale": self.cfg.scale, "model": model.state_dict()})
-            return path
-        training = {
-            "arch": self.cfg.arch, "steps": self.step, "data": [Path(d).name for d in self.cfg.data],
-            "dataset": self.cfg.dataset, "loss": self.cfg.loss, "patch": self.cfg.patch, "batch": self.cfg.batch,
-            "init": Path(self.cfg.init).name if self.cfg.init else None, "ema": self.cfg.ema,
-        }  # fmt: skip
+            return save_baseline(path, model, self.cfg.arch, self.cfg.scale, training, metrics)
         return save_weights(path, model, training=training, metrics=metrics)
 
     # ---- data & validation -------------------------------------------------------------------
@@ -200,6 +195,8 @@ class Trainer:
                  f"{len(self.pool.skipped)} skipped, {time.perf_counter() - t0:.1f}s")
         for name, err in self.pool.skipped[:10]:
             self.log(f"  skipped {name}: {err}")
+        if self.held_out:  # held-out faces come first: they pick the best checkpoint of a fine-tune
+            self.val_pairs["faces"] = pairs_from_refs(self.held_out, self.cfg.scale, self.cfg.face_size)
         for folder in self.cfg.val_sets:
             self.val_pairs[Path(folder).parent.name if Path(folder).name == "HR" else Path(folder).name] = load_pairs(
                 folder, self.cfg.scale, self.cfg.val_limit)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from torch import nn
 
 from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.weights import read_weights
+from tinyespcn_nodes.weights import WeightsError, load_model, read_weights, save_safetensors_atomic
 
 from .baselines import ESPCN, SRCNN
 from .config import TrainConfig
@@ -39,3 +42,40 @@ def init_from(model: nn.Module, path: str) -> list[str]:
         raise ValueError(f"{path}: no tensor matches this model; cannot initialise from it")
     model.load_state_dict({**own, **{k: state[k] for k in copied}})
     return copied
+
+
+BASELINE_FORMAT = "tinyespcn-trainer-baseline"
+
+
+def save_baseline(path: str | Path, model: nn.Module, arch: str, scale: int, training: dict | None = None,
+                  metrics: dict | None = None) -> Path:
+    """ESPCN/SRCNN weights as safetensors (the plugin does not load these; the benchmark does)."""
+    tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": BASELINE_FORMAT, "architecture": arch, "scale": str(scale),
+            "training": json.dumps(training or {}, sort_keys=True), "metrics": json.dumps(metrics or {}, sort_keys=True)}
+    return save_safetensors_atomic(path, tensors, meta)
+
+
+def load_any(path: str | Path) -> tuple[nn.Module, str, int, dict]:
+    """(model in eval mode, architecture, scale, metadata metrics) for TinyESPCN or a trainer baseline file."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+    except Exception as exc:
+        raise WeightsError(path, f"not a readable safetensors file ({exc})") from None
+    if meta.get("format") != BASELINE_FORMAT:
+        model, info = load_model(path)
+        return model.eval(), "tinyespcn", info.scale, info.metrics
+    arch, scale = meta.get("architecture", ""), int(meta.get("scale", "0"))
+    if arch not in ("espcn", "srcnn") or scale not in (2, 3, 4):
+        raise WeightsError(path, f"baseline architecture {arch!r} at scale {scale} is not supported")
+    model = build_model(TrainConfig(arch=arch, scale=scale))
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except RuntimeError as exc:
+        raise WeightsError(path, f"tensors do not fit {arch} x{scale}: {exc}") from None
+    return model.eval(), arch, scale, json.loads(meta.get("metrics", "{}"))

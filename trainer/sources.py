@@ -23,9 +23,15 @@ class ImageRef:
             return Path(self.path).read_bytes()
         import pyarrow.parquet as pq
 
-        table = pq.read_table(self.path, columns=["image"])
-        cell = table.column("image")[self.row].as_py()
-        return cell["bytes"] if isinstance(cell, dict) else cell
+        shard = pq.ParquetFile(self.path)  # only the row group holding the row is decoded
+        first = 0
+        for group in range(shard.num_row_groups):
+            rows = shard.metadata.row_group(group).num_rows
+            if self.row < first + rows:
+                cell = shard.read_row_group(group, columns=["image"]).column("image")[self.row - first].as_py()
+                return cell["bytes"] if isinstance(cell, dict) else cell
+            first += rows
+        raise IndexError(f"{self.path}: row {self.row} is past the end ({first} rows)")
 
     @property
     def name(self) -> str:

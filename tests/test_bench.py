@@ -1,0 +1,121 @@
+"""The evaluation protocol, LPIPS, export and the bench command."""
+
+import json
+import shlex
+from dataclasses import asdict
+
+import pytest
+import torch
+
+from conftest import shared_path
+from tinyespcn_nodes.weights import load_model
+from trainer.bench import bicubic_row, score_row
+from trainer.bench_sets import load_set
+from trainer.cli import build_parser, main, training_config
+from trainer.config import TrainConfig
+from trainer.export import _BOOKKEEPING, command_line
+from trainer.lpips import LPIPS
+from trainer.models import load_any
+
+# published bicubic rows (SAFMN table, docs/sr-benchmarks.md §1): (PSNR, SSIM)
+PUBLISHED_BICUBIC = {
+    2: {"Set5": (33.66, 0.9299), "Set14": (30.24, 0.8688), "BSD100": (29.56, 0.8431)},
+    4: {"Set5": (28.42, 0.8104), "Set14": (26.00, 0.7027), "BSD100": (25.96, 0.6675)},
+}
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_bicubic_rows_reproduce_the_published_table(scale):
+    shared_path("data/benchmarks")
+    for name, (want_psnr, want_ssim) in PUBLISHED_BICUBIC[scale].items():
+        got, _ = score_row(bicubic_row(scale), load_set(name, scale), None, set())
+        assert abs(got.psnr - want_psnr) <= 0.05, f"x{scale} {name}: {got.psnr:.3f} dB vs published {want_psnr}"
+        assert abs(got.ssim - want_ssim) <= 0.002, f"x{scale} {name}: SSIM {got.ssim:.4f} vs published {want_ssim}"
+
+
+@pytest.fixture(scope="module")
+def lpips():
+    return LPIPS(shared_path("weights/alexnet_features.safetensors"), shared_path("weights/lpips_v0.1_alex_linear.safetensors"))
+
+
+def test_lpips_reproduces_the_published_bicubic_set5_x4(lpips):
+    shared_path("data/benchmarks/Set5")
+    got, _ = score_row(bicubic_row(4), load_set("Set5", 4), lpips, set())
+    assert abs(got.lpips - 0.3407) < 0.0005  # SPSR README: bicubic x4 Set5, LPIPS alex
+
+
+def test_lpips_is_zero_for_identical_images_and_symmetric(lpips):
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
+    assert lpips(a, a).abs().max() < 1e-6
+    assert torch.allclose(lpips(a, b), lpips(b, a), atol=1e-6)
+    assert (lpips(a, b) > lpips(a, (a + 0.02 * b).clamp(0, 1))).all()
+    with pytest.raises(ValueError, match="LPIPS needs"):
+        lpips(a, b[:, :, :32])
+
+
+def _tiny_run(image_folder, tmp_path, **kw):
+    run = tmp_path / "run"
+    argv = ["pretrain", "--data", str(image_folder), "--channels", "8", "--blocks", "2", "--patch", "12",
+            "--batch", "4", "--steps", "4", "--warmup", "1", "--ckpt-every", "2", "--log-every", "2",
+            "--val-every", "1000", "--threads", "1", "--workers", "1", "--run-dir", str(run), "--val-sets"]
+    argv += [x for k, v in kw.items() for x in (f"--{k}", str(v))]
+    assert main(argv) == 0
+    return run
+
+
+def test_export_round_trips_through_the_core_loader(image_folder, tmp_path):
+    run = _tiny_run(image_folder, tmp_path)
+    out = tmp_path / "exported.safetensors"
+    assert main(["export", str(run), "--out", str(out), "--no-measure"]) == 0
+    model, info = load_model(out)
+    assert info.training["steps"] == 4 and info.training["command"].startswith("python -m trainer pretrain")
+    assert info.training["train_seconds"] is not None and info.metrics["step"] == 4
+    state = torch.load(run / "last.pt", weights_only=True)
+    reference = load_model(run / "final.safetensors")[0]
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state["ema"][k]) and torch.equal(v, reference.state_dict()[k])
+    assert main(["export", str(run), "--out", str(tmp_path / "raw.safetensors"), "--raw", "--no-measure"]) == 0
+    raw = load_model(tmp_path / "raw.safetensors")[0]
+    assert all(torch.equal(v, state["model"][k]) for k, v in raw.state_dict().items())
+
+
+def test_baseline_export_loads_for_the_benchmark(image_folder, tmp_path):
+    run = _tiny_run(image_folder, tmp_path, arch="espcn")
+    model, arch, scale, metrics = load_any(run / "final.safetensors")
+    assert (arch, scale, metrics["step"]) == ("espcn", 2, 4)
+    assert model(torch.rand(1, 3, 10, 12)).shape == (1, 3, 20, 24)
+    with pytest.raises(ValueError, match="tinyespcn-trainer-baseline"):
+        load_model(run / "final.safetensors")  # the plugin refuses a baseline file with a clear error
+
+
+def test_recorded_command_line_rebuilds_the_same_config(tmp_path):
+    cfg = TrainConfig().updated({
+        "dataset": "celeba", "data": [str(tmp_path / "faces")], "scale": 4, "init": str(tmp_path / "w.safetensors"),
+        "face_size": 512, "holdout": 20, "steps": 1500, "lr": 5e-5, "amp": "bf16", "rescales": [0.8, 0.6],
+        "attention": False, "loss": "seed-readme", "loss_weights": {"lab": 0.2},
+    })  # fmt: skip
+    args = build_parser().parse_args(shlex.split(command_line(cfg))[3:])
+    rebuilt = training_config(args)
+    ignore = _BOOKKEEPING | {"val_sets"}
+    assert {k: v for k, v in asdict(rebuilt).items() if k not in ignore} == {k: v for k, v in asdict(cfg).items() if k not in ignore}
+
+
+def test_bench_writes_table_json_crops_card_and_readme(weights_file, tmp_path):
+    shared_path("data/benchmarks/Set5")
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\noutro\n")
+    out, card = tmp_path / "bench", tmp_path / "card" / "MODEL_CARD.md"
+    argv = ["bench", "--weights", str(weights_file), "--baselines", "--sets", "Set5", "--limit", "2", "--no-lpips",
+            "--crops", "Set5=", "--out", str(out), "--card", str(card), "--readme", str(readme)]
+    assert main(argv) == 0
+    rows = json.loads((out / "results.json").read_text())["scales"]["2"]
+    names = [r["name"] for r in rows]
+    assert names[:2] == ["bicubic", weights_file.stem]
+    assert all(r["sets"]["Set5"]["n"] == 2 and 0 < r["sets"]["Set5"]["ssim"] <= 1 for r in rows)
+    assert rows[1]["params"] == sum(t.numel() for t in load_model(weights_file)[0].state_dict().values())
+    assert (out / "crops_x2.png").stat().st_size > 1000
+    text = readme.read_text()
+    assert "old" not in text and "| bicubic |" in text and text.startswith("intro") and text.rstrip().endswith("outro")
+    card_text = card.read_text()
+    assert weights_file.name in card_text and "python -m trainer" in card_text or "not recorded" in card_text

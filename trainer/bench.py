@@ -1,0 +1,156 @@
+"""`python -m trainer bench`: every upscaler on every set under one protocol, timed in the same run.
+
+Rows: MATLAB bicubic, each weights file given (bundled TinyESPCN, trainer baselines), and OpenCV
+dnn_superres ESPCN/FSRCNN when `cv2.dnn_superres` and the `.pb` files are present (speed peers).
+Scores: Y-PSNR and SSIM with border = scale on 8-bit outputs, LPIPS (AlexNet v0.1) on full RGB.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinyespcn_nodes.model import TinyESPCN, macs_per_lr_pixel
+from tinyespcn_nodes.resize import matlab_imresize
+
+from .bench_sets import load_set
+from .evaluate import Pair, pair_metrics, quantize
+from .models import load_any
+
+Upscale = Callable[[torch.Tensor], torch.Tensor]  # [1,3,h,w] float in [0,1] → [1,3,sh,sw]
+OPENCV_MODELS = {"espcn": "ESPCN", "fsrcnn": "FSRCNN"}
+TIMING_LR = 256
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # bicubic | tinyespcn | espcn | srcnn | opencv
+    scale: int
+    upscale: Upscale
+    params: int | None = None
+    macs_per_lr_px: int | None = None
+    source: str = ""
+    stored_metrics: dict = field(default_factory=dict)
+
+
+def bicubic_row(scale: int) -> Row:
+    return Row("bicubic", "bicubic", scale, lambda x: matlab_imresize(x.double(), float(scale)).float(), source="MATLAB imresize")
+
+
+def _conv_macs_per_lr_px(model: torch.nn.Module, scale: int) -> int:
+    """Weight count of every conv; convs that run at HR size (SRCNN) cost s² per LR pixel."""
+    per_px = scale * scale if getattr(model, "runs_at_hr", False) else 1
+    return sum(m.weight.numel() * per_px for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def model_row(path: str | Path, device: torch.device, name: str | None = None) -> Row:
+    model, arch, scale, metrics = load_any(path)
+    model = model.to(device)
+    params = sum(p.numel() for p in model.parameters())
+    macs = macs_per_lr_pixel(model.config) if isinstance(model, TinyESPCN) else _conv_macs_per_lr_px(model, scale)
+
+    @torch.inference_mode()
+    def run(x: torch.Tensor) -> torch.Tensor:
+        return model(x.to(device)).float().cpu()
+
+    return Row(name or Path(path).stem, arch, scale, run, params, macs, str(path), metrics)
+
+
+def opencv_rows(folder: Path, scale: int) -> list[Row]:
+    try:
+        import cv2
+
+        cv2.dnn_superres.DnnSuperResImpl_create  # noqa: B018 - opencv-contrib only
+    except (ImportError, AttributeError):
+        return []
+    rows = []
+    for algo, stem in OPENCV_MODELS.items():
+        pb = folder / f"{stem}_x{scale}.pb"
+        if not pb.is_file():
+            continue
+        sr = cv2.dnn_superres.DnnSuperResImpl_create()
+        sr.readModel(str(pb))
+        sr.setModel(algo, scale)
+
+        def run(x: torch.Tensor, sr=sr) -> torch.Tensor:
+            rgb = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+            out = sr.upsample(np.ascontiguousarray(rgb[..., ::-1]))[..., ::-1]
+            return torch.from_numpy(out.copy()).permute(2, 0, 1)[None].float() / 255
+
+        rows.append(Row(f"OpenCV {stem} (.pb)", "opencv", scale, run, source=str(pb)))
+    return rows
+
+
+def time_row(row: Row, repeats: int = 3) -> float:
+    """Best-of-`repeats` milliseconds for one 256² LR input (after a warm-up call)."""
+    x = torch.rand(1, 3, TIMING_LR, TIMING_LR, generator=torch.Generator().manual_seed(0))
+    row.upscale(x)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        row.upscale(x)
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000
+
+
+@dataclass
+class SetScore:
+    psnr: float
+    ssim: float
+    lpips: float | None
+    n: int
+
+
+def score_row(row: Row, pairs: list[Pair], lpips: torch.nn.Module | None, keep: set[str]) -> tuple[SetScore, dict]:
+    """Mean metrics over `pairs`; also returns the SR outputs of the pair names in `keep` (for crops)."""
+    ps, ss, ls, kept = [], [], [], {}
+    with torch.inference_mode():
+        for p in pairs:
+            sr = quantize(row.upscale(p.lr))
+            if sr.shape != p.hr.shape:
+                raise RuntimeError(f"{row.name}: output {tuple(sr.shape)} for {p.name}, expected {tuple(p.hr.shape)}")
+            value, structure = pair_metrics(sr, p, row.scale)
+            ps.append(value)
+            ss.append(structure)
+            if lpips is not None:
+                ls.append(float(lpips(sr, p.hr)))
+            if p.name in keep:
+                kept[p.name] = sr
+    return SetScore(float(np.mean(ps)), float(np.mean(ss)), float(np.mean(ls)) if ls else None, len(pairs)), kept
+
+
+@dataclass
+class ScaleResult:
+    scale: int
+    sets: list[str]
+    rows: list[Row]
+    scores: dict[str, dict[str, SetScore]]  # row name → set → score
+    timings_ms: dict[str, float]
+    crops: dict[str, dict[str, torch.Tensor]]  # "set/image" → row name (and "HR") → full image
+
+
+def run_scale(scale: int, rows: list[Row], sets: list[str], lpips, crop_images: dict[str, str], limit: int = 0,
+              log=print) -> ScaleResult:
+    """Score every row on every set; `crop_images` maps a set to the image kept for the crop grid ('' = first)."""
+    scores: dict[str, dict[str, SetScore]] = {r.name: {} for r in rows}
+    crops: dict[str, dict[str, torch.Tensor]] = {}
+    for set_name in sets:
+        t0 = time.perf_counter()
+        pairs = load_set(set_name, scale, limit=limit)
+        keep = {crop_images[set_name] or pairs[0].name} if set_name in crop_images and pairs else set()
+        for p in pairs:
+            if p.name in keep:
+                crops[f"{set_name}/{p.name}"] = {"HR": p.hr}
+        for row in rows:
+            scores[row.name][set_name], kept = score_row(row, pairs, lpips, keep)
+            for img, sr in kept.items():
+                crops[f"{set_name}/{img}"][row.name] = sr
+        log(f"x{scale} {set_name}: {len(pairs)} images, {len(rows)} rows, {time.perf_counter() - t0:.0f}s")
+    timings = {r.name: time_row(r) for r in rows if r.kind != "bicubic"}
+    return ScaleResult(scale, sets, rows, scores, timings, crops)

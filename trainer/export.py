@@ -1,0 +1,115 @@
+"""`python -m trainer export`: a run folder or checkpoint → the safetensors file the plugin loads.
+
+The metadata records what a model card needs: the command line that trained it, the estimated training
+time on the machine that ran it (from the run's log), and metrics re-measured on the run's validation sets.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig
+from .evaluate import load_pairs, pairs_from_refs, score
+from .models import build_model, save_baseline
+from .sources import celeba_refs, split_holdout
+
+# options that do not change the weights (only where/how often things are written)
+_BOOKKEEPING = {"run_dir", "ckpt_every", "val_every", "log_every", "workers", "cache_mb", "threads", "device", "val_limit"}
+
+
+def command_line(cfg: TrainConfig) -> str:
+    """The shortest `python -m trainer ...` that reproduces `cfg` (bookkeeping options left out)."""
+    finetune = cfg.dataset == "celeba"
+    base = TrainConfig().updated(FINETUNE_DEFAULTS if finetune else PRETRAIN_DEFAULTS)
+    parts = ["python -m trainer", "finetune" if finetune else "pretrain"]
+    for f in fields(TrainConfig):
+        value, default = getattr(cfg, f.name), getattr(base, f.name)
+        if f.name in _BOOKKEEPING or f.name == "val_sets" or value == default:
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if value is None:
+            parts.append(f"{flag} 0")  # optional ints: 0 on the command line means None
+        elif isinstance(value, bool):
+            parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
+        elif isinstance(value, list):
+            parts.append(" ".join([flag, *(_short(str(v)) for v in value)]))
+        elif isinstance(value, dict):
+            parts.append(" ".join([flag, *(f"{k}={v}" for k, v in value.items())]))
+        else:
+            parts.append(f"{flag} {_short(str(value))}")
+    return " ".join(parts)
+
+
+def _short(value: str) -> str:
+    """Shared-data and run-folder paths shown relative to where a reader has them."""
+    for marker in ("/shared/", "/runs/"):
+        if marker in value:
+            return ("../shared/" if marker == "/shared/" else "RUNS/") + value.split(marker, 1)[1]
+    return value
+
+
+def train_seconds(log_csv: Path) -> float | None:
+    """Wall time estimated from the run log: each logged interval divided by the it/s logged with it."""
+    if not log_csv.is_file():
+        return None
+    total, prev = 0.0, 0
+    with log_csv.open() as f:
+        for row in csv.DictReader(f):
+            step, rate = int(row["step"]), float(row["steps_per_s"])
+            if step > prev and rate > 0:
+                total += (step - prev) / rate
+            prev = step
+    return total
+
+
+def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
+    metrics = {}
+    sets = {}
+    if cfg.dataset == "celeba" and cfg.holdout:
+        refs = [r for root in cfg.data for r in celeba_refs(Path(root), cfg.split, cfg.subset, cfg.seed)]
+        sets["faces"] = pairs_from_refs(split_holdout(refs, cfg.holdout, cfg.seed)[1], cfg.scale, cfg.face_size)
+    for folder in cfg.val_sets:
+        if Path(folder).is_dir():
+            sets[Path(folder).parent.name if Path(folder).name == "HR" else Path(folder).name] = load_pairs(folder, cfg.scale)
+    for name, pairs in sets.items():
+        metrics[f"{name}_x{cfg.scale}_psnr_y"] = round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)
+    return metrics
+
+
+def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True) -> dict:
+    seconds = train_seconds(run_dir / "log.csv")
+    return {
+        "arch": cfg.arch, "steps": step, "planned_steps": cfg.steps, "data": [Path(d).name for d in cfg.data],
+        "dataset": cfg.dataset, "loss": cfg.loss, "patch": cfg.patch, "batch": cfg.batch, "amp": cfg.amp,
+        "init": Path(cfg.init).name if cfg.init else None, "ema": cfg.ema if use_ema else 0.0,
+        "command": command_line(cfg), "train_seconds": round(seconds) if seconds else None,
+        "config": {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING and k not in ("data", "val_sets")},
+    }  # fmt: skip
+
+
+def export_run(source: str | Path, out: str | Path, use_ema: bool = True, measure: bool = True) -> Path:
+    """`source`: a run folder (its last.pt) or a checkpoint file written by the trainer."""
+    source = Path(source).expanduser()
+    ckpt = source / "last.pt" if source.is_dir() else source
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"no checkpoint at {ckpt}")
+    state = load_checkpoint(ckpt)
+    cfg = TrainConfig().updated(json.loads(state["config"]), source=str(ckpt))
+    model = build_model(cfg)
+    weights = state["ema"] if use_ema and state.get("ema") else state["model"]
+    model.load_state_dict(weights)
+    model.eval()
+    training = training_metadata(cfg, int(state["step"]), ckpt.parent, use_ema)
+    metrics = validation_metrics(model, cfg) if measure else {}
+    metrics["step"] = int(state["step"])
+    if cfg.arch != "tinyespcn":
+        return save_baseline(out, model, cfg.arch, cfg.scale, training, metrics)
+    from tinyespcn_nodes.weights import save_weights
+
+    return save_weights(out, model, training=training, metrics=metrics)
