@@ -6,8 +6,8 @@ from dataclasses import asdict
 
 import pytest
 import torch
-
 from conftest import shared_path
+
 from tinyespcn_nodes.weights import load_model
 from trainer.bench import bicubic_row, score_row
 from trainer.bench_sets import load_set
