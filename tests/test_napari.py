@@ -99,3 +99,16 @@ def test_sample_data_loads():
     (hr, meta, kind), = portrait()
     (lr, lmeta, _), = portrait_lowres()
     assert hr.shape == (512, 512, 3) and lr.shape == (256, 256, 3) and kind == "image" and lmeta["rgb"]
+
+
+def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
+    """napari builds dock widgets itself (injecting `napari_viewer`); constructing them by hand would hide that."""
+    from tinyespcn_nodes.napari_widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((8, 8), np.uint8), name="img")
+    for name, cls in [("TinyESPCN upscale", UpscaleWidget), ("Unsharp mask", UnsharpWidget),
+                      ("MSAA anti-alias", AntialiasWidget)]:
+        _, widget = viewer.window.add_plugin_dock_widget("tinyespcn-nodes", name)
+        assert isinstance(widget, cls)
+        assert widget.layer_box.value.name == "img"

@@ -12,6 +12,7 @@ from .imageio import write_image
 from .metrics import psnr
 from .pipeline import PostProcess, load_models, upscale_bchw_tensor
 from .resize import matlab_imresize
+from .tiling import DEFAULT_TILE
 
 PORTRAIT = Path(__file__).resolve().parent / "data" / "astronaut.png"  # NASA, public domain (scikit-image copy)
 SCALE = 2
@@ -24,7 +25,7 @@ def _caption(img: np.ndarray, text: str) -> Image.Image:
     return panel
 
 
-def run_demo(out_dir: Path, weights: str | None = None, device: str = "auto", tile: int = 384) -> Path:
+def run_demo(out_dir: Path, weights: str | None = None, device: str = "auto", tile: int = DEFAULT_TILE) -> Path:
     hr8 = np.array(Image.open(PORTRAIT).convert("RGB"))
     hr = torch.from_numpy(hr8).permute(2, 0, 1)[None].float() / 255
     lr = (matlab_imresize(hr.double(), scale=1 / SCALE).clamp(0, 1) * 255).round() / 255

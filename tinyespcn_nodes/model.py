@@ -93,10 +93,10 @@ class TinyESPCN(nn.Module):
 
     def features(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Head and trunk: (x1, x2) before attention."""
-        x1 = F.relu(self.feat_in(lr))
+        x1 = self.feat_in(lr).relu_()  # in place: a conv output is not needed by its own backward
         x2 = x1
         for conv in self.trunk:
-            y = F.relu(conv(x2))
+            y = conv(x2).relu_()
             x2 = x2 + y if self.config.residual else y
         return x1, x2
 
@@ -107,6 +107,12 @@ class TinyESPCN(nn.Module):
         return torch.sigmoid(self.attn.fc_up(F.relu(self.attn.fc_down(pooled))))
 
     def reconstruct(self, lr: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+        if not torch.is_grad_enabled() and x2 is not x1:
+            # inference: reuse x2's buffer; tile memory is a handful of activations, not a dozen
+            if gate is not None:
+                x2.mul_(gate[:, :, None, None].to(x2.dtype))
+            detail = self.shuffle(self.to_sub(x2.add_(x1)))
+            return detail.add_(F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False))
         if gate is not None:
             x2 = x2 * gate[:, :, None, None].to(x2.dtype)
         detail = self.shuffle(self.to_sub(x1 + x2))

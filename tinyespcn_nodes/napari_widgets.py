@@ -13,6 +13,7 @@ import threading
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
+from .defaults import DEFAULT_TILE
 from .napari_layers import (
     float_range,
     from_model_plane,
@@ -32,9 +33,10 @@ class _Base(Container):
     title = ""
     suffix = ""
 
-    def __init__(self, viewer) -> None:
+    def __init__(self, napari_viewer) -> None:
+        # the parameter name is napari's contract: a dock widget gets the viewer as `napari_viewer`
         super().__init__()
-        self.viewer = viewer
+        self.viewer = viewer = napari_viewer
         self.layer_box = ComboBox(label="image layer", choices=self._layer_choices)
         self.current_only = CheckBox(text="current slice only", value=False)
         self.run_btn = PushButton(text="Run")
@@ -181,7 +183,7 @@ class UpscaleWidget(_Base):
         self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
         self.weights.changed.connect(lambda v: setattr(self.weights_file, "visible", v == "file…"))
         self.scale_box = ComboBox(label="scale", choices=[2, 3, 4, 8], value=2)
-        self.tile = SpinBox(label="tile", value=384, min=0, max=4096, step=32)
+        self.tile = SpinBox(label="tile", value=DEFAULT_TILE, min=0, max=4096, step=32)
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.sharpen = CheckBox(text="then unsharp mask", value=False)
         self.antialias = CheckBox(text="then MSAA anti-alias", value=False)

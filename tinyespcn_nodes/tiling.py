@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .defaults import DEFAULT_TILE  # noqa: F401 - re-exported for the hosts
 from .model import TinyESPCN
 
 
@@ -30,7 +31,6 @@ class UpscaleCancelled(Exception):
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
 PostFn = Callable[[torch.Tensor], torch.Tensor]
-DEFAULT_TILE = 384
 MIN_TILE = 32
 
 
@@ -140,7 +140,7 @@ class _Runner:
             def pool(t: Tile) -> None:
                 x, (a, b, c, d) = self._input(img, t)
                 _, x2 = model.features(x)
-                acc.add_(x2[0, :, a:b, c:d].double().sum(dim=(1, 2)))
+                acc.add_(x2[0, :, a:b, c:d].sum(dim=(1, 2)).double())  # per-tile fp32 sums, fp64 total
 
             tile = self.for_each_tile(h, w, tile, pool)
             gate = model.gate((acc / (h * w)).to(self.dtype)[None])
