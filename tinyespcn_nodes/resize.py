@@ -77,6 +77,10 @@ def _pil_taps(in_size: int, out_size: int, filter_name: str) -> tuple[torch.Tens
 
 
 def _apply_taps(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    if dim % x.dim() == x.dim() - 1 and x.dim() >= 2:
+        # gathering whole rows is several times faster than gathering single elements: resample along H
+        # of the transposed image instead of along W
+        return _apply_taps(x.transpose(-1, -2).contiguous(), -2, idx, w).transpose(-1, -2).contiguous()
     idx = idx.to(x.device)
     w = w.to(device=x.device, dtype=x.dtype)
     shape = [1] * x.dim()
