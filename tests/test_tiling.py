@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from tinyespcn_nodes.devices import cpu_has_fast_bf16, pick_dtype
 from tinyespcn_nodes.image import numpy_to_bchw
 from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
 from tinyespcn_nodes.pipeline import PostProcess, upscale_bchw_tensor
@@ -151,3 +152,19 @@ def test_filters_inside_the_tile_loop_match_filtering_afterwards(small_model):
 def test_bad_arrays_get_clear_errors(bad, err):
     with pytest.raises((ValueError, TypeError), match=err):
         numpy_to_bchw(bad)
+
+
+@pytest.mark.skipif(not cpu_has_fast_bf16(), reason="this CPU has no native bf16")
+def test_bf16_model_keeps_an_fp32_skip_and_stays_within_a_level():
+    assert pick_dtype(torch.device("cpu"), half=True) == torch.bfloat16
+    torch.manual_seed(0)
+    model = TinyESPCN(TinyESPCNConfig(scale=2)).eval()
+    for p in model.parameters():  # trained-like small weights, so the detail branch is a correction
+        p.data.mul_(0.3)
+    half = TinyESPCN(model.config).eval()
+    half.load_state_dict(model.state_dict())
+    half = half.to(torch.bfloat16)
+    x = torch.rand(1, 3, 40, 36)
+    ref, low = upscale_tensor(model, x, tile=0), upscale_tensor(half, x, tile=16)
+    assert low.dtype == torch.float32
+    assert (ref - low).abs().max() < 2 / 255

@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")
     up.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile size (0 = whole image)")
     up.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    up.add_argument("--half", action="store_true", help="fp16 on CUDA")
+    up.add_argument("--half", action="store_true", help="fp16 on CUDA, bf16 on CPUs with native bf16 (AVX-512 BF16/AMX)")
     up.set_defaults(func=cmd_upscale)
     demo = sub.add_parser("demo", help="the side-by-side demo on the bundled portrait")
     demo.add_argument("-o", "--output")

@@ -92,8 +92,8 @@ class TinyESPCN(nn.Module):
         return self.config.head_kernel // 2 + self.config.blocks + 1
 
     def features(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Head and trunk: (x1, x2) before attention."""
-        x1 = self.feat_in(lr).relu_()  # in place: a conv output is not needed by its own backward
+        """Head and trunk: (x1, x2) before attention, in the weights' dtype (fp16/bf16 models take fp32 input)."""
+        x1 = self.feat_in(lr.to(self.feat_in.weight.dtype)).relu_()  # in place: a conv output is not needed by its own backward
         x2 = x1
         for conv in self.trunk:
             y = conv(x2).relu_()
@@ -112,7 +112,8 @@ class TinyESPCN(nn.Module):
             if gate is not None:
                 x2.mul_(gate[:, :, None, None].to(x2.dtype))
             detail = self.shuffle(self.to_sub(x2.add_(x1)))
-            return detail.add_(F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False))
+            # the skip stays in the input's precision (fp32): a bf16/fp16 model only rounds the detail
+            return F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False).add_(detail)
         if gate is not None:
             x2 = x2 * gate[:, :, None, None].to(x2.dtype)
         detail = self.shuffle(self.to_sub(x1 + x2))

@@ -90,7 +90,7 @@ class _Runner:
         h, w = img.shape[-2:]
         m = self.margin
         y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
-        x = img[None, :, y0:y1, x0:x1].to(self.device, self.dtype, non_blocking=True)
+        x = img[None, :, y0:y1, x0:x1].to(self.device, torch.float32, non_blocking=True)  # the model casts for its convs
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, (t.y0 - y0, t.y0 - y0 + t.y1 - t.y0, t.x0 - x0, t.x0 - x0 + t.x1 - t.x0)
