@@ -82,8 +82,8 @@ def test_export_round_trips_through_the_core_loader(image_folder, tmp_path):
 
 def test_baseline_export_loads_for_the_benchmark(image_folder, tmp_path):
     run = _tiny_run(image_folder, tmp_path, arch="espcn")
-    model, arch, scale, metrics = load_any(run / "final.safetensors")
-    assert (arch, scale, metrics["step"]) == ("espcn", 2, 4)
+    model, arch, scale, meta = load_any(run / "final.safetensors")
+    assert (arch, scale, meta["metrics"]["step"], meta["training"]["steps"]) == ("espcn", 2, 4, 4)
     assert model(torch.rand(1, 3, 10, 12)).shape == (1, 3, 20, 24)
     with pytest.raises(ValueError, match="tinyespcn-trainer-baseline"):
         load_model(run / "final.safetensors")  # the plugin refuses a baseline file with a clear error
@@ -111,7 +111,7 @@ def test_bench_writes_table_json_crops_card_and_readme(weights_file, tmp_path):
     assert main(argv) == 0
     rows = json.loads((out / "results.json").read_text())["scales"]["2"]
     names = [r["name"] for r in rows]
-    assert names[:2] == ["bicubic", weights_file.stem]
+    assert names[:2] == ["bicubic", f"TinyESPCN {weights_file.stem}"]
     assert all(r["sets"]["Set5"]["n"] == 2 and 0 < r["sets"]["Set5"]["ssim"] <= 1 for r in rows)
     assert rows[1]["params"] == sum(t.numel() for t in load_model(weights_file)[0].state_dict().values())
     assert (out / "crops_x2.png").stat().st_size > 1000

@@ -50,7 +50,10 @@ def _conv_macs_per_lr_px(model: torch.nn.Module, scale: int) -> int:
 
 
 def model_row(path: str | Path, device: torch.device, name: str | None = None) -> Row:
-    model, arch, scale, metrics = load_any(path)
+    model, arch, scale, meta = load_any(path)
+    if name is None:
+        steps = meta["training"].get("steps")
+        name = f"TinyESPCN {Path(path).stem}" if arch == "tinyespcn" else f"{arch.upper()} (our trainer, {steps} steps)"
     model = model.to(device)
     params = sum(p.numel() for p in model.parameters())
     macs = macs_per_lr_pixel(model.config) if isinstance(model, TinyESPCN) else _conv_macs_per_lr_px(model, scale)
@@ -59,7 +62,7 @@ def model_row(path: str | Path, device: torch.device, name: str | None = None) -
     def run(x: torch.Tensor) -> torch.Tensor:
         return model(x.to(device)).float().cpu()
 
-    return Row(name or Path(path).stem, arch, scale, run, params, macs, str(path), metrics)
+    return Row(name, arch, scale, run, params, macs, str(path), meta["metrics"])
 
 
 def opencv_rows(folder: Path, scale: int) -> list[Row]:

@@ -130,7 +130,7 @@ def _benchmark(args: argparse.Namespace) -> int:
             card = Path(args.card)
             crop_links = [os.path.relpath(Path(args.out) / f"crops_x{r.scale}.png", card.parent) for r in results] if args.out else []
             shipped = [w for w in weights if w.parent.resolve() == (REPO / "weights").resolve()]
-            write_text_atomic(card, render(shipped or weights, table, crop_links, machine))
+            write_text_atomic(card, render(shipped or weights, table, crop_links, machine, baselines))
             print(f"wrote model card: {card}")
         if args.readme:
             update_readme(Path(args.readme), table)

@@ -14,6 +14,7 @@ from tinyespcn_nodes.model import macs_per_lr_pixel
 from tinyespcn_nodes.weights import read_weights
 
 from .checkpoint import write_text_atomic
+from .models import load_any
 
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HD_PIXELS = 1280 * 720
@@ -53,7 +54,7 @@ def _hours(seconds) -> str:
     return f"{seconds / 3600:.2f} h" if seconds else "not recorded"
 
 
-def render(files: list[Path], bench_markdown: str, crops: list[str], machine: str) -> str:
+def render(files: list[Path], bench_markdown: str, crops: list[str], machine: str, baselines: list[Path] = ()) -> str:
     rows = weights_rows(files)
     out = [
         "# TinyESPCN model card",
@@ -103,6 +104,9 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         "```",
     ]
     out += [f"# {r['file']}\n{r['training'].get('command', '(command not recorded)')}" for r in rows]
+    for b in baselines:
+        training = load_any(b)[3]["training"]
+        out.append(f"# baselines/{b.name} ({_hours(training.get('train_seconds'))})\n{training.get('command', '(command not recorded)')}")
     out += [
         "```",
         "",

@@ -57,7 +57,7 @@ def save_baseline(path: str | Path, model: nn.Module, arch: str, scale: int, tra
 
 
 def load_any(path: str | Path) -> tuple[nn.Module, str, int, dict]:
-    """(model in eval mode, architecture, scale, metadata metrics) for TinyESPCN or a trainer baseline file."""
+    """(model in eval mode, architecture, scale, {"metrics", "training"}) for TinyESPCN or a trainer baseline file."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -69,7 +69,7 @@ def load_any(path: str | Path) -> tuple[nn.Module, str, int, dict]:
         raise WeightsError(path, f"not a readable safetensors file ({exc})") from None
     if meta.get("format") != BASELINE_FORMAT:
         model, info = load_model(path)
-        return model.eval(), "tinyespcn", info.scale, info.metrics
+        return model.eval(), "tinyespcn", info.scale, {"metrics": info.metrics, "training": info.training}
     arch, scale = meta.get("architecture", ""), int(meta.get("scale", "0"))
     if arch not in ("espcn", "srcnn") or scale not in (2, 3, 4):
         raise WeightsError(path, f"baseline architecture {arch!r} at scale {scale} is not supported")
@@ -78,4 +78,5 @@ def load_any(path: str | Path) -> tuple[nn.Module, str, int, dict]:
         model.load_state_dict(load_file(str(path)))
     except RuntimeError as exc:
         raise WeightsError(path, f"tensors do not fit {arch} x{scale}: {exc}") from None
-    return model.eval(), arch, scale, json.loads(meta.get("metrics", "{}"))
+    return model.eval(), arch, scale, {"metrics": json.loads(meta.get("metrics", "{}")),
+                                       "training": json.loads(meta.get("training", "{}"))}
