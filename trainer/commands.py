@@ -23,6 +23,7 @@ def add_parsers(sub) -> None:
     ex.add_argument("--out", required=True, help="destination .safetensors")
     ex.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
     ex.add_argument("--no-measure", action="store_true", help="skip re-measuring the validation metrics")
+    ex.add_argument("--note", default=None, help="free text stored with the training metadata (shown in the model card)")
     be = sub.add_parser("bench", help="full benchmark: bicubic, bundled models, baselines, OpenCV; Markdown/JSON/crops")
     be.add_argument("--weights", nargs="*", default=None, help="weights to compare (default: every bundled model)")
     be.add_argument("--baselines", nargs="*", default=None, help=f"baseline weights (default: {DEFAULT_BASELINES.relative_to(REPO)}/*)")
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "export":
         from .export import export_run
 
-        path = export_run(args.source, args.out, use_ema=not args.raw, measure=not args.no_measure)
+        path = export_run(args.source, args.out, use_ema=not args.raw, measure=not args.no_measure, note=args.note)
         print(f"wrote {path}")
         return 0
     if args.command in ("eval", "bench"):

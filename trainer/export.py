@@ -93,7 +93,8 @@ def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool 
     }  # fmt: skip
 
 
-def export_run(source: str | Path, out: str | Path, use_ema: bool = True, measure: bool = True) -> Path:
+def export_run(source: str | Path, out: str | Path, use_ema: bool = True, measure: bool = True,
+               note: str | None = None) -> Path:
     """`source`: a run folder (its last.pt) or a checkpoint file written by the trainer."""
     source = Path(source).expanduser()
     ckpt = source / "last.pt" if source.is_dir() else source
@@ -106,6 +107,8 @@ def export_run(source: str | Path, out: str | Path, use_ema: bool = True, measur
     model.load_state_dict(weights)
     model.eval()
     training = training_metadata(cfg, int(state["step"]), ckpt.parent, use_ema)
+    if note:
+        training["note"] = note
     metrics = validation_metrics(model, cfg) if measure else {}
     metrics["step"] = int(state["step"])
     if cfg.arch != "tinyespcn":

@@ -104,12 +104,14 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         "```",
     ]
     out += [f"# {r['file']}\n{r['training'].get('command', '(command not recorded)')}" for r in rows]
+    notes = [f"- {r['file']}: {r['training']['note']}" for r in rows if r["training"].get("note")]
     for b in baselines:
         training = load_any(b)[3]["training"]
         out.append(f"# baselines/{b.name} ({_hours(training.get('train_seconds'))})\n{training.get('command', '(command not recorded)')}")
     out += [
         "```",
         "",
+        *(["Notes recorded at export:", "", *notes, ""] if notes else []),
         "Each file is the EMA of the weights at the last step, exported by `python -m trainer export RUN_DIR --out FILE`, "
         "which also re-measures the metadata metrics on the run's validation sets.",
         "",
