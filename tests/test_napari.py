@@ -112,3 +112,40 @@ def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
         _, widget = viewer.window.add_plugin_dock_widget("tinyespcn-nodes", name)
         assert isinstance(widget, cls)
         assert widget.layer_box.value.name == "img"
+
+
+def test_gray_float_rgba_and_dask_current_slice(make_napari_viewer, qtbot, weights_file):
+    import dask.array as da
+
+    from tinyespcn_nodes.napari_widgets import UnsharpWidget, UpscaleWidget
+
+    viewer = make_napari_viewer()
+    rng = np.random.default_rng(1)
+    gray = (rng.random((12, 600)) * 4000 + 100).astype(np.float32)
+    gray[5, 301] = 9000.0  # a lone maximum off any subsampling grid must survive normalisation
+    rgba = rng.integers(0, 256, (16, 14, 4), dtype=np.uint8)
+    stack = da.from_array((rng.random((5, 16, 16)) * 255).astype(np.uint8), chunks=(1, 16, 16))
+    layers = [viewer.add_image(gray, name="g", colormap="magma"), viewer.add_image(rgba, name="rgba", rgb=True),
+              viewer.add_image(stack, name="dask")]
+    viewer.dims.set_current_step(0, 3)
+    for src in layers:
+        w = UpscaleWidget(viewer)
+        w.layer_box.value = src
+        w.weights.value = "file…"
+        w.weights_file.value = weights_file
+        w.current_only.value = src.name == "dask"
+        run_widget(qtbot, w)
+        out = viewer.layers[f"{src.name} (TinyESPCN ×2)"]
+        assert out.data.dtype == src.data.dtype
+        if src.name == "g":
+            assert out.data.shape == (24, 1200) and out.colormap.name == "magma"
+            assert out.data.max() > 6000 and out.data.min() >= 100  # clipped at the 4100 ceiling otherwise
+        elif src.name == "rgba":
+            assert out.data.shape == (32, 28, 4) and out.rgb
+        else:
+            assert out.data.shape == (32, 32)  # only the current plane (index 3)
+    usm = UnsharpWidget(viewer)
+    usm.layer_box.value = layers[1]
+    run_widget(qtbot, usm)
+    res = viewer.layers["rgba (unsharp)"].data
+    assert res.shape == rgba.shape and np.array_equal(res[..., 3], rgba[..., 3])  # alpha untouched

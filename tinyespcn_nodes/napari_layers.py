@@ -33,10 +33,14 @@ def plane_indices(shape: tuple[int, ...], rgb: bool, current: tuple[int, ...] | 
 
 
 def float_range(data) -> tuple[float, float]:
-    """Robust min/max for float layers (normalisation range); integers use their dtype range instead."""
-    arr = np.asarray(data[tuple(slice(None, None, max(1, s // 256)) for s in data.shape)], dtype=np.float64)
-    lo, hi = np.nanpercentile(arr, 0.0), np.nanpercentile(arr, 100.0)
-    return float(lo), float(hi if hi > lo else lo + 1.0)
+    """Exact min/max of a float layer (its normalisation range; integers use their dtype range instead).
+
+    A subsample would clip any value it missed; for dask/zarr data numpy dispatches to a chunked reduction.
+    """
+    lo, hi = float(np.asarray(np.nanmin(data))), float(np.asarray(np.nanmax(data)))
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise ValueError("the layer has no finite values to normalise")
+    return lo, (hi if hi > lo else lo + 1.0)
 
 
 def to_model_plane(plane: np.ndarray, dtype: np.dtype, rng: tuple[float, float] | None) -> np.ndarray:

@@ -82,12 +82,20 @@ def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
     return metrics
 
 
+def _init_name(init: str | None) -> str | None:
+    """`general-x2/final.safetensors` for a run's export, the file name otherwise."""
+    if not init:
+        return None
+    path = Path(init)
+    return f"{path.parent.name}/{path.name}" if path.stem in ("final", "best") else path.name
+
+
 def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True) -> dict:
     seconds = train_seconds(run_dir / "log.csv")
     return {
         "arch": cfg.arch, "steps": step, "planned_steps": cfg.steps, "data": [Path(d).name for d in cfg.data],
         "dataset": cfg.dataset, "loss": cfg.loss, "patch": cfg.patch, "batch": cfg.batch, "amp": cfg.amp,
-        "init": Path(cfg.init).name if cfg.init else None, "ema": cfg.ema if use_ema else 0.0,
+        "init": _init_name(cfg.init), "ema": cfg.ema if use_ema else 0.0,
         "command": command_line(cfg), "train_seconds": round(seconds) if seconds else None,
         "config": {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING and k not in ("data", "val_sets")},
     }  # fmt: skip

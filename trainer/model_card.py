@@ -8,12 +8,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 from tinyespcn_nodes.model import macs_per_lr_pixel
 from tinyespcn_nodes.weights import read_weights
 
 from .checkpoint import write_text_atomic
+from .losses import PRESETS
 from .models import load_any
 
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
@@ -29,6 +31,14 @@ DATA_LICENCES = """\
 
 Because the training images are research-only, treat the shipped weights as research artefacts: the
 portrait weights in particular inherit CelebA-HQ's non-commercial terms."""
+
+
+def loss_text(preset: str | None, overrides: dict | None = None) -> str:
+    """`seed-readme: 0.6 l1 + 0.2 vgg + ...` from the preset table itself."""
+    if preset not in PRESETS:
+        return str(preset)
+    weights = {**asdict(PRESETS[preset]), **(overrides or {})}
+    return f"{preset}: " + " + ".join(f"{w:g} {term}" for term, w in weights.items() if w)
 
 
 def sha256(path: Path) -> str:
@@ -73,7 +83,7 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         metrics = ", ".join(f"{k} {v}" for k, v in sorted(r["metrics"].items()) if k != "step")
         out.append(
             f"| {r['file']} | x{r['scale']} | {r['params']:,} | {r['macs_per_lr_px']:,} | {r['gmac_720p']:.1f} | "
-            f"{t.get('init') or 'scratch'} | {t.get('steps', '?')} | {t.get('loss', '?')} | {_hours(t.get('train_seconds'))} | "
+            f"{t.get('init') or 'scratch'} | {t.get('steps', '?')} | {loss_text(t.get('loss'), t.get('config', {}).get('loss_weights'))} | {_hours(t.get('train_seconds'))} | "
             f"{metrics} | `{r['sha256'][:16]}` |"
         )
     configs = {json.dumps({k: v for k, v in r["config"].items() if k != "scale"}, sort_keys=True) for r in rows}
