@@ -1,11 +1,13 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from tinyespcn_nodes.weights import load_model
 from trainer.config import TrainConfig
 from trainer.loop import Trainer
 from trainer.losses import dssim_loss, edge_loss, lab_loss, rgb_to_lab
+from trainer.patches import Degradation
 
 
 def config(folder, run, **kw):
@@ -56,3 +58,20 @@ def test_lab_matches_skimage_and_losses_have_gradients():
         pred.grad = None
         fn(pred, torch.rand(1, 3, 16, 16)).backward()
         assert pred.grad is not None and pred.grad.abs().sum() > 0
+
+
+def test_replay_fills_the_last_share_of_each_batch(image_folder, tmp_path):
+    general = tmp_path / "general"
+    general.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((40, 44, 3), 255, np.uint8)).save(general / f"{i}.png")
+    cfg = config(image_folder, tmp_path / "r", batch=8, replay_data=[str(general)], replay_fraction=0.25)
+    t = Trainer(cfg)
+    t.prepare()
+    lr, hr = t.batch(Degradation())
+    assert lr.shape[0] == hr.shape[0] == 8
+    assert torch.all(lr[6:] == 1.0) and torch.all(hr[6:] == 1.0)  # the 2 replay patches (all-white images)
+    assert not torch.all(lr[:6] == 1.0)
+    again = Trainer(cfg)
+    again.prepare()
+    assert torch.equal(again.batch(Degradation())[0], lr)  # deterministic in (seed, step)

@@ -23,6 +23,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "data":
             p.add_argument(flag, nargs="+", default=None, help="dataset root folder(s)")
+        elif f.name == "replay_data":
+            p.add_argument(flag, nargs="+", default=None, help="general folders mixed into fine-tune batches")
         elif f.name == "val_sets":
             p.add_argument(flag, nargs="*", default=None, help="HR folders to validate on (default: Set5 if present)")
         elif f.name == "rescales":

@@ -135,6 +135,7 @@ class Trainer:
         self.history_loss: list[tuple[int, float]] = []
         self.history_psnr: list[tuple[int, float]] = []
         self.pool: ImagePool | None = None
+        self.replay_pool: ImagePool | None = None
         self.val_pairs: dict[str, list] = {}
         self.held_out: list = []
 
@@ -191,6 +192,11 @@ class Trainer:
     def prepare(self) -> None:
         t0 = time.perf_counter()
         self.pool, self.held_out = load_training_pool(self.cfg)
+        if self.cfg.replay_data and self.cfg.replay_fraction > 0:
+            self.replay_pool = build_pool([r for d in self.cfg.replay_data for r in lsdir_refs(Path(d).expanduser(), self.cfg.scale)],
+                                          self.cfg.scale, self.cfg.patch, workers=self.cfg.workers,
+                                          cache_mb=self.cfg.cache_mb, rescales=self.cfg.rescales)
+            self.log(f"replay pool: {len(self.replay_pool.hr)} images, {self.cfg.replay_fraction:.0%} of each batch")
         self.log(f"training pool: {len(self.pool.hr)} images, {self.pool.nbytes / 2**20:.0f} MiB, "
                  f"{len(self.pool.skipped)} skipped, {time.perf_counter() - t0:.1f}s")
         for name, err in self.pool.skipped[:10]:
@@ -211,6 +217,16 @@ class Trainer:
         return results
 
     # ---- loop --------------------------------------------------------------------------------
+    def batch(self, degradation: Degradation) -> tuple[torch.Tensor, torch.Tensor]:
+        """This rank's batch for this step; with replay, its last `replay_fraction` comes from the general pool."""
+        cfg, seed = self.cfg, self.cfg.seed + 7919 * self.rank
+        n_replay = round(cfg.batch * cfg.replay_fraction) if self.replay_pool is not None else 0
+        lr, hr = sample_batch(self.pool, cfg.batch - n_replay, cfg.patch, seed, self.step, degradation)
+        if n_replay:
+            lr2, hr2 = sample_batch(self.replay_pool, n_replay, cfg.patch, seed + 104_729, self.step, degradation)
+            lr, hr = torch.cat([lr, lr2]), torch.cat([hr, hr2])
+        return lr, hr
+
     def train_step(self, lr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
@@ -260,7 +276,7 @@ class Trainer:
         last = {}
         try:
             while self.step < (until or cfg.steps):
-                lr, hr = sample_batch(self.pool, cfg.batch, cfg.patch, cfg.seed + 7919 * self.rank, self.step, degradation)
+                lr, hr = self.batch(degradation)
                 lr = lr.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
                 hr = hr.to(self.device, non_blocking=True)
                 running += self.train_step(lr, hr)
