@@ -29,9 +29,8 @@ def main(out: Path = OUT) -> Path:
     widget.layer_box.value = src
     widget.sharpen.value = True
     widget.start()
-    app, finished = QApplication.instance(), []
-    widget.worker.finished.connect(lambda: finished.append(True))
-    while not finished:
+    app = QApplication.instance()
+    while not widget.run_btn.enabled:  # re-enabled by a slot connected before the worker started
         app.processEvents()
         time.sleep(0.02)
     app.processEvents()

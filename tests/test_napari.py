@@ -21,9 +21,11 @@ def test_geometry_rule_keeps_pixel_edges():
 
 
 def run_widget(qtbot, widget):
+    """Start and wait for the worker to finish. Waiting on `worker.finished` after start() races a fast worker
+    (the signal can fire before the wait connects); the Run button is re-enabled by a slot connected before start."""
     widget.start()
-    with qtbot.waitSignal(widget.worker.finished, timeout=120_000):
-        pass
+    assert not widget.run_btn.enabled
+    qtbot.waitUntil(lambda: widget.run_btn.enabled, timeout=120_000)
 
 
 def test_upscale_rgb_layer_overlays_source(make_napari_viewer, qtbot, weights_file, portrait_u8):
@@ -80,16 +82,17 @@ def test_cancel_leaves_no_layer(make_napari_viewer, qtbot, weights_file):
     from tinyespcn_nodes.napari_widgets import UpscaleWidget
 
     viewer = make_napari_viewer()
-    src = viewer.add_image(np.random.default_rng(0).random((4, 64, 64)).astype(np.float32), name="t")
+    src = viewer.add_image(np.random.default_rng(0).random((4, 128, 128)).astype(np.float32), name="t")
     w = UpscaleWidget(viewer)
     w.layer_box.value = src
     w.weights.value = "file…"
     w.weights_file.value = weights_file
     w.tile.value = 16
     w.start()
-    w.worker.yielded.connect(lambda _: w.cancel())
-    with qtbot.waitSignal(w.worker.finished, timeout=120_000):
-        pass
+    qtbot.waitUntil(lambda: w.progress.value >= 1, timeout=120_000)  # a tile is done: cancel mid-run
+    w.cancel()
+    qtbot.waitUntil(lambda: w.run_btn.enabled, timeout=120_000)
+    assert w.progress.value < w.progress.max
     assert "t (TinyESPCN ×2)" not in viewer.layers
 
 
