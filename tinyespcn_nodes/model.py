@@ -107,18 +107,15 @@ class TinyESPCN(nn.Module):
         return torch.sigmoid(self.attn.fc_up(F.relu(self.attn.fc_down(pooled))))
 
     def reconstruct(self, lr: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
-        if not torch.is_grad_enabled() and x2 is not x1:
-            # inference: reuse x2's buffer; tile memory is a handful of activations, not a dozen
-            if gate is not None:
-                x2.mul_(gate[:, :, None, None].to(x2.dtype))
-            detail = self.shuffle(self.to_sub(x2.add_(x1)))
-            # the skip stays in the input's precision (fp32): a bf16/fp16 model only rounds the detail
-            return F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False).add_(detail)
+        # inference reuses x2's buffer (tile memory stays a handful of activations); training needs x2 intact.
+        # The skip stays in the input's precision (fp32): a bf16/fp16 model only rounds the detail.
+        inplace = not torch.is_grad_enabled() and x2 is not x1
         if gate is not None:
-            x2 = x2 * gate[:, :, None, None].to(x2.dtype)
-        detail = self.shuffle(self.to_sub(x1 + x2))
+            g = gate[:, :, None, None].to(x2.dtype)
+            x2 = x2.mul_(g) if inplace else x2 * g
+        detail = self.shuffle(self.to_sub(x2.add_(x1) if inplace else x1 + x2))
         base = F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
-        return detail + base
+        return base.add_(detail) if inplace else base + detail
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x1, x2 = self.features(lr)

@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from .evaluate import Pair, load_pairs, make_pair, pairs_from_refs
-from .sources import celeba_refs, split_holdout
+from .sources import face_split
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SET_NAMES = ("Set5", "Set14", "BSD100", "Faces")
@@ -22,8 +22,7 @@ FACE_SEED = 0
 
 def face_holdout(root: Path, holdout: int = FACE_HOLDOUT, seed: int = FACE_SEED) -> list:
     """The held-out face refs: identical to what `finetune --holdout 20 --seed 0` validates on."""
-    _, held = split_holdout(celeba_refs(root, subset=None, seed=seed), holdout, seed)
-    return held
+    return face_split(root, "train", None, holdout, seed)[1]
 
 
 def load_set(name: str, scale: int, data_root: Path = SHARED_DATA, limit: int = 0) -> list[Pair]:

@@ -13,7 +13,7 @@ from PIL import Image
 from tinyespcn_nodes.metrics import psnr, rgb_to_y, ssim
 
 from .patches import make_lr
-from .sources import ImageRef, decode_rgb, list_images
+from .sources import ImageRef, centre_square, decode_rgb, list_images
 
 
 @dataclass
@@ -39,11 +39,22 @@ def pairs_from_refs(refs: list[ImageRef], scale: int, resize_to: int | None = No
     for ref in refs:
         img = decode_rgb(ref.read_bytes())
         if resize_to:
-            side = min(img.size)
-            left, top = (img.width - side) // 2, (img.height - side) // 2
-            img = img.crop((left, top, left + side, top + side))
+            img = centre_square(img)
         pairs.append(make_pair(Path(ref.path).stem if ref.row < 0 else f"{Path(ref.path).stem}-{ref.row}", img, scale, resize_to))
     return pairs
+
+
+def validation_sets(scale: int, held_out: list[ImageRef], face_size: int | None, folders: list[str], limit: int = 0,
+                    skip_missing: bool = False) -> dict[str, list[Pair]]:
+    """A run's validation sets by name: held-out faces first (they pick a fine-tune's best checkpoint), then
+    each HR folder (`Set5/HR` is named `Set5`)."""
+    sets = {"faces": pairs_from_refs(held_out, scale, face_size)} if held_out else {}
+    for folder in folders:
+        path = Path(folder)
+        if skip_missing and not path.is_dir():
+            continue
+        sets[path.parent.name if path.name == "HR" else path.name] = load_pairs(path, scale, limit)
+    return sets
 
 
 def make_pair(name: str, img: Image.Image, scale: int, resize_to: int | None = None) -> Pair:

@@ -15,9 +15,9 @@ import torch
 
 from .checkpoint import load_checkpoint
 from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig
-from .evaluate import load_pairs, pairs_from_refs, score
+from .evaluate import score, validation_sets
 from .models import build_model, save_baseline
-from .sources import celeba_refs, split_holdout
+from .sources import face_split
 
 # options that do not change the weights (only where/how often things are written)
 _BOOKKEEPING = {"run_dir", "ckpt_every", "val_every", "log_every", "workers", "cache_mb", "threads", "device", "val_limit"}
@@ -69,17 +69,12 @@ def train_seconds(log_csv: Path) -> float | None:
 
 
 def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
-    metrics = {}
-    sets = {}
+    held = []
     if cfg.dataset == "celeba" and cfg.holdout:
-        refs = [r for root in cfg.data for r in celeba_refs(Path(root), cfg.split, cfg.subset, cfg.seed)]
-        sets["faces"] = pairs_from_refs(split_holdout(refs, cfg.holdout, cfg.seed)[1], cfg.scale, cfg.face_size)
-    for folder in cfg.val_sets:
-        if Path(folder).is_dir():
-            sets[Path(folder).parent.name if Path(folder).name == "HR" else Path(folder).name] = load_pairs(folder, cfg.scale)
-    for name, pairs in sets.items():
-        metrics[f"{name}_x{cfg.scale}_psnr_y"] = round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)
-    return metrics
+        held = [r for root in cfg.data for r in face_split(Path(root).expanduser(), cfg.split, cfg.subset, cfg.holdout, cfg.seed)[1]]
+    sets = validation_sets(cfg.scale, held, cfg.face_size, cfg.val_sets, cfg.val_limit, skip_missing=True)
+    return {f"{name}_x{cfg.scale}_psnr_y": round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)
+            for name, pairs in sets.items()}
 
 
 def _init_name(init: str | None) -> str | None:

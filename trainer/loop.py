@@ -22,13 +22,13 @@ from tinyespcn_nodes.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .evaluate import load_pairs, pairs_from_refs, score
+from .evaluate import score, validation_sets
 from .export import training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
 from .models import build_model, init_from, save_baseline
 from .patches import Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
-from .sources import celeba_refs, lsdir_refs, split_holdout
+from .sources import face_split, lsdir_refs
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -56,8 +56,7 @@ def load_training_pool(cfg: TrainConfig) -> tuple[ImagePool, list]:
     for root in cfg.data:
         root_path = Path(root).expanduser()
         if cfg.dataset == "celeba":
-            found = celeba_refs(root_path, cfg.split, cfg.subset, cfg.seed)
-            train, hold = split_holdout(found, cfg.holdout, cfg.seed)
+            train, hold = face_split(root_path, cfg.split, cfg.subset, cfg.holdout, cfg.seed)
             refs += train
             held += hold
         else:
@@ -201,11 +200,8 @@ class Trainer:
                  f"{len(self.pool.skipped)} skipped, {time.perf_counter() - t0:.1f}s")
         for name, err in self.pool.skipped[:10]:
             self.log(f"  skipped {name}: {err}")
-        if self.held_out:  # held-out faces come first: they pick the best checkpoint of a fine-tune
-            self.val_pairs["faces"] = pairs_from_refs(self.held_out, self.cfg.scale, self.cfg.face_size)
-        for folder in self.cfg.val_sets:
-            self.val_pairs[Path(folder).parent.name if Path(folder).name == "HR" else Path(folder).name] = load_pairs(
-                folder, self.cfg.scale, self.cfg.val_limit)
+        self.val_pairs = validation_sets(self.cfg.scale, self.held_out, self.cfg.face_size, self.cfg.val_sets,
+                                         self.cfg.val_limit)
 
     def validate(self) -> dict[str, float]:
         model = (self.ema.model if self.ema else self.model).eval()

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from tinyespcn_nodes.resize import matlab_imresize
 
-from .sources import ImageRef, decode_rgb
+from .sources import ImageRef, centre_square, decode_rgb
 
 
 @dataclass
@@ -66,9 +66,7 @@ def _load_one(ref: ImageRef, scale: int, min_hr: int, resize_to: int | None, blu
 
     img = decode_rgb(ref.read_bytes())
     if resize_to:
-        side = min(img.size)
-        left, top = (img.width - side) // 2, (img.height - side) // 2
-        img = img.crop((left, top, left + side, top + side)).resize((resize_to, resize_to), Image.BICUBIC)
+        img = centre_square(img).resize((resize_to, resize_to), Image.BICUBIC)
     if rescale != 1.0:
         img = img.resize((round(img.width * rescale), round(img.height * rescale)), Image.BICUBIC)
     hr = torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous()
