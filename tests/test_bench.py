@@ -15,6 +15,7 @@ from trainer.cli import build_parser, main, training_config
 from trainer.config import TrainConfig
 from trainer.export import _BOOKKEEPING, command_line
 from trainer.lpips import LPIPS
+from trainer.model_card import commands_text, train_time_text
 from trainer.models import load_any
 
 # published bicubic rows (SAFMN table, docs/sr-benchmarks.md §1): (PSNR, SSIM)
@@ -54,8 +55,8 @@ def test_lpips_is_zero_for_identical_images_and_symmetric(lpips):
         lpips(a, b[:, :, :32])
 
 
-def _tiny_run(image_folder, tmp_path, **kw):
-    run = tmp_path / "run"
+def _tiny_run(image_folder, tmp_path, name="run", **kw):
+    run = tmp_path / name
     argv = ["pretrain", "--data", str(image_folder), "--channels", "8", "--blocks", "2", "--patch", "12",
             "--batch", "4", "--steps", "4", "--warmup", "1", "--ckpt-every", "2", "--log-every", "2",
             "--val-every", "1000", "--threads", "1", "--workers", "1", "--run-dir", str(run), "--val-sets"]
@@ -78,6 +79,26 @@ def test_export_round_trips_through_the_core_loader(image_folder, tmp_path):
     assert main(["export", str(run), "--out", str(tmp_path / "raw.safetensors"), "--raw", "--no-measure"]) == 0
     raw = load_model(tmp_path / "raw.safetensors")[0]
     assert all(torch.equal(v, state["model"][k]) for k, v in raw.state_dict().items())
+
+
+def test_export_records_the_runs_a_fine_tune_descends_from(image_folder, tmp_path):
+    first = _tiny_run(image_folder, tmp_path, "first")
+    second = _tiny_run(image_folder, tmp_path, "second", init=first / "final.safetensors", steps=6, lr=1e-4)
+    third = _tiny_run(image_folder, tmp_path, "third", init=second / "final.safetensors")
+    out = tmp_path / "third.safetensors"
+    assert main(["export", str(third), "--out", str(out), "--no-measure"]) == 0
+    training = load_model(out)[1].training
+    stages = training["earlier_stages"]
+    assert [(s["run"], s["steps"]) for s in stages] == [("first", 4), ("second", 6)]
+    assert "--init" not in stages[0]["command"] and "--lr 0.0001" in stages[1]["command"]
+    assert all(s["train_seconds"] is not None for s in stages)
+    text = commands_text("third.safetensors", training)
+    assert text.splitlines()[0] == "# third.safetensors: 3 runs, oldest first"
+    assert text.splitlines()[1].endswith("--run-dir RUNS/first") and text.splitlines()[3] == training["command"]
+    assert "2 earlier stages" in train_time_text(training)
+    (tmp_path / "first" / "last.pt").unlink()  # a chain is only followed through run folders still present
+    assert main(["export", str(third), "--out", str(out), "--no-measure"]) == 0
+    assert [s["run"] for s in load_model(out)[1].training["earlier_stages"]] == ["second"]
 
 
 def test_baseline_export_loads_for_the_benchmark(image_folder, tmp_path):

@@ -85,6 +85,27 @@ def _init_name(init: str | None) -> str | None:
     return f"{path.parent.name}/{path.name}" if path.stem in ("final", "best") else path.name
 
 
+def earlier_stages(init: str | None, max_depth: int = 8) -> list[dict]:
+    """The runs `init` descends from, oldest first, read from run folders that are still on this machine.
+
+    A fine-tune of a fine-tune is only reproducible with every command in the chain, and its true cost is
+    the sum of their times. The chain stops at a file that is not a run's final/best export.
+    """
+    stages = []
+    while init and len(stages) < max_depth:
+        path = Path(init).expanduser()
+        ckpt = path.parent / "last.pt"
+        if path.stem not in ("final", "best") or not ckpt.is_file():
+            break
+        state = load_checkpoint(ckpt)
+        cfg = TrainConfig().updated(json.loads(state["config"]), source=str(ckpt))
+        seconds = train_seconds(path.parent / "log.csv")
+        stages.append({"run": path.parent.name, "steps": int(state["step"]), "command": command_line(cfg),
+                       "train_seconds": round(seconds) if seconds else None})
+        init = cfg.init
+    return stages[::-1]
+
+
 def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True) -> dict:
     seconds = train_seconds(run_dir / "log.csv")
     return {
@@ -92,6 +113,7 @@ def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool 
         "dataset": cfg.dataset, "loss": cfg.loss, "patch": cfg.patch, "batch": cfg.batch, "amp": cfg.amp,
         "init": _init_name(cfg.init), "ema": cfg.ema if use_ema else 0.0,
         "command": command_line(cfg), "train_seconds": round(seconds) if seconds else None,
+        "earlier_stages": earlier_stages(cfg.init),
         "config": {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING and k not in ("data", "val_sets")},
     }  # fmt: skip
 

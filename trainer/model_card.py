@@ -64,6 +64,24 @@ def _hours(seconds) -> str:
     return f"{seconds / 3600:.2f} h" if seconds else "not recorded"
 
 
+def train_time_text(training: dict) -> str:
+    """This run's time, plus the runs it was initialised from when they were recorded at export."""
+    stages = training.get("earlier_stages") or []
+    if not stages:
+        return _hours(training.get("train_seconds"))
+    earlier = sum(s.get("train_seconds") or 0 for s in stages)
+    return f"{_hours(training.get('train_seconds'))} (+ {_hours(earlier)} for {len(stages)} earlier stage{'s' * (len(stages) > 1)})"
+
+
+def commands_text(file: str, training: dict) -> str:
+    """Every command in the file's chain, oldest first; earlier runs name the folder the next one starts from."""
+    stages = training.get("earlier_stages") or []
+    lines = [f"# {file}" + (f": {len(stages) + 1} runs, oldest first" if stages else "")]
+    lines += [f"{s['command']} --run-dir RUNS/{s['run']}" for s in stages]
+    lines.append(training.get("command", "(command not recorded)"))
+    return "\n".join(lines)
+
+
 def render(files: list[Path], bench_markdown: str, crops: list[str], machine: str, baselines: list[Path] = ()) -> str:
     rows = weights_rows(files)
     out = [
@@ -83,7 +101,7 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         metrics = ", ".join(f"{k} {v}" for k, v in sorted(r["metrics"].items()) if k != "step")
         out.append(
             f"| {r['file']} | x{r['scale']} | {r['params']:,} | {r['macs_per_lr_px']:,} | {r['gmac_720p']:.1f} | "
-            f"{t.get('init') or 'scratch'} | {t.get('steps', '?')} | {loss_text(t.get('loss'), t.get('config', {}).get('loss_weights'))} | {_hours(t.get('train_seconds'))} | "
+            f"{t.get('init') or 'scratch'} | {t.get('steps', '?')} | {loss_text(t.get('loss'), t.get('config', {}).get('loss_weights'))} | {train_time_text(t)} | "
             f"{metrics} | `{r['sha256'][:16]}` |"
         )
     configs = {json.dumps({k: v for k, v in r["config"].items() if k != "scale"}, sort_keys=True) for r in rows}
@@ -113,7 +131,7 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         "",
         "```",
     ]
-    out += [f"# {r['file']}\n{r['training'].get('command', '(command not recorded)')}" for r in rows]
+    out += [commands_text(r["file"], r["training"]) for r in rows]
     notes = [f"- {r['file']}: {r['training']['note']}" for r in rows if r["training"].get("note")]
     for b in baselines:
         training = load_any(b)[3]["training"]
