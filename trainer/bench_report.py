@@ -72,18 +72,30 @@ def _busiest_window(hr: torch.Tensor, size: int) -> tuple[int, int]:
     return (idx // energy.shape[1]) * stride, (idx % energy.shape[1]) * stride
 
 
+def _wrap(draw: ImageDraw.ImageDraw, text: str, width: int, lines: int = 2) -> str:
+    """Greedy word wrap to `width` pixels; whatever still does not fit in `lines` lines is cut."""
+    out = [""]
+    for word in text.split():
+        candidate = f"{out[-1]} {word}".strip()
+        if draw.textlength(candidate) <= width or not out[-1]:
+            out[-1] = candidate
+        else:
+            out.append(word)
+    return "\n".join(out[:lines])
+
+
 def crop_grid(res: ScaleResult, path: Path) -> Path | None:
     """Rows = images, columns = HR | each row of the table; crops at the same place in every column."""
     if not res.crops:
         return None
     names = ["HR", *[r.name for r in res.rows]]
-    side, label_h, gap = CROP * ZOOM, 18, 4
+    side, label_h, gap = CROP * ZOOM, 30, 4
     width = len(names) * (side + gap) + 120
     height = label_h + len(res.crops) * (side + gap)
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     for j, n in enumerate(names):
-        draw.text((120 + j * (side + gap) + 2, 3), n[:28], fill="black")
+        draw.multiline_text((120 + j * (side + gap) + 2, 3), _wrap(draw, n, side - 4), fill="black", spacing=2)
     for i, (img_name, images) in enumerate(res.crops.items()):
         top = label_h + i * (side + gap)
         draw.text((4, top + side // 2 - 6), img_name[:18], fill="black")
