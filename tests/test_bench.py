@@ -92,6 +92,7 @@ def test_export_records_the_runs_a_fine_tune_descends_from(image_folder, tmp_pat
     assert [(s["run"], s["steps"]) for s in stages] == [("first", 4), ("second", 6)]
     assert "--init" not in stages[0]["command"] and "--lr 0.0001" in stages[1]["command"]
     assert all(s["train_seconds"] is not None for s in stages)
+    assert load_model(third / "final.safetensors")[1].training["earlier_stages"] == stages  # written by the loop itself
     text = commands_text("third.safetensors", training)
     assert text.splitlines()[0] == "# third.safetensors: 3 runs, oldest first"
     assert text.splitlines()[1].endswith("--run-dir RUNS/first") and text.splitlines()[3] == training["command"]

@@ -102,8 +102,8 @@ def cmd_install_comfyui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .defaults import DEFAULT_TILE
     from .devices import DEVICE_CHOICES
-    from .tiling import DEFAULT_TILE
 
     p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
     sub = p.add_subparsers(dest="command")

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from .defaults import DEFAULT_TILE
 from .imageio import write_image
 from .metrics import psnr
 from .pipeline import PostProcess, load_models, upscale_bchw_tensor
 from .resize import matlab_imresize
-from .tiling import DEFAULT_TILE
 
 PORTRAIT = Path(__file__).resolve().parent / "data" / "astronaut.png"  # NASA, public domain (scikit-image copy)
 SCALE = 2

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .defaults import DEFAULT_TILE  # noqa: F401 - re-exported for the hosts
+from .defaults import DEFAULT_TILE
 from .model import TinyESPCN
 
 

@@ -21,6 +21,7 @@ from .sources import face_split
 
 # options that do not change the weights (only where/how often things are written)
 _BOOKKEEPING = {"run_dir", "ckpt_every", "val_every", "log_every", "workers", "cache_mb", "threads", "device", "val_limit"}
+RUN_EXPORTS = ("final", "best")  # the weights files a run folder writes beside its last.pt
 
 
 def command_line(cfg: TrainConfig) -> str:
@@ -82,7 +83,7 @@ def _init_name(init: str | None) -> str | None:
     if not init:
         return None
     path = Path(init)
-    return f"{path.parent.name}/{path.name}" if path.stem in ("final", "best") else path.name
+    return f"{path.parent.name}/{path.name}" if path.stem in RUN_EXPORTS else path.name
 
 
 def earlier_stages(init: str | None, max_depth: int = 8) -> list[dict]:
@@ -95,7 +96,7 @@ def earlier_stages(init: str | None, max_depth: int = 8) -> list[dict]:
     while init and len(stages) < max_depth:
         path = Path(init).expanduser()
         ckpt = path.parent / "last.pt"
-        if path.stem not in ("final", "best") or not ckpt.is_file():
+        if path.stem not in RUN_EXPORTS or not ckpt.is_file():
             break
         state = load_checkpoint(ckpt)
         cfg = TrainConfig().updated(json.loads(state["config"]), source=str(ckpt))
@@ -106,14 +107,16 @@ def earlier_stages(init: str | None, max_depth: int = 8) -> list[dict]:
     return stages[::-1]
 
 
-def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True) -> dict:
+def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True,
+                      stages: list[dict] | None = None) -> dict:
+    """`stages`: `earlier_stages(cfg.init)` when the caller already has it (a run exports many times)."""
     seconds = train_seconds(run_dir / "log.csv")
     return {
         "arch": cfg.arch, "steps": step, "planned_steps": cfg.steps, "data": [Path(d).name for d in cfg.data],
         "dataset": cfg.dataset, "loss": cfg.loss, "patch": cfg.patch, "batch": cfg.batch, "amp": cfg.amp,
         "init": _init_name(cfg.init), "ema": cfg.ema if use_ema else 0.0,
         "command": command_line(cfg), "train_seconds": round(seconds) if seconds else None,
-        "earlier_stages": earlier_stages(cfg.init),
+        "earlier_stages": earlier_stages(cfg.init) if stages is None else stages,
         "config": {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING and k not in ("data", "val_sets")},
     }  # fmt: skip
 

@@ -23,7 +23,7 @@ from tinyespcn_nodes.weights import save_weights
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .evaluate import score, validation_sets
-from .export import training_metadata
+from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
 from .models import build_model, init_from, save_baseline
 from .patches import Degradation, ImagePool, build_pool, sample_batch
@@ -135,6 +135,7 @@ class Trainer:
         self.history_psnr: list[tuple[int, float]] = []
         self.pool: ImagePool | None = None
         self.replay_pool: ImagePool | None = None
+        self.init_chain: list[dict] | None = None
         self.val_pairs: dict[str, list] = {}
         self.held_out: list = []
 
@@ -182,7 +183,9 @@ class Trainer:
 
     def export(self, path: Path, use_ema: bool = True, metrics: dict | None = None) -> Path:
         model = self.ema.model if (use_ema and self.ema) else self.model
-        training = training_metadata(self.cfg, self.step, self.run, use_ema)
+        if self.init_chain is None:  # the init chain is fixed for a run: read its folders once
+            self.init_chain = earlier_stages(self.cfg.init)
+        training = training_metadata(self.cfg, self.step, self.run, use_ema, self.init_chain)
         if not isinstance(model, TinyESPCN):
             return save_baseline(path, model, self.cfg.arch, self.cfg.scale, training, metrics)
         return save_weights(path, model, training=training, metrics=metrics)

@@ -135,7 +135,7 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
     notes = [f"- {r['file']}: {r['training']['note']}" for r in rows if r["training"].get("note")]
     for b in baselines:
         training = load_any(b)[3]["training"]
-        out.append(f"# baselines/{b.name} ({_hours(training.get('train_seconds'))})\n{training.get('command', '(command not recorded)')}")
+        out.append(commands_text(f"baselines/{b.name} ({_hours(training.get('train_seconds'))})", training))
     out += [
         "```",
         "",
