@@ -9,7 +9,7 @@ import torch
 from conftest import shared_path
 
 from tinyespcn_nodes.weights import load_model
-from trainer.bench import bicubic_row, score_row
+from trainer.bench import bicubic_row, model_row, score_row
 from trainer.bench_sets import load_set
 from trainer.cli import build_parser, main, training_config
 from trainer.config import TrainConfig
@@ -121,6 +121,30 @@ def test_recorded_command_line_rebuilds_the_same_config(tmp_path):
     rebuilt = training_config(args)
     ignore = _BOOKKEEPING | {"val_sets"}
     assert {k: v for k, v in asdict(rebuilt).items() if k not in ignore} == {k: v for k, v in asdict(cfg).items() if k not in ignore}
+
+
+def test_eval_scores_only_the_given_weights_against_bicubic(weights_file, tmp_path):
+    shared_path("data/benchmarks/Set5")
+    out = tmp_path / "eval"
+    assert main(["eval", str(weights_file), "--sets", "Set5", "--limit", "2", "--no-lpips", "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())["scales"]
+    assert list(results) == ["2"]  # the weights' own scale only
+    rows = results["2"]
+    assert [r["name"] for r in rows] == ["bicubic", f"TinyESPCN {weights_file.stem}"]  # no baselines, no OpenCV
+    expected, _ = score_row(model_row(weights_file, torch.device("cpu")), load_set("Set5", 2, limit=2), None, set())
+    assert rows[1]["sets"]["Set5"]["n"] == 2 and abs(rows[1]["sets"]["Set5"]["psnr"] - expected.psnr) < 1e-3
+
+
+def test_eval_keeps_two_runs_final_files_apart(image_folder, tmp_path):
+    shared_path("data/benchmarks/Set5")
+    first, second = _tiny_run(image_folder, tmp_path, "first"), _tiny_run(image_folder, tmp_path, "second", seed=1)
+    out = tmp_path / "eval"
+    argv = ["eval", str(first / "final.safetensors"), str(second / "final.safetensors"), "--sets", "Set5", "--limit", "1",
+            "--no-lpips", "--out", str(out)]
+    assert main(argv) == 0
+    rows = json.loads((out / "results.json").read_text())["scales"]["2"]
+    assert [r["name"] for r in rows] == ["bicubic", "TinyESPCN first/final", "TinyESPCN second/final"]
+    assert rows[1]["sets"]["Set5"]["psnr"] != rows[2]["sets"]["Set5"]["psnr"]  # each row scored its own weights
 
 
 def test_bench_writes_table_json_crops_card_and_readme(weights_file, tmp_path):

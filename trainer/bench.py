@@ -20,6 +20,7 @@ from tinyespcn_nodes.resize import matlab_imresize
 
 from .bench_sets import load_set
 from .evaluate import Pair, pair_metrics, quantize
+from .export import weights_label
 from .models import load_any
 
 Upscale = Callable[[torch.Tensor], torch.Tensor]  # [1,3,h,w] float in [0,1] → [1,3,sh,sw]
@@ -53,7 +54,8 @@ def model_row(path: str | Path, device: torch.device, name: str | None = None) -
     model, arch, scale, meta = load_any(path)
     if name is None:
         steps = meta["training"].get("steps")
-        name = f"TinyESPCN {Path(path).stem}" if arch == "tinyespcn" else f"{arch.upper()} (our trainer, {steps} steps)"
+        label = weights_label(path).removesuffix(".safetensors")  # two runs' final files stay two rows
+        name = f"TinyESPCN {label}" if arch == "tinyespcn" else f"{arch.upper()} (our trainer, {steps} steps)"
     model = model.to(device)
     params = sum(p.numel() for p in model.parameters())
     macs = macs_per_lr_pixel(model.config) if isinstance(model, TinyESPCN) else _conv_macs_per_lr_px(model, scale)

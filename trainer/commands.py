@@ -28,7 +28,6 @@ def add_parsers(sub) -> None:
     be.add_argument("--weights", nargs="*", default=None, help="weights to compare (default: every bundled model)")
     be.add_argument("--baselines", nargs="*", default=None, help=f"baseline weights (default: {DEFAULT_BASELINES.relative_to(REPO)}/*)")
     be.add_argument("--opencv", default=str(DEFAULT_OPENCV), help="folder with OpenCV dnn_superres .pb files ('' = none)")
-    be.add_argument("--scales", nargs="*", type=int, default=None, help="default: the scales of the weights")
     be.add_argument("--crops", nargs="*", default=list(DEFAULT_CROPS), metavar="SET=IMAGE",
                     help="images shown in the crop grids (empty IMAGE = the set's first)")
     be.add_argument("--card", default=None, help="also render the model card here (e.g. weights/MODEL_CARD.md)")
@@ -39,6 +38,7 @@ def add_parsers(sub) -> None:
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sets", nargs="*", default=None, help="Set5 Set14 BSD100 Faces (default: those present)")
     p.add_argument("--limit", type=int, default=0, help="at most N images per set (0 = all)")
+    p.add_argument("--scales", nargs="*", type=int, default=None, help="default: the scales of the weights")
     p.add_argument("--no-lpips", action="store_true", help="leave out LPIPS")
     p.add_argument("--out", default=None, help="folder for results.md/json and crop grids")
     p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")

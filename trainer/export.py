@@ -78,11 +78,9 @@ def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
             for name, pairs in sets.items()}
 
 
-def _init_name(init: str | None) -> str | None:
-    """`general-x2/final.safetensors` for a run's export, the file name otherwise."""
-    if not init:
-        return None
-    path = Path(init)
+def weights_label(path: str | Path) -> str:
+    """`general-x2/final.safetensors` for a run's export (every run names its file final), the file name otherwise."""
+    path = Path(path)
     return f"{path.parent.name}/{path.name}" if path.stem in RUN_EXPORTS else path.name
 
 
@@ -114,7 +112,7 @@ def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool 
     return {
         "arch": cfg.arch, "steps": step, "planned_steps": cfg.steps, "data": [Path(d).name for d in cfg.data],
         "dataset": cfg.dataset, "loss": cfg.loss, "patch": cfg.patch, "batch": cfg.batch, "amp": cfg.amp,
-        "init": _init_name(cfg.init), "ema": cfg.ema if use_ema else 0.0,
+        "init": weights_label(cfg.init) if cfg.init else None, "ema": cfg.ema if use_ema else 0.0,
         "command": command_line(cfg), "train_seconds": round(seconds) if seconds else None,
         "earlier_stages": earlier_stages(cfg.init) if stages is None else stages,
         "config": {k: v for k, v in asdict(cfg).items() if k not in _BOOKKEEPING and k not in ("data", "val_sets")},
