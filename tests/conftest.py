@@ -5,11 +5,12 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.weights import save_weights
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.shared import shared_root
+from tinyespcn_nodes.core.weights import save_weights
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+SHARED = shared_root()
 
 
 def shared_path(rel: str) -> Path:

@@ -8,8 +8,7 @@ import pytest
 import torch
 from conftest import shared_path
 
-from tinyespcn_nodes.weights import load_model
-from trainer.bench import bicubic_row, model_row, score_row
+from tinyespcn_nodes.core.weights import load_model
 from trainer.bench_sets import load_set
 from trainer.cli import build_parser, main, training_config
 from trainer.config import TrainConfig
@@ -17,6 +16,7 @@ from trainer.export import _BOOKKEEPING, command_line
 from trainer.lpips import LPIPS
 from trainer.model_card import commands_text, train_time_text
 from trainer.models import load_any
+from trainer.quality_bench import bicubic_row, model_row, score_row
 
 # published bicubic rows (SAFMN table, docs/sr-benchmarks.md §1): (PSNR, SSIM)
 PUBLISHED_BICUBIC = {

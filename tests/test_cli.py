@@ -6,9 +6,9 @@ import pytest
 from conftest import REPO
 from PIL import Image
 
-from tinyespcn_nodes.cli import main
-from tinyespcn_nodes.imageio import ImageFileError, read_image, write_image
-from tinyespcn_nodes.registry import bundled
+from tinyespcn_nodes.core.catalog import bundled
+from tinyespcn_nodes.tools.cli import main
+from tinyespcn_nodes.tools.imagefiles import ImageFileError, read_image, write_image
 
 needs_weights = pytest.mark.skipif("general-x2" not in bundled(), reason="no bundled general-x2 weights")
 

@@ -114,7 +114,7 @@ def test_interrupt_from_progress_hook_propagates(comfy):
 
 
 def test_simulated_oom_halves_tile_with_same_result(comfy, monkeypatch):
-    devices = sys.modules[f"{comfy.module.__name__}.devices"]  # the path-mangled copy ComfyUI would use
+    devices = sys.modules[f"{comfy.module.__name__}.core.devices"]  # the path-mangled copy ComfyUI would use
     model = load(comfy)
     image = torch.rand(1, 96, 96, 3)
     ref = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=96)[0]

@@ -4,7 +4,7 @@ import torch
 from conftest import shared_path
 from PIL import Image, ImageFilter
 
-from tinyespcn_nodes.filters import gaussian_blur, msaa_antialias, unsharp_mask
+from tinyespcn_nodes.core.filters import gaussian_blur, msaa_antialias, unsharp_mask
 
 
 def to_t(a: np.ndarray) -> torch.Tensor:

@@ -3,7 +3,7 @@ import re
 import pytest
 import torch
 
-from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig, count_parameters, macs_per_lr_pixel
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig, count_parameters, macs_per_lr_pixel
 
 
 def conv_macs_by_hooks(model: TinyESPCN, h: int = 8, w: int = 8) -> float:

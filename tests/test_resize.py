@@ -4,8 +4,8 @@ import torch
 from conftest import shared_path
 from PIL import Image
 
-from tinyespcn_nodes.metrics import psnr
-from tinyespcn_nodes.resize import matlab_imresize, pil_resize
+from tinyespcn_nodes.core.metrics import psnr
+from tinyespcn_nodes.core.resize import matlab_imresize, pil_resize
 
 
 def test_matlab_bicubic_reproduces_official_set5_lr():

@@ -6,8 +6,8 @@ import pytest
 import torch
 from conftest import REPO, shared_path
 
-from tinyespcn_nodes.registry import bundled
-from tinyespcn_nodes.weights import load_model
+from tinyespcn_nodes.core.catalog import bundled
+from tinyespcn_nodes.core.weights import load_model
 from trainer.bench_sets import load_set
 from trainer.evaluate import score
 from trainer.model_card import sha256

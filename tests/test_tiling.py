@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from tinyespcn_nodes.devices import cpu_has_fast_bf16, pick_dtype
-from tinyespcn_nodes.image import numpy_to_bchw
-from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.pipeline import PostProcess, upscale_bchw_tensor
-from tinyespcn_nodes.tiling import UpscaleCancelled, plan_tiles, upscale_tensor
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.devices import cpu_has_fast_bf16, pick_dtype
+from tinyespcn_nodes.core.layout import numpy_to_bchw
+from tinyespcn_nodes.core.pipeline import PostProcess, upscale_bchw_tensor
+from tinyespcn_nodes.core.tiling import UpscaleCancelled, plan_tiles, upscale_tensor
 
 
 def untiled(model, x):

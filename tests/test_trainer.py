@@ -3,7 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyespcn_nodes.weights import load_model
+from tinyespcn_nodes.core.weights import load_model
 from trainer.config import TrainConfig
 from trainer.loop import Trainer
 from trainer.losses import dssim_loss, edge_loss, lab_loss, rgb_to_lab

@@ -4,9 +4,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.registry import bundled, resolve_weights
-from tinyespcn_nodes.weights import WeightsError, convert_pth, load_model, read_weights, save_weights
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.catalog import bundled, resolve_weights
+from tinyespcn_nodes.core.weights import WeightsError, convert_pth, load_model, read_weights, save_weights
 
 
 def test_round_trip_keeps_config_and_metadata(weights_file):

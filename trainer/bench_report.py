@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from .bench import ScaleResult
 from .checkpoint import write_text_atomic
+from .quality_bench import ScaleResult
 
 CROP = 96  # HR pixels per crop side
 ZOOM = 2  # nearest-neighbour enlargement so pixels stay visible

@@ -10,10 +10,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from tinyespcn_nodes.core.shared import shared_path
+
 from .evaluate import Pair, load_pairs, make_pair, pairs_from_refs
 from .sources import face_split
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = shared_path("data")
 SET_NAMES = ("Set5", "Set14", "BSD100", "Faces")
 FACE_SIZE = 512
 FACE_HOLDOUT = 20

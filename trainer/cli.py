@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
-from pathlib import Path
+
+from tinyespcn_nodes.core.shared import shared_root
 
 from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
 
-_SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
+_SHARED = shared_root()
 
 
 def default_val_sets() -> list[str]:

@@ -82,13 +82,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _benchmark(args: argparse.Namespace) -> int:
 
-    from tinyespcn_nodes.devices import pick_device
-    from tinyespcn_nodes.registry import bundled, resolve_weights
+    from tinyespcn_nodes.core.catalog import bundled, resolve_weights
+    from tinyespcn_nodes.core.devices import pick_device
 
-    from .bench import bicubic_row, model_row, opencv_rows, run_scale
     from .bench_report import markdown, write_outputs
     from .bench_sets import available_sets
     from .lpips import shared_lpips
+    from .quality_bench import bicubic_row, model_row, opencv_rows, run_scale
 
     device = pick_device(args.device)
     if args.command == "eval":

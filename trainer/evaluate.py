@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tinyespcn_nodes.metrics import psnr, rgb_to_y, ssim
+from tinyespcn_nodes.core.metrics import psnr, rgb_to_y, ssim
 
 from .patches import make_lr
 from .sources import ImageRef, centre_square, decode_rgb, list_images

@@ -139,6 +139,6 @@ def export_run(source: str | Path, out: str | Path, use_ema: bool = True, measur
     metrics["step"] = int(state["step"])
     if cfg.arch != "tinyespcn":
         return save_baseline(out, model, cfg.arch, cfg.scale, training, metrics)
-    from tinyespcn_nodes.weights import save_weights
+    from tinyespcn_nodes.core.weights import save_weights
 
     return save_weights(out, model, training=training, metrics=metrics)

@@ -16,9 +16,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from tinyespcn_nodes.devices import pick_device
-from tinyespcn_nodes.model import TinyESPCN
-from tinyespcn_nodes.weights import save_weights
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN
+from tinyespcn_nodes.core.devices import pick_device
+from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig

@@ -12,9 +12,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from tinyespcn_nodes.core.shared import shared_path
+
 from .features import alexnet_features, load_features
 
-SHARED_WEIGHTS = Path(__file__).resolve().parents[1].parent / "shared" / "weights"
+SHARED_WEIGHTS = shared_path("weights")
 ALEX_TAPS = (1, 4, 7, 9, 11)  # relu1 … relu5 in torchvision's alexnet.features
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)

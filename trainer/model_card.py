@@ -11,8 +11,8 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from tinyespcn_nodes.model import macs_per_lr_pixel
-from tinyespcn_nodes.weights import read_weights
+from tinyespcn_nodes.core.arch.tinyespcn import macs_per_lr_pixel
+from tinyespcn_nodes.core.weights import read_weights
 
 from .checkpoint import write_text_atomic
 from .losses import PRESETS

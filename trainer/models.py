@@ -7,8 +7,8 @@ from pathlib import Path
 
 from torch import nn
 
-from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.weights import WeightsError, load_model, read_weights, save_safetensors_atomic
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.weights import WeightsError, load_model, read_weights, save_safetensors_atomic
 
 from .baselines import ESPCN, SRCNN
 from .config import TrainConfig
@@ -30,6 +30,10 @@ def build_model(cfg: TrainConfig) -> nn.Module:
         return ESPCN(cfg.scale)
     if cfg.arch == "srcnn":
         return SRCNN(cfg.scale)
+    if cfg.arch == "rep":
+        from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
+
+        return TinyESPCNRep(RepConfig(scale=cfg.scale, channels=cfg.channels, blocks=cfg.blocks))
     raise ValueError(f"arch must be one of {ARCHITECTURES}, got {cfg.arch!r}")
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tinyespcn_nodes.resize import matlab_imresize
+from tinyespcn_nodes.core.resize import matlab_imresize
 
 from .sources import ImageRef, centre_square, decode_rgb
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .arch.tinyespcn import TinyESPCN
 from .defaults import DEFAULT_TILE
-from .model import TinyESPCN
 
 
 class UpscaleCancelled(Exception):

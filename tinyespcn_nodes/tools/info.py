@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .model import TinyESPCN, TinyESPCNConfig, count_parameters, macs_per_lr_pixel
-from .registry import bundled
-from .weights import read_weights
+from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig, count_parameters, macs_per_lr_pixel
+from ..core.catalog import bundled
+from ..core.weights import read_weights
 
 SEED_CLAIM = 280_000
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .arch.tinyespcn import TinyESPCN
 from .defaults import DEFAULT_TILE
 from .devices import get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
-from .image import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
-from .model import TinyESPCN
+from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
 from .tiling import ProgressFn, StopFn, tile_count, upscale_tensor
 
 SCALES = (2, 3, 4, 8)

@@ -10,7 +10,7 @@ def register() -> bool:
     except ImportError:
         return False
 
-    from .model import TinyESPCN, TinyESPCNConfig
+    from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 
     def detect(state_dict) -> bool:
         return "feat_in.weight" in state_dict and "to_sub.weight" in state_dict

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .imageio import READ_SUFFIXES, ImageFileError
+from .imagefiles import READ_SUFFIXES, ImageFileError
 
 DEFAULT_OUT = "tinyespcn_out"
 
@@ -45,8 +45,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
         print(f"wrote {path}")
         return 0
-    from .imageio import read_image, write_image
-    from .pipeline import PostProcess, upscale_array
+    from ..core.pipeline import PostProcess, upscale_array
+    from .imagefiles import read_image, write_image
 
     files = _collect_inputs(args.inputs)
     out_dir = Path(args.output or DEFAULT_OUT)
@@ -78,15 +78,15 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import run_bench
+    from .speed_bench import run_bench
 
     run_bench(size=args.size, scales=args.scales, device=args.device, memory_test=not args.skip_memory)
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .model import TinyESPCNConfig
-    from .weights import convert_pth
+    from ..core.arch.tinyespcn import TinyESPCNConfig
+    from ..core.weights import convert_pth
 
     cfg = TinyESPCNConfig(scale=args.scale, residual=args.residual)
     print(f"wrote {convert_pth(args.src, args.dst, cfg)}")
@@ -94,7 +94,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_install_comfyui(args: argparse.Namespace) -> int:
-    from .comfy_install import install
+    from ..hosts.comfy_install import install
 
     for line in install(Path(args.comfyui), link=not args.copy):
         print(line)
@@ -102,8 +102,8 @@ def cmd_install_comfyui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .defaults import DEFAULT_TILE
-    from .devices import DEVICE_CHOICES
+    from ..core.defaults import DEFAULT_TILE
+    from ..core.devices import DEVICE_CHOICES
 
     p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
     sub = p.add_subparsers(dest="command")

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinyespcn_nodes.model import TinyESPCN, macs_per_lr_pixel
-from tinyespcn_nodes.resize import matlab_imresize
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, macs_per_lr_pixel
+from tinyespcn_nodes.core.resize import matlab_imresize
 
 from .bench_sets import load_set
 from .evaluate import Pair, pair_metrics, quantize

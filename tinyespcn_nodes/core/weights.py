@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .model import ARCH_ID, TinyESPCN, TinyESPCNConfig
+from .arch.tinyespcn import ARCH_ID, TinyESPCN, TinyESPCNConfig
 
 FORMAT_NAME = "tinyespcn-weights"
 FORMAT_VERSION = "1"

@@ -13,7 +13,7 @@ import threading
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
-from .defaults import DEFAULT_TILE
+from ..core.defaults import DEFAULT_TILE
 from .napari_layers import (
     float_range,
     from_model_plane,
@@ -174,7 +174,7 @@ class UpscaleWidget(_Base):
     title = "TinyESPCN upscale"
 
     def parameter_widgets(self) -> list:
-        from .registry import bundled
+        from ..core.catalog import bundled
 
         names = sorted({n.rsplit("-x", 1)[0] for n in bundled()}) or ["general"]
         self.weights = ComboBox(label="weights", choices=[*names, "file…"], value=names[0])
@@ -196,7 +196,7 @@ class UpscaleWidget(_Base):
         return f"{layer.name} (TinyESPCN ×{self.factor()})"
 
     def make_processor(self):
-        from .pipeline import PostProcess, load_models, upscale_bchw_tensor
+        from ..core.pipeline import PostProcess, load_models, upscale_bchw_tensor
 
         weights = str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
         models = load_models(weights, self.factor(), self.device.value)
@@ -217,7 +217,7 @@ class UnsharpWidget(_Base):
         return [self.radius, self.percent, self.threshold]
 
     def make_processor(self):
-        from .pipeline import PostProcess
+        from ..core.pipeline import PostProcess
 
         post = PostProcess(sharpen=True, radius=self.radius.value, percent=self.percent.value,
                            threshold=self.threshold.value)
@@ -234,14 +234,14 @@ class AntialiasWidget(_Base):
         return [self.supersample, self.blur]
 
     def make_processor(self):
-        from .pipeline import PostProcess
+        from ..core.pipeline import PostProcess
 
         return _filter_runner(PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value))
 
 
 def _plane_runner(fn):
     def run(plane: np.ndarray, on_tile, should_stop):
-        from .image import bchw_to_numpy, numpy_to_bchw
+        from ..core.layout import bchw_to_numpy, numpy_to_bchw
 
         t, layout = numpy_to_bchw(plane)
         return bchw_to_numpy(fn(t, on_tile, should_stop), layout, plane.dtype)
@@ -251,8 +251,8 @@ def _plane_runner(fn):
 
 def _filter_runner(post):
     def run(plane: np.ndarray, on_tile, should_stop):
-        from .pipeline import filter_array
-        from .tiling import UpscaleCancelled
+        from ..core.pipeline import filter_array
+        from ..core.tiling import UpscaleCancelled
 
         if should_stop():
             raise UpscaleCancelled("cancelled")

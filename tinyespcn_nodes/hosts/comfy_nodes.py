@@ -21,7 +21,7 @@ class ModelHandle:
 
 
 def _weight_choices() -> list[str]:
-    from .registry import bundled
+    from ..core.catalog import bundled
 
     names = sorted(bundled())
     try:
@@ -34,7 +34,7 @@ def _weight_choices() -> list[str]:
 
 
 def _resolve_choice(choice: str):
-    from .registry import bundled, resolve_weights
+    from ..core.catalog import bundled, resolve_weights
 
     if choice in bundled():
         return bundled()[choice]
@@ -83,7 +83,7 @@ class TinyESPCNModelLoader:
     DESCRIPTION = "Load TinyESPCN weights (bundled or from models/upscale_models)."
 
     def load(self, weights: str, device: str = "auto", fp16: bool = False):
-        from .weights import read_weights
+        from ..core.weights import read_weights
 
         path = _resolve_choice(weights)
         info, _ = read_weights(path)  # validate now so a bad file fails at the loader node
@@ -110,9 +110,9 @@ class TinyESPCNUpscale:
     def upscale(self, image, model: ModelHandle, tile_size: int = 512, overlap: int = 16):
         import torch
 
-        from .devices import get_model, release
-        from .image import check_tensor
-        from .tiling import MIN_TILE, tile_count, upscale_tensor
+        from ..core.devices import get_model, release
+        from ..core.layout import check_tensor
+        from ..core.tiling import MIN_TILE, tile_count, upscale_tensor
 
         device, out_device, out_dtype, _oom = _host()
         if model.device != "auto":
@@ -131,7 +131,7 @@ class TinyESPCNUpscale:
                 upscale_tensor(net, frame[:, :3], tile=tile_size, margin=overlap, out=out[i : i + 1, :3],
                                on_tile=on_tile, min_tile=MIN_TILE)
                 if c == 4:
-                    from .resize import pil_resize
+                    from ..core.resize import pil_resize
 
                     out[i : i + 1, 3:] = pil_resize(frame[:, 3:].cpu(), (h * s, w * s), "bicubic").clamp(0, 1).to(out_device)
         finally:
@@ -155,7 +155,7 @@ class TinyESPCNUnsharpMask:
     DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
 
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
-        from .filters import unsharp_mask
+        from ..core.filters import unsharp_mask
 
         return (_run_filter(image, lambda x: unsharp_mask(x, radius, percent, threshold)),)
 
@@ -175,7 +175,7 @@ class TinyESPCNMSAA:
     DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
 
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
-        from .filters import msaa_antialias
+        from ..core.filters import msaa_antialias
 
         return (_run_filter(image, lambda x: msaa_antialias(x, supersample, blur_radius)),)
 

@@ -21,14 +21,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from .devices import pick_device, pick_dtype
-from .filters import msaa_antialias, unsharp_mask
-from .model import TinyESPCN, TinyESPCNConfig, macs_per_lr_pixel
-from .registry import bundled
-from .tiling import upscale_tensor
-from .weights import load_model
+from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig, macs_per_lr_pixel
+from ..core.catalog import bundled
+from ..core.devices import pick_device, pick_dtype
+from ..core.filters import msaa_antialias, unsharp_mask
+from ..core.shared import shared_path
+from ..core.tiling import upscale_tensor
+from ..core.weights import load_model
 
-SHARED_PB = Path(__file__).resolve().parent.parent.parent / "shared" / "weights" / "opencv_dnn_superres"
+SHARED_PB = shared_path("weights", "opencv_dnn_superres")
 
 
 def _best_of(fn, repeat: int = 3) -> float:
@@ -66,7 +67,7 @@ def _model_for(scale: int, device: torch.device) -> tuple[TinyESPCN, str]:
 
 
 def _test_image(size: int) -> np.ndarray:
-    src = Path(__file__).resolve().parent / "data" / "astronaut.png"
+    src = Path(__file__).resolve().parents[1] / "data" / "astronaut.png"
     return np.array(Image.open(src).convert("RGB").resize((size, size), Image.BICUBIC))
 
 
@@ -151,8 +152,8 @@ def bench_filters(size: int = 1024) -> dict:
 
 _MEMORY_CHILD = r"""
 import json, resource, torch
-from tinyespcn_nodes.model import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.pipeline import upscale_bchw_tensor
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.pipeline import upscale_bchw_tensor
 
 def high_water() -> int:
     # VmHWM belongs to this process image; ru_maxrss survives exec and would report the parent's peak
@@ -177,7 +178,7 @@ print(json.dumps({"out_bytes": out.numel() * out.element_size(), "peak_rss": hig
 def bench_memory() -> dict:
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-c", _MEMORY_CHILD], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parent.parent)
+                         cwd=Path(__file__).resolve().parents[2])
     data = json.loads(res.stdout.strip().splitlines()[-1])
     data["seconds"] = time.perf_counter() - t0
     data["peak_minus_output_mb"] = (data["peak_rss"] - data["out_bytes"]) / 2**20

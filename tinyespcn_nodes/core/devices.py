@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from .model import TinyESPCN
-from .registry import resolve_weights
+from .arch.tinyespcn import TinyESPCN
+from .catalog import resolve_weights
 from .weights import load_model
 
 _CACHE: dict[tuple, TinyESPCN] = {}

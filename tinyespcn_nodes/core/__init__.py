@@ -1,0 +1,1 @@
+"""Host-free core: architectures, weights, tiling, filters, layout normalisation, the pipeline."""

@@ -1,0 +1,198 @@
+"""TinyESPCN-Rep: a plain conv stack trained as edge-oriented multi-branch blocks that fold into one 3x3 each.
+
+Training form (ECBSR-style, one `RepConv3x3` per layer): 3x3 + (1x1 → 3x3, `expand`x wide) + 1x1 → fixed
+Sobel-x / Sobel-y / Laplacian with learned per-channel scales + identity. Every branch is linear, so
+`fold()` sums them into ONE 3x3 conv exactly (the 1x1 convs run on zero padding, so their bias is what
+the folded conv sees at the border too). Activations are PReLU; every `attn_every` layers a parameter-free
+attention (SPAN: the features gate themselves with sigmoid) closes a residual group. Tail: 3x3 → 3·s²
+→ PixelShuffle, plus the LR input repeated s² times (nearest skip, free). Everything is tile-local.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .spec import ArchConfig, ArchSpec
+
+_SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
+_SOBEL_Y = [[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]
+_LAPLACIAN = [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]
+
+
+@dataclass(frozen=True)
+class RepConfig(ArchConfig):
+    """`deployed` files hold folded plain convs; the trainer builds the branched form."""
+
+    scale: int = 2
+    channels: int = 32
+    blocks: int = 10  # 3x3 layers between head and tail
+    expand: int = 2  # width multiplier of the 1x1 → 3x3 branch (0 = branch off)
+    edge: bool = True  # Sobel/Laplacian branches
+    attn_every: int = 2  # parameter-free attention + residual every N layers (0 = off)
+    deployed: bool = False
+
+    def validate(self) -> None:
+        super().validate()
+        if self.channels < 1 or self.blocks < 0 or self.expand < 0 or self.attn_every < 0:
+            raise ValueError(f"channels >= 1, blocks/expand/attn_every >= 0 required, got {self}")
+
+
+class _EdgeBranch(nn.Module):
+    """1x1 (cin → cout) then a fixed depthwise 3x3 mask with a learned per-channel scale and bias."""
+
+    def __init__(self, cin: int, cout: int, mask: list[list[float]]) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 1, padding=1)  # padding here: the border sees the bias, as the fold does
+        self.scale = nn.Parameter(torch.randn(cout, 1, 1, 1) * 1e-3)
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.register_buffer("mask", torch.tensor(mask).expand(cout, 1, 3, 3).clone(), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(self.conv(x), self.mask * self.scale, self.bias, groups=self.mask.shape[0])
+
+    def kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        k = self.mask * self.scale  # [cout,1,3,3]
+        weight = k * self.conv.weight  # [cout,cin,1,1] broadcast → [cout,cin,3,3]
+        bias = self.bias + k.sum(dim=(1, 2, 3)) * self.conv.bias
+        return weight, bias
+
+
+class RepConv3x3(nn.Module):
+    """The training-time block; `fold()` returns the equivalent single nn.Conv2d(cin, cout, 3, padding=1).
+
+    `forward` convolves once with the branches summed in weight space (`kernel()`, differentiable): the same
+    function of the same parameters as running every branch (`forward_branches`), at a plain conv's cost.
+    """
+
+    def __init__(self, cin: int, cout: int, expand: int = 2, edge: bool = True) -> None:
+        super().__init__()
+        self.cin, self.cout = cin, cout
+        self.conv3 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.expand_in = nn.Conv2d(cin, cout * expand, 1, padding=1) if expand else None
+        self.expand_out = nn.Conv2d(cout * expand, cout, 3) if expand else None
+        self.edges = nn.ModuleList(_EdgeBranch(cin, cout, m) for m in (_SOBEL_X, _SOBEL_Y, _LAPLACIAN)) if edge else None
+        self.identity = cin == cout
+
+    def forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv3(x)
+        if self.expand_in is not None:
+            y = y + self.expand_out(self.expand_in(x))
+        if self.edges is not None:
+            for branch in self.edges:
+                y = y + branch(x)
+        return y + x if self.identity else y
+
+    def kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        weight, bias = self.conv3.weight, self.conv3.bias
+        if self.expand_in is not None:
+            w1, b1 = self.expand_in.weight[:, :, 0, 0], self.expand_in.bias
+            w2, b2 = self.expand_out.weight, self.expand_out.bias
+            weight = weight + torch.einsum("omhw,mi->oihw", w2, w1)
+            bias = bias + b2 + torch.einsum("omhw,m->o", w2, b1)
+        if self.edges is not None:
+            for branch in self.edges:
+                w, b = branch.kernel()
+                weight = weight + w
+                bias = bias + b
+        if self.identity:
+            eye = torch.zeros_like(weight)
+            eye[torch.arange(self.cout), torch.arange(self.cout), 1, 1] = 1.0
+            weight = weight + eye
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.kernel()
+        return F.conv2d(x, weight, bias, padding=1)
+
+    @torch.no_grad()
+    def fold(self) -> nn.Conv2d:
+        weight, bias = self.kernel()
+        conv = nn.Conv2d(self.cin, self.cout, 3, padding=1).to(weight.device, weight.dtype)
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+        return conv
+
+
+def _layer(cin: int, cout: int, cfg: RepConfig) -> nn.Module:
+    if cfg.deployed:
+        return nn.Conv2d(cin, cout, 3, padding=1)
+    return RepConv3x3(cin, cout, cfg.expand, cfg.edge)
+
+
+class TinyESPCNRep(nn.Module):
+    """RGB [B,3,h,w] in [0,1] → RGB [B,3,s·h,s·w]; branched for training, plain after `deploy()`."""
+
+    def __init__(self, config: RepConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or RepConfig()
+        c, s = cfg.channels, cfg.scale
+        self.head = _layer(3, c, cfg)
+        self.head_act = nn.PReLU(c)
+        self.body = nn.ModuleList(_layer(c, c, cfg) for _ in range(cfg.blocks))
+        self.body_act = nn.ModuleList(nn.PReLU(c) for _ in range(cfg.blocks))
+        self.tail = _layer(c, 3 * s * s, cfg)
+        self.shuffle = nn.PixelShuffle(s)
+
+    @property
+    def scale(self) -> int:
+        return self.config.scale
+
+    @property
+    def receptive_radius(self) -> int:
+        return self.config.blocks + 2
+
+    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+        x = lr.to(self.head_act.weight.dtype)  # reduced-precision models take fp32 input
+        y = self.head_act(self.head(x))
+        group_in, every = y, self.config.attn_every
+        for i, (conv, act) in enumerate(zip(self.body, self.body_act)):
+            y = act(conv(y))
+            if every and ((i + 1) % every == 0 or i + 1 == len(self.body)):
+                y = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual group
+                group_in = y
+        detail = self.tail(y)
+        s2 = self.scale * self.scale
+        # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision
+        return self.shuffle(detail.to(lr.dtype) + lr.repeat_interleave(s2, dim=1))
+
+    def deploy(self) -> TinyESPCNRep:
+        """A new model with every RepConv3x3 folded into one plain conv (same outputs)."""
+        cfg = RepConfig(**{**self.config.as_dict(), "deployed": True})
+        p = next(self.parameters())
+        out = TinyESPCNRep(cfg).to(p.device, p.dtype)
+        state = {}
+        for name, module in self.named_modules():
+            if isinstance(module, RepConv3x3):
+                conv = module.fold()
+                state[f"{name}.weight"], state[f"{name}.bias"] = conv.weight, conv.bias
+        for name, tensor in self.state_dict().items():
+            top = name.split(".")[0]
+            if top in ("head_act", "body_act"):
+                state[name] = tensor
+        out.load_state_dict(state)
+        return out.eval()
+
+
+def _config_from_state(state: dict[str, torch.Tensor], scale: int | None = None) -> RepConfig:
+    """Deployed files only: shapes give channels, layers and scale."""
+    channels = state["head.weight"].shape[0]
+    blocks = len({k.split(".")[1] for k in state if k.startswith("body.") and k.endswith(".weight")})
+    sub = state["tail.weight"].shape[0] // 3
+    s = round(sub**0.5)
+    return RepConfig(scale=scale or s, channels=channels, blocks=blocks, deployed=True)
+
+
+SPEC = ArchSpec(
+    id="TinyESPCN-Rep",
+    name="rep",
+    config_cls=RepConfig,
+    model_cls=TinyESPCNRep,
+    description="plain 3x3 stack trained as re-parameterised edge-oriented blocks, PReLU, parameter-free attention, nearest skip",
+    detect_keys=("head.weight", "tail.weight", "body_act.0.weight"),
+    config_from_state=_config_from_state,
+    global_stats=False,
+)

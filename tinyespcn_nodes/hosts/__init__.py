@@ -1,0 +1,1 @@
+"""Thin adapters: ComfyUI nodes and installer, spandrel registration, napari widgets."""

@@ -1,0 +1,1 @@
+"""Command line: upscale, demo, info, speed bench, convert, install-comfyui."""
