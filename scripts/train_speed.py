@@ -18,8 +18,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.config import TrainConfig  # noqa: E402
 from trainer.loop import Trainer  # noqa: E402
 
-CASES = [("tinyespcn", 2, "bf16"), ("tinyespcn", 2, "none"), ("tinyespcn", 4, "bf16"), ("espcn", 2, "bf16"),
-         ("srcnn", 2, "bf16")]
+CASES = [
+    ("tinyespcn", 2, "bf16"),
+    ("tinyespcn", 2, "none"),
+    ("tinyespcn", 4, "bf16"),
+    ("espcn", 2, "bf16"),
+    ("srcnn", 2, "bf16"),
+]
 
 
 def steps_per_second(arch: str, scale: int, amp: str, batch: int = 16, patch: int = 48, steps: int = 10) -> float:

@@ -36,7 +36,9 @@ def test_bicubic_rows_reproduce_the_published_table(scale):
 
 @pytest.fixture(scope="module")
 def lpips():
-    return LPIPS(shared_path("weights/alexnet_features.safetensors"), shared_path("weights/lpips_v0.1_alex_linear.safetensors"))
+    return LPIPS(
+        shared_path("weights/alexnet_features.safetensors"), shared_path("weights/lpips_v0.1_alex_linear.safetensors")
+    )
 
 
 def test_lpips_reproduces_the_published_bicubic_set5_x4(lpips):
@@ -57,9 +59,36 @@ def test_lpips_is_zero_for_identical_images_and_symmetric(lpips):
 
 def _tiny_run(image_folder, tmp_path, name="run", **kw):
     run = tmp_path / name
-    argv = ["pretrain", "--data", str(image_folder), "--channels", "8", "--blocks", "2", "--patch", "12",
-            "--batch", "4", "--steps", "4", "--warmup", "1", "--ckpt-every", "2", "--log-every", "2",
-            "--val-every", "1000", "--threads", "1", "--workers", "1", "--run-dir", str(run), "--val-sets"]
+    argv = [
+        "pretrain",
+        "--data",
+        str(image_folder),
+        "--channels",
+        "8",
+        "--blocks",
+        "2",
+        "--patch",
+        "12",
+        "--batch",
+        "4",
+        "--steps",
+        "4",
+        "--warmup",
+        "1",
+        "--ckpt-every",
+        "2",
+        "--log-every",
+        "2",
+        "--val-every",
+        "1000",
+        "--threads",
+        "1",
+        "--workers",
+        "1",
+        "--run-dir",
+        str(run),
+        "--val-sets",
+    ]
     argv += [x for k, v in kw.items() for x in (f"--{k}", str(v))]
     assert main(argv) == 0
     return run
@@ -120,7 +149,9 @@ def test_recorded_command_line_rebuilds_the_same_config(tmp_path):
     args = build_parser().parse_args(shlex.split(command_line(cfg))[3:])
     rebuilt = training_config(args)
     ignore = _BOOKKEEPING | {"val_sets"}
-    assert {k: v for k, v in asdict(rebuilt).items() if k not in ignore} == {k: v for k, v in asdict(cfg).items() if k not in ignore}
+    assert {k: v for k, v in asdict(rebuilt).items() if k not in ignore} == {
+        k: v for k, v in asdict(cfg).items() if k not in ignore
+    }
 
 
 def test_eval_scores_only_the_given_weights_against_bicubic(weights_file, tmp_path):
@@ -139,8 +170,18 @@ def test_eval_keeps_two_runs_final_files_apart(image_folder, tmp_path):
     shared_path("data/benchmarks/Set5")
     first, second = _tiny_run(image_folder, tmp_path, "first"), _tiny_run(image_folder, tmp_path, "second", seed=1)
     out = tmp_path / "eval"
-    argv = ["eval", str(first / "final.safetensors"), str(second / "final.safetensors"), "--sets", "Set5", "--limit", "1",
-            "--no-lpips", "--out", str(out)]
+    argv = [
+        "eval",
+        str(first / "final.safetensors"),
+        str(second / "final.safetensors"),
+        "--sets",
+        "Set5",
+        "--limit",
+        "1",
+        "--no-lpips",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     rows = json.loads((out / "results.json").read_text())["scales"]["2"]
     assert [r["name"] for r in rows] == ["bicubic", "TinyESPCN first/final", "TinyESPCN second/final"]
@@ -152,8 +193,25 @@ def test_bench_writes_table_json_crops_card_and_readme(weights_file, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- bench:begin -->\nold\n<!-- bench:end -->\noutro\n")
     out, card = tmp_path / "bench", tmp_path / "card" / "MODEL_CARD.md"
-    argv = ["bench", "--weights", str(weights_file), "--baselines", "--sets", "Set5", "--limit", "2", "--no-lpips",
-            "--crops", "Set5=", "--out", str(out), "--card", str(card), "--readme", str(readme)]
+    argv = [
+        "bench",
+        "--weights",
+        str(weights_file),
+        "--baselines",
+        "--sets",
+        "Set5",
+        "--limit",
+        "2",
+        "--no-lpips",
+        "--crops",
+        "Set5=",
+        "--out",
+        str(out),
+        "--card",
+        str(card),
+        "--readme",
+        str(readme),
+    ]
     assert main(argv) == 0
     rows = json.loads((out / "results.json").read_text())["scales"]["2"]
     names = [r["name"] for r in rows]

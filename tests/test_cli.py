@@ -36,7 +36,10 @@ def test_upscale_keeps_16_bit_and_never_overwrites(tmp_path, weights_file):
     assert p.dtype == np.uint8 and p.shape == (18, 22, 3)
     # writing next to the inputs with the same name would overwrite them: refused
     (src / "g_x2.png").write_bytes((out / "g_x2.png").read_bytes())
-    assert main(["upscale", str(src / "g_x2.png"), str(src / "g.png"), "-o", str(src), "--weights", str(weights_file)]) == 1
+    assert (
+        main(["upscale", str(src / "g_x2.png"), str(src / "g.png"), "-o", str(src), "--weights", str(weights_file)])
+        == 1
+    )
 
 
 def test_exif_orientation_is_honoured(tmp_path):
@@ -61,6 +64,7 @@ def test_truncated_and_non_images_give_clear_errors(tmp_path, portrait_u8):
 
 
 def test_info_prints_true_counts():
-    res = subprocess.run([sys.executable, "-m", "tinyespcn_nodes", "info"], capture_output=True, text=True,
-                         cwd=REPO, check=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "tinyespcn_nodes", "info"], capture_output=True, text=True, cwd=REPO, check=True
+    )
     assert "386,188" in res.stdout and "1.38x the claim" in res.stdout

@@ -12,8 +12,19 @@ import torch
 from conftest import REPO
 from PIL import Image
 
-CORE_IDS = {"ImageSharpen", "ImageBlur", "ImageScale", "ImageScaleBy", "ImageUpscaleWithModel", "UpscaleModelLoader",
-            "ImageScaleToTotalPixels", "ImageBlend", "ImageQuantize", "LoadImage", "SaveImage"}
+CORE_IDS = {
+    "ImageSharpen",
+    "ImageBlur",
+    "ImageScale",
+    "ImageScaleBy",
+    "ImageUpscaleWithModel",
+    "UpscaleModelLoader",
+    "ImageScaleToTotalPixels",
+    "ImageBlend",
+    "ImageQuantize",
+    "LoadImage",
+    "SaveImage",
+}
 
 
 class Interrupted(Exception):
@@ -31,7 +42,10 @@ def comfy(monkeypatch, tmp_path, weights_file):
 
         def update(self, n):
             updates.append(("step", n))
-            if state["interrupt_after"] is not None and sum(1 for u in updates if u[0] == "step") >= state["interrupt_after"]:
+            if (
+                state["interrupt_after"] is not None
+                and sum(1 for u in updates if u[0] == "step") >= state["interrupt_after"]
+            ):
                 raise Interrupted("Processing interrupted")
 
     comfy_pkg = types.ModuleType("comfy")
@@ -49,13 +63,19 @@ def comfy(monkeypatch, tmp_path, weights_file):
     fp = types.ModuleType("folder_paths")
     fp.get_filename_list = lambda key: sorted(p.name for p in models_dir.iterdir()) if key == "upscale_models" else []
     fp.get_full_path_or_raise = lambda key, name: str(models_dir / name)
-    for name, mod in {"comfy": comfy_pkg, "comfy.utils": utils, "comfy.model_management": mm, "folder_paths": fp}.items():
+    for name, mod in {
+        "comfy": comfy_pkg,
+        "comfy.utils": utils,
+        "comfy.model_management": mm,
+        "folder_paths": fp,
+    }.items():
         monkeypatch.setitem(sys.modules, name, mod)
     # exactly what ComfyUI's load_custom_node does: a path-mangled module name, spec from file location
     module_path = str(REPO / "tinyespcn_nodes")
     sys_name = module_path.replace(".", "_x_")
-    spec = importlib.util.spec_from_file_location(sys_name, module_path + "/__init__.py",
-                                                  submodule_search_locations=[module_path])
+    spec = importlib.util.spec_from_file_location(
+        sys_name, module_path + "/__init__.py", submodule_search_locations=[module_path]
+    )
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, sys_name, module)
     spec.loader.exec_module(module)
@@ -144,12 +164,15 @@ def test_filter_nodes(comfy):
 
 def run_api_workflow(graph: dict, nodes: dict, tmp_path, pixels: np.ndarray) -> dict:
     """Minimal executor: topological order over the API JSON, inputs by (node id, output index)."""
+
     def load_image(image):  # noqa: ARG001 (the file name; the test supplies the pixels)
         return (torch.from_numpy(pixels.astype(np.float32) / 255)[None], torch.zeros(64, 64))
 
     def save_image(images, filename_prefix):
         for i, frame in enumerate(images):
-            Image.fromarray((frame.numpy() * 255).round().astype(np.uint8)).save(tmp_path / f"{filename_prefix}_{i}.png")
+            Image.fromarray((frame.numpy() * 255).round().astype(np.uint8)).save(
+                tmp_path / f"{filename_prefix}_{i}.png"
+            )
         return {"ui": {"images": [f"{filename_prefix}_{i}.png" for i in range(len(images))]}}
 
     builtin = {"LoadImage": load_image, "SaveImage": save_image}

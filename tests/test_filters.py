@@ -42,8 +42,11 @@ def test_msaa_matches_pillow_pipeline(portrait_u8):
     for name, img in parity_images(portrait_u8):
         pil = Image.fromarray(img)
         w, h = pil.size
-        ref = np.asarray(pil.resize((2 * w, 2 * h), Image.LANCZOS).filter(ImageFilter.GaussianBlur(0.5))
-                         .resize((w, h), Image.LANCZOS)).astype(int)
+        ref = np.asarray(
+            pil.resize((2 * w, 2 * h), Image.LANCZOS)
+            .filter(ImageFilter.GaussianBlur(0.5))
+            .resize((w, h), Image.LANCZOS)
+        ).astype(int)
         diff = np.abs(to_u8(msaa_antialias(to_t(img), tile=200)) - ref)
         assert (diff <= 1).mean() >= 0.99, name
         assert diff.max() <= 3, name
@@ -83,14 +86,17 @@ def test_flat_image_is_a_fixed_point():
     assert torch.allclose(unsharp_mask(x), x) and torch.allclose(msaa_antialias(x), x, atol=1 / 255)
 
 
-@pytest.mark.parametrize("call,msg", [
-    (lambda x: unsharp_mask(x, radius=-1), "radius"),
-    (lambda x: unsharp_mask(x, percent=-5), "percent"),
-    (lambda x: msaa_antialias(x, supersample=0), "supersample"),
-    (lambda x: msaa_antialias(x, supersample=5), "supersample"),
-    (lambda x: msaa_antialias(x, blur_radius=-0.1), "blur_radius"),
-    (lambda x: unsharp_mask(x[0]), "B,C,H,W"),
-])
+@pytest.mark.parametrize(
+    "call,msg",
+    [
+        (lambda x: unsharp_mask(x, radius=-1), "radius"),
+        (lambda x: unsharp_mask(x, percent=-5), "percent"),
+        (lambda x: msaa_antialias(x, supersample=0), "supersample"),
+        (lambda x: msaa_antialias(x, supersample=5), "supersample"),
+        (lambda x: msaa_antialias(x, blur_radius=-0.1), "blur_radius"),
+        (lambda x: unsharp_mask(x[0]), "B,C,H,W"),
+    ],
+)
 def test_bad_parameters_raise(call, msg):
     with pytest.raises(ValueError, match=msg):
         call(torch.rand(1, 3, 8, 8))

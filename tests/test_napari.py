@@ -43,6 +43,7 @@ def test_upscale_rgb_layer_overlays_source(make_napari_viewer, qtbot, weights_fi
     assert out.data.shape == (128, 96, 3) and out.data.dtype == np.uint8 and out.rgb
     np.testing.assert_allclose(out.scale, (0.25, 0.25))
     np.testing.assert_allclose(out.translate, (9.875, 19.875))
+
     def edges(layer):  # extent.world spans pixel centres; add half a pixel each side
         ext = np.asarray(layer.extent.world, float)
         return ext[0] - np.asarray(layer.scale) / 2, ext[1] + np.asarray(layer.scale) / 2
@@ -99,8 +100,8 @@ def test_cancel_leaves_no_layer(make_napari_viewer, qtbot, weights_file):
 def test_sample_data_loads():
     from tinyespcn_nodes.hosts.napari_samples import portrait, portrait_lowres
 
-    (hr, meta, kind), = portrait()
-    (lr, lmeta, _), = portrait_lowres()
+    ((hr, meta, kind),) = portrait()
+    ((lr, lmeta, _),) = portrait_lowres()
     assert hr.shape == (512, 512, 3) and lr.shape == (256, 256, 3) and kind == "image" and lmeta["rgb"]
 
 
@@ -110,8 +111,11 @@ def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
 
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 8), np.uint8), name="img")
-    for name, cls in [("TinyESPCN upscale", UpscaleWidget), ("Unsharp mask", UnsharpWidget),
-                      ("MSAA anti-alias", AntialiasWidget)]:
+    for name, cls in [
+        ("TinyESPCN upscale", UpscaleWidget),
+        ("Unsharp mask", UnsharpWidget),
+        ("MSAA anti-alias", AntialiasWidget),
+    ]:
         _, widget = viewer.window.add_plugin_dock_widget("tinyespcn-nodes", name)
         assert isinstance(widget, cls)
         assert widget.layer_box.value.name == "img"
@@ -128,8 +132,11 @@ def test_gray_float_rgba_and_dask_current_slice(make_napari_viewer, qtbot, weigh
     gray[5, 301] = 9000.0  # a lone maximum off any subsampling grid must survive normalisation
     rgba = rng.integers(0, 256, (16, 14, 4), dtype=np.uint8)
     stack = da.from_array((rng.random((5, 16, 16)) * 255).astype(np.uint8), chunks=(1, 16, 16))
-    layers = [viewer.add_image(gray, name="g", colormap="magma"), viewer.add_image(rgba, name="rgba", rgb=True),
-              viewer.add_image(stack, name="dask")]
+    layers = [
+        viewer.add_image(gray, name="g", colormap="magma"),
+        viewer.add_image(rgba, name="rgba", rgb=True),
+        viewer.add_image(stack, name="dask"),
+    ]
     viewer.dims.set_current_step(0, 3)
     for src in layers:
         w = UpscaleWidget(viewer)

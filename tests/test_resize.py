@@ -34,8 +34,9 @@ def test_pil_resize_matches_pillow(portrait_u8, size, filt, pil_filter):
 
 
 def test_matlab_upscale_then_downscale_is_close():
-    yy, xx = torch.meshgrid(torch.linspace(0, 3, 20, dtype=torch.float64), torch.linspace(0, 3, 24, dtype=torch.float64),
-                            indexing="ij")
+    yy, xx = torch.meshgrid(
+        torch.linspace(0, 3, 20, dtype=torch.float64), torch.linspace(0, 3, 24, dtype=torch.float64), indexing="ij"
+    )
     x = (0.5 + 0.4 * torch.sin(yy) * torch.cos(xx)).expand(1, 3, 20, 24)
     up = matlab_imresize(x, scale=2)
     assert up.shape == (1, 3, 40, 48)

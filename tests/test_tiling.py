@@ -53,8 +53,9 @@ def test_progress_and_cancel(small_model):
     assert seen[-1][0] == seen[-1][1] == len(seen) == 8  # 4 tiles, gate pass + output pass
     calls = []
     with pytest.raises(UpscaleCancelled):
-        upscale_tensor(small_model, x, tile=20, should_stop=lambda: len(calls) >= 3,
-                       on_tile=lambda d, t: calls.append(d))
+        upscale_tensor(
+            small_model, x, tile=20, should_stop=lambda: len(calls) >= 3, on_tile=lambda d, t: calls.append(d)
+        )
     assert len(calls) == 3
 
 
@@ -99,10 +100,11 @@ def test_other_exceptions_are_not_swallowed(small_model):
         upscale_tensor(Boom(small_model, 0), torch.rand(1, 3, 64, 64), tile=32)
 
 
-@pytest.mark.parametrize("dtype,maxval", [(torch.uint8, 255), (torch.uint16, 65535), (torch.float32, 1.0),
-                                          (torch.float16, 1.0)])
+@pytest.mark.parametrize(
+    "dtype,maxval", [(torch.uint8, 255), (torch.uint16, 65535), (torch.float32, 1.0), (torch.float16, 1.0)]
+)
 def test_dtype_in_equals_dtype_out(small_model, dtype, maxval):
-    x = (torch.rand(1, 3, 20, 20) * maxval)
+    x = torch.rand(1, 3, 20, 20) * maxval
     x = x.round().to(dtype) if dtype in (torch.uint8, torch.uint16) else x.to(dtype)
     y = upscale_bchw_tensor(x, [small_model], tile=8)
     assert y.dtype == dtype and y.shape == (1, 3, 40, 40)
@@ -142,13 +144,16 @@ def test_filters_inside_the_tile_loop_match_filtering_afterwards(small_model):
     assert (fused.int() - after.int()).abs().max() <= 1
 
 
-@pytest.mark.parametrize("bad,err", [
-    (np.zeros((0, 10, 3), np.uint8), "empty"),
-    (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
-    (np.zeros((1, 2, 4, 4, 3), np.uint8), "dimensions"),
-    (np.zeros((4, 4, 3), np.int64), "unsupported dtype"),
-    (np.zeros((4, 4, 5), np.uint8), "channels"),
-])
+@pytest.mark.parametrize(
+    "bad,err",
+    [
+        (np.zeros((0, 10, 3), np.uint8), "empty"),
+        (np.full((4, 4, 3), np.nan, np.float32), "NaN"),
+        (np.zeros((1, 2, 4, 4, 3), np.uint8), "dimensions"),
+        (np.zeros((4, 4, 3), np.int64), "unsupported dtype"),
+        (np.zeros((4, 4, 5), np.uint8), "channels"),
+    ],
+)
 def test_bad_arrays_get_clear_errors(bad, err):
     with pytest.raises((ValueError, TypeError), match=err):
         numpy_to_bchw(bad)

@@ -11,8 +11,24 @@ from trainer.patches import Degradation
 
 
 def config(folder, run, **kw):
-    base = dict(data=[str(folder)], dataset="lsdir", channels=8, blocks=2, patch=12, batch=4, steps=6, warmup=1,
-                lr=1e-3, ckpt_every=3, val_every=1000, log_every=3, run_dir=str(run), threads=1, workers=1, ema=0.9)
+    base = dict(
+        data=[str(folder)],
+        dataset="lsdir",
+        channels=8,
+        blocks=2,
+        patch=12,
+        batch=4,
+        steps=6,
+        warmup=1,
+        lr=1e-3,
+        ckpt_every=3,
+        val_every=1000,
+        log_every=3,
+        run_dir=str(run),
+        threads=1,
+        workers=1,
+        ema=0.9,
+    )
     return TrainConfig().updated({**base, **kw})
 
 

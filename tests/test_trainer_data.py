@@ -72,7 +72,10 @@ def test_celeba_partition_split_and_seeded_subset(tmp_path):
     assert (len(train), len(val), len(test)) == (20, 5, 5)
     names = lambda refs: {r.path.rsplit("/", 1)[1] for r in refs}  # noqa: E731
     assert not names(train) & names(val) and not names(val) & names(test)
-    a, b = celeba_refs(tmp_path / "CelebA", "train", subset=8, seed=3), celeba_refs(tmp_path / "CelebA", "train", subset=8, seed=3)
+    a, b = (
+        celeba_refs(tmp_path / "CelebA", "train", subset=8, seed=3),
+        celeba_refs(tmp_path / "CelebA", "train", subset=8, seed=3),
+    )
     assert names(a) == names(b) and len(a) == 8
     assert names(a) != {f"{i:06d}.jpg" for i in range(1, 9)}  # a random subset, not the first files
     cfg = TrainConfig(data=[str(tmp_path / "CelebA")], dataset="celeba", subset=8, face_size=64, patch=8, workers=1)

@@ -7,7 +7,7 @@ import textwrap
 
 import torch
 
-WORKER = textwrap.dedent('''
+WORKER = textwrap.dedent("""
     import os, sys, torch
     from trainer.config import TrainConfig
     from trainer.loop import Trainer
@@ -19,16 +19,30 @@ WORKER = textwrap.dedent('''
     t.fit()
     rank = int(os.environ["RANK"])
     torch.save({"start": start, "end": t.model.state_dict()}, os.path.join(out, f"rank{rank}.pt"))
-''')
+""")
 
 
 def test_two_process_gloo_ddp_keeps_replicas_identical(image_folder, tmp_path):
     data = image_folder
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-           str(data), str(tmp_path / "run"), str(tmp_path)]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.getcwd() + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(data),
+        str(tmp_path / "run"),
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)

@@ -24,7 +24,9 @@ def test_truncated_file_is_refused_with_its_name(weights_file, tmp_path):
 
 
 def _raw(tmp_path, meta, tensors=None, name="x.safetensors"):
-    tensors = tensors or {k: v.contiguous() for k, v in TinyESPCN(TinyESPCNConfig(channels=16, blocks=3)).state_dict().items()}
+    tensors = tensors or {
+        k: v.contiguous() for k, v in TinyESPCN(TinyESPCNConfig(channels=16, blocks=3)).state_dict().items()
+    }
     path = tmp_path / name
     save_file(tensors, str(path), metadata=meta)
     return path
@@ -32,8 +34,15 @@ def _raw(tmp_path, meta, tensors=None, name="x.safetensors"):
 
 def _meta(**over):
     cfg = TinyESPCNConfig(channels=16, blocks=3)
-    meta = {"format": "tinyespcn-weights", "format_version": "1", "architecture": "TinyESPCN", "scale": "2",
-            "config": cfg.to_json(), "training": "{}", "metrics": "{}"}
+    meta = {
+        "format": "tinyespcn-weights",
+        "format_version": "1",
+        "architecture": "TinyESPCN",
+        "scale": "2",
+        "config": cfg.to_json(),
+        "training": "{}",
+        "metrics": "{}",
+    }
     meta.update(over)
     return meta
 
@@ -58,7 +67,9 @@ def test_shape_and_name_mismatch_are_refused(tmp_path):
     with pytest.raises(WeightsError, match="tensor names"):
         read_weights(_raw(tmp_path, _meta(config=TinyESPCNConfig(channels=16, blocks=4).to_json()), dict(state)))
     with pytest.raises(WeightsError, match="invalid model config"):
-        read_weights(_raw(tmp_path, _meta(config=json.dumps({"scale": 2, "channels": -1})), dict(state), "c.safetensors"))
+        read_weights(
+            _raw(tmp_path, _meta(config=json.dumps({"scale": 2, "channels": -1})), dict(state), "c.safetensors")
+        )
 
 
 def test_pickle_is_never_loaded_implicitly_but_convert_works(tmp_path):

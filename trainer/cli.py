@@ -29,9 +29,13 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         elif f.name == "val_sets":
             p.add_argument(flag, nargs="*", default=None, help="HR folders to validate on (default: Set5 if present)")
         elif f.name == "rescales":
-            p.add_argument(flag, nargs="*", type=float, default=None, help="extra HR copies at these scales, e.g. 0.8 0.6")
+            p.add_argument(
+                flag, nargs="*", type=float, default=None, help="extra HR copies at these scales, e.g. 0.8 0.6"
+            )
         elif f.name == "loss_weights":
-            p.add_argument(flag, nargs="*", default=None, metavar="TERM=W", help="override loss terms, e.g. charbonnier=1 l1=0")
+            p.add_argument(
+                flag, nargs="*", default=None, metavar="TERM=W", help="override loss terms, e.g. charbonnier=1 l1=0"
+            )
         elif f.type in ("bool",):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:

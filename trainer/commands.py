@@ -23,13 +23,27 @@ def add_parsers(sub) -> None:
     ex.add_argument("--out", required=True, help="destination .safetensors")
     ex.add_argument("--raw", action="store_true", help="export the raw weights instead of the EMA")
     ex.add_argument("--no-measure", action="store_true", help="skip re-measuring the validation metrics")
-    ex.add_argument("--note", default=None, help="free text stored with the training metadata (shown in the model card)")
+    ex.add_argument(
+        "--note", default=None, help="free text stored with the training metadata (shown in the model card)"
+    )
     be = sub.add_parser("bench", help="full benchmark: bicubic, bundled models, baselines, OpenCV; Markdown/JSON/crops")
     be.add_argument("--weights", nargs="*", default=None, help="weights to compare (default: every bundled model)")
-    be.add_argument("--baselines", nargs="*", default=None, help=f"baseline weights (default: {DEFAULT_BASELINES.relative_to(REPO)}/*)")
-    be.add_argument("--opencv", default=str(DEFAULT_OPENCV), help="folder with OpenCV dnn_superres .pb files ('' = none)")
-    be.add_argument("--crops", nargs="*", default=list(DEFAULT_CROPS), metavar="SET=IMAGE",
-                    help="images shown in the crop grids (empty IMAGE = the set's first)")
+    be.add_argument(
+        "--baselines",
+        nargs="*",
+        default=None,
+        help=f"baseline weights (default: {DEFAULT_BASELINES.relative_to(REPO)}/*)",
+    )
+    be.add_argument(
+        "--opencv", default=str(DEFAULT_OPENCV), help="folder with OpenCV dnn_superres .pb files ('' = none)"
+    )
+    be.add_argument(
+        "--crops",
+        nargs="*",
+        default=list(DEFAULT_CROPS),
+        metavar="SET=IMAGE",
+        help="images shown in the crop grids (empty IMAGE = the set's first)",
+    )
     be.add_argument("--card", default=None, help="also render the model card here (e.g. weights/MODEL_CARD.md)")
     be.add_argument("--readme", default=None, help="also replace the benchmark block of this README")
     _add_common(be)
@@ -96,7 +110,11 @@ def _benchmark(args: argparse.Namespace) -> int:
         baselines, opencv_dir, crops = [], None, {}
     else:
         weights = [resolve_weights(w) for w in args.weights] if args.weights is not None else list(bundled().values())
-        baselines = [Path(b) for b in args.baselines] if args.baselines is not None else sorted(DEFAULT_BASELINES.glob("*.safetensors"))
+        baselines = (
+            [Path(b) for b in args.baselines]
+            if args.baselines is not None
+            else sorted(DEFAULT_BASELINES.glob("*.safetensors"))
+        )
         opencv_dir = Path(args.opencv) if args.opencv else None
         crops = dict(c.split("=", 1) for c in args.crops)
     sets = args.sets or available_sets()
@@ -132,7 +150,11 @@ def _benchmark(args: argparse.Namespace) -> int:
 
         if args.card:
             card = Path(args.card)
-            crop_links = [os.path.relpath(Path(args.out) / f"crops_x{r.scale}.png", card.parent) for r in results] if args.out else []
+            crop_links = (
+                [os.path.relpath(Path(args.out) / f"crops_x{r.scale}.png", card.parent) for r in results]
+                if args.out
+                else []
+            )
             shipped = [w for w in weights if w.parent.resolve() == (REPO / "weights").resolve()]
             write_text_atomic(card, render(shipped or weights, table, crop_links, machine, baselines))
             print(f"wrote model card: {card}")

@@ -31,7 +31,9 @@ class TrainConfig:
     cache_mb: int = 4096
     blur_sigma: float = 0.0
     rotate_degrees: float = 0.0
-    rescales: list[float] = field(default_factory=list)  # extra downscaled HR copies (e.g. 0.8 0.6), the classic T91 recipe
+    rescales: list[float] = field(
+        default_factory=list
+    )  # extra downscaled HR copies (e.g. 0.8 0.6), the classic T91 recipe
     replay_data: list[str] = field(default_factory=list)  # fine-tunes: general image folders mixed into every batch
     replay_fraction: float = 0.0  # share of each batch drawn from replay_data (keeps the general skill)
     # optimisation

@@ -40,12 +40,20 @@ def pairs_from_refs(refs: list[ImageRef], scale: int, resize_to: int | None = No
         img = decode_rgb(ref.read_bytes())
         if resize_to:
             img = centre_square(img)
-        pairs.append(make_pair(Path(ref.path).stem if ref.row < 0 else f"{Path(ref.path).stem}-{ref.row}", img, scale, resize_to))
+        pairs.append(
+            make_pair(Path(ref.path).stem if ref.row < 0 else f"{Path(ref.path).stem}-{ref.row}", img, scale, resize_to)
+        )
     return pairs
 
 
-def validation_sets(scale: int, held_out: list[ImageRef], face_size: int | None, folders: list[str], limit: int = 0,
-                    skip_missing: bool = False) -> dict[str, list[Pair]]:
+def validation_sets(
+    scale: int,
+    held_out: list[ImageRef],
+    face_size: int | None,
+    folders: list[str],
+    limit: int = 0,
+    skip_missing: bool = False,
+) -> dict[str, list[Pair]]:
     """A run's validation sets by name: held-out faces first (they pick a fine-tune's best checkpoint), then
     each HR folder (`Set5/HR` is named `Set5`)."""
     sets = {"faces": pairs_from_refs(held_out, scale, face_size)} if held_out else {}
@@ -92,7 +100,9 @@ def quantize(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def score(upscale: Callable[[torch.Tensor], torch.Tensor], pairs: list[Pair], scale: int, with_ssim: bool = True) -> dict:
+def score(
+    upscale: Callable[[torch.Tensor], torch.Tensor], pairs: list[Pair], scale: int, with_ssim: bool = True
+) -> dict:
     ps, ss = [], []
     for p in pairs:
         sr = quantize(upscale(p.lr).float().cpu())

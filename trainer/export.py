@@ -20,7 +20,17 @@ from .models import build_model, save_baseline
 from .sources import face_split
 
 # options that do not change the weights (only where/how often things are written)
-_BOOKKEEPING = {"run_dir", "ckpt_every", "val_every", "log_every", "workers", "cache_mb", "threads", "device", "val_limit"}
+_BOOKKEEPING = {
+    "run_dir",
+    "ckpt_every",
+    "val_every",
+    "log_every",
+    "workers",
+    "cache_mb",
+    "threads",
+    "device",
+    "val_limit",
+}
 RUN_EXPORTS = ("final", "best")  # the weights files a run folder writes beside its last.pt
 
 
@@ -72,10 +82,16 @@ def train_seconds(log_csv: Path) -> float | None:
 def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
     held = []
     if cfg.dataset == "celeba" and cfg.holdout:
-        held = [r for root in cfg.data for r in face_split(Path(root).expanduser(), cfg.split, cfg.subset, cfg.holdout, cfg.seed)[1]]
+        held = [
+            r
+            for root in cfg.data
+            for r in face_split(Path(root).expanduser(), cfg.split, cfg.subset, cfg.holdout, cfg.seed)[1]
+        ]
     sets = validation_sets(cfg.scale, held, cfg.face_size, cfg.val_sets, cfg.val_limit, skip_missing=True)
-    return {f"{name}_x{cfg.scale}_psnr_y": round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)
-            for name, pairs in sets.items()}
+    return {
+        f"{name}_x{cfg.scale}_psnr_y": round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)
+        for name, pairs in sets.items()
+    }
 
 
 def weights_label(path: str | Path) -> str:
@@ -99,14 +115,21 @@ def earlier_stages(init: str | None, max_depth: int = 8) -> list[dict]:
         state = load_checkpoint(ckpt)
         cfg = TrainConfig().updated(json.loads(state["config"]), source=str(ckpt))
         seconds = train_seconds(path.parent / "log.csv")
-        stages.append({"run": path.parent.name, "steps": int(state["step"]), "command": command_line(cfg),
-                       "train_seconds": round(seconds) if seconds else None})
+        stages.append(
+            {
+                "run": path.parent.name,
+                "steps": int(state["step"]),
+                "command": command_line(cfg),
+                "train_seconds": round(seconds) if seconds else None,
+            }
+        )
         init = cfg.init
     return stages[::-1]
 
 
-def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True,
-                      stages: list[dict] | None = None) -> dict:
+def training_metadata(
+    cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool = True, stages: list[dict] | None = None
+) -> dict:
     """`stages`: `earlier_stages(cfg.init)` when the caller already has it (a run exports many times)."""
     seconds = train_seconds(run_dir / "log.csv")
     return {
@@ -119,8 +142,9 @@ def training_metadata(cfg: TrainConfig, step: int, run_dir: Path, use_ema: bool 
     }  # fmt: skip
 
 
-def export_run(source: str | Path, out: str | Path, use_ema: bool = True, measure: bool = True,
-               note: str | None = None) -> Path:
+def export_run(
+    source: str | Path, out: str | Path, use_ema: bool = True, measure: bool = True, note: str | None = None
+) -> Path:
     """`source`: a run folder (its last.pt) or a checkpoint file written by the trainer."""
     source = Path(source).expanduser()
     ckpt = source / "last.pt" if source.is_dir() else source

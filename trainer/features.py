@@ -61,7 +61,9 @@ def load_features(net: nn.Sequential, path: str | Path) -> nn.Sequential:
         raise ValueError(f"{path}: missing tensors {missing[:4]} for this feature stack")
     for k, v in wanted.items():
         if tuple(state[k].shape) != tuple(v.shape):
-            raise ValueError(f"{path}: tensor features.{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}")
+            raise ValueError(
+                f"{path}: tensor features.{k} has shape {tuple(state[k].shape)}, expected {tuple(v.shape)}"
+            )
     net.load_state_dict({k: state[k].float() for k in wanted})
     return net.eval().requires_grad_(False)
 

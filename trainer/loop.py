@@ -66,8 +66,17 @@ def load_training_pool(cfg: TrainConfig) -> tuple[ImagePool, list]:
     order = list(range(len(refs)))
     random.Random(cfg.seed).shuffle(order)  # a bounded cache then holds a seeded random subset
     margin = 0 if cfg.rotate_degrees <= 0 else cfg.patch // 2
-    pool = build_pool([refs[i] for i in order], cfg.scale, cfg.patch, workers=cfg.workers, cache_mb=cfg.cache_mb,
-                      resize_to=cfg.face_size, blur_sigma=cfg.blur_sigma, margin=margin, rescales=cfg.rescales)
+    pool = build_pool(
+        [refs[i] for i in order],
+        cfg.scale,
+        cfg.patch,
+        workers=cfg.workers,
+        cache_mb=cfg.cache_mb,
+        resize_to=cfg.face_size,
+        blur_sigma=cfg.blur_sigma,
+        margin=margin,
+        rescales=cfg.rescales,
+    )
     return pool, held
 
 
@@ -195,23 +204,35 @@ class Trainer:
         t0 = time.perf_counter()
         self.pool, self.held_out = load_training_pool(self.cfg)
         if self.cfg.replay_data and self.cfg.replay_fraction > 0:
-            self.replay_pool = build_pool([r for d in self.cfg.replay_data for r in lsdir_refs(Path(d).expanduser(), self.cfg.scale)],
-                                          self.cfg.scale, self.cfg.patch, workers=self.cfg.workers,
-                                          cache_mb=self.cfg.cache_mb, rescales=self.cfg.rescales)
+            self.replay_pool = build_pool(
+                [r for d in self.cfg.replay_data for r in lsdir_refs(Path(d).expanduser(), self.cfg.scale)],
+                self.cfg.scale,
+                self.cfg.patch,
+                workers=self.cfg.workers,
+                cache_mb=self.cfg.cache_mb,
+                rescales=self.cfg.rescales,
+            )
             self.log(f"replay pool: {len(self.replay_pool.hr)} images, {self.cfg.replay_fraction:.0%} of each batch")
-        self.log(f"training pool: {len(self.pool.hr)} images, {self.pool.nbytes / 2**20:.0f} MiB, "
-                 f"{len(self.pool.skipped)} skipped, {time.perf_counter() - t0:.1f}s")
+        self.log(
+            f"training pool: {len(self.pool.hr)} images, {self.pool.nbytes / 2**20:.0f} MiB, "
+            f"{len(self.pool.skipped)} skipped, {time.perf_counter() - t0:.1f}s"
+        )
         for name, err in self.pool.skipped[:10]:
             self.log(f"  skipped {name}: {err}")
-        self.val_pairs = validation_sets(self.cfg.scale, self.held_out, self.cfg.face_size, self.cfg.val_sets,
-                                         self.cfg.val_limit)
+        self.val_pairs = validation_sets(
+            self.cfg.scale, self.held_out, self.cfg.face_size, self.cfg.val_sets, self.cfg.val_limit
+        )
 
     def validate(self) -> dict[str, float]:
         model = (self.ema.model if self.ema else self.model).eval()
         results = {}
         for name, pairs in self.val_pairs.items():
-            results[name] = score(lambda x: model(x.to(self.device, memory_format=self.memory_format)), pairs,
-                                  self.cfg.scale, with_ssim=False)["psnr"]
+            results[name] = score(
+                lambda x: model(x.to(self.device, memory_format=self.memory_format)),
+                pairs,
+                self.cfg.scale,
+                with_ssim=False,
+            )["psnr"]
         self.model.train()
         return results
 
@@ -230,7 +251,9 @@ class Trainer:
         cfg = self.cfg
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
         # bf16 autocast also pays on CPUs with AMX/AVX-512 bf16 (oneDNN); fp16 only on CUDA
-        use_amp = amp_dtype is not None and (self.device.type == "cuda" or (self.device.type == "cpu" and cfg.amp == "bf16"))
+        use_amp = amp_dtype is not None and (
+            self.device.type == "cuda" or (self.device.type == "cpu" and cfg.amp == "bf16")
+        )
         with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
             pred = self.net(lr)
         loss, _ = self.criterion(pred.float(), hr)
@@ -297,12 +320,26 @@ class Trainer:
                         if main > self.best:
                             self.best = main
                             if self.rank == 0:
-                                self.export(self.run / "best.safetensors", metrics={f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in psnrs.items()} | {"step": self.step})
-                    self.log(f"step {self.step}/{cfg.steps} loss {mean_loss:.5f} lr {self.sched.get_last_lr()[0]:.2e} "
-                             f"{rate:.2f} it/s ETA {eta / 60:.1f} min" + "".join(f" {k} {v:.3f} dB" for k, v in psnrs.items()))
+                                self.export(
+                                    self.run / "best.safetensors",
+                                    metrics={f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in psnrs.items()}
+                                    | {"step": self.step},
+                                )
+                    self.log(
+                        f"step {self.step}/{cfg.steps} loss {mean_loss:.5f} lr {self.sched.get_last_lr()[0]:.2e} "
+                        f"{rate:.2f} it/s ETA {eta / 60:.1f} min"
+                        + "".join(f" {k} {v:.3f} dB" for k, v in psnrs.items())
+                    )
                     if writer:
-                        writer.writerow([self.step, f"{mean_loss:.6f}", f"{self.sched.get_last_lr()[0]:.3e}", f"{rate:.3f}",
-                                         *[f"{psnrs[k]:.4f}" if k in psnrs else "" for k in self.val_pairs]])
+                        writer.writerow(
+                            [
+                                self.step,
+                                f"{mean_loss:.6f}",
+                                f"{self.sched.get_last_lr()[0]:.3e}",
+                                f"{rate:.3f}",
+                                *[f"{psnrs[k]:.4f}" if k in psnrs else "" for k in self.val_pairs],
+                            ]
+                        )
                         log_file.flush()
                     if tb:
                         tb.add_scalar("loss", mean_loss, self.step)
@@ -317,7 +354,9 @@ class Trainer:
             if log_file:
                 log_file.close()
         if self.rank == 0 and until is None:
-            final_metrics = {f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in self.validate().items()} if self.val_pairs else {}
+            final_metrics = (
+                {f"{k}_x{cfg.scale}_psnr_y": round(v, 3) for k, v in self.validate().items()} if self.val_pairs else {}
+            )
             self.export(self.run / "final.safetensors", metrics=final_metrics | {"step": self.step})
         return last
 

@@ -53,7 +53,9 @@ class LPIPS(nn.Module):
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         """a, b: [B,3,H,W] RGB in [0, 1]; returns [B] distances."""
         if a.shape != b.shape or a.ndim != 4 or a.shape[1] != 3:
-            raise ValueError(f"LPIPS needs two [B,3,H,W] images of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+            raise ValueError(
+                f"LPIPS needs two [B,3,H,W] images of one shape, got {tuple(a.shape)} and {tuple(b.shape)}"
+            )
         fa = self._taps(((a * 2 - 1) - self.shift) / self.scale)
         fb = self._taps(((b * 2 - 1) - self.shift) / self.scale)
         total = torch.zeros(a.shape[0], device=a.device)

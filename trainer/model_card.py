@@ -158,4 +158,6 @@ def update_readme(readme: Path, table_markdown: str) -> None:
     if README_BEGIN not in text or README_END not in text:
         raise ValueError(f"{readme}: add {README_BEGIN} and {README_END} where the benchmark table goes")
     block = f"{README_BEGIN}\n{table_markdown.strip()}\n{README_END}"
-    write_text_atomic(readme, re.sub(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), lambda _: block, text, flags=re.S))
+    write_text_atomic(
+        readme, re.sub(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), lambda _: block, text, flags=re.S)
+    )

@@ -51,12 +51,18 @@ def init_from(model: nn.Module, path: str) -> list[str]:
 BASELINE_FORMAT = "tinyespcn-trainer-baseline"
 
 
-def save_baseline(path: str | Path, model: nn.Module, arch: str, scale: int, training: dict | None = None,
-                  metrics: dict | None = None) -> Path:
+def save_baseline(
+    path: str | Path, model: nn.Module, arch: str, scale: int, training: dict | None = None, metrics: dict | None = None
+) -> Path:
     """ESPCN/SRCNN weights as safetensors (the plugin does not load these; the benchmark does)."""
     tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": BASELINE_FORMAT, "architecture": arch, "scale": str(scale),
-            "training": json.dumps(training or {}, sort_keys=True), "metrics": json.dumps(metrics or {}, sort_keys=True)}
+    meta = {
+        "format": BASELINE_FORMAT,
+        "architecture": arch,
+        "scale": str(scale),
+        "training": json.dumps(training or {}, sort_keys=True),
+        "metrics": json.dumps(metrics or {}, sort_keys=True),
+    }
     return save_safetensors_atomic(path, tensors, meta)
 
 
@@ -82,5 +88,9 @@ def load_any(path: str | Path) -> tuple[nn.Module, str, int, dict]:
         model.load_state_dict(load_file(str(path)))
     except RuntimeError as exc:
         raise WeightsError(path, f"tensors do not fit {arch} x{scale}: {exc}") from None
-    return model.eval(), arch, scale, {"metrics": json.loads(meta.get("metrics", "{}")),
-                                       "training": json.loads(meta.get("training", "{}"))}
+    return (
+        model.eval(),
+        arch,
+        scale,
+        {"metrics": json.loads(meta.get("metrics", "{}")), "training": json.loads(meta.get("training", "{}"))},
+    )

@@ -17,7 +17,10 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], xs: list[f
     span = (hi - lo) or 1.0
     xmin, xmax = min(xs), max(xs)
     xspan = (xmax - xmin) or 1.0
-    pts = [(x0 + 10 + (x - xmin) / xspan * (x1 - x0 - 20), y1 - 20 - (y - lo) / span * (y1 - y0 - 40)) for x, y in zip(xs, ys)]
+    pts = [
+        (x0 + 10 + (x - xmin) / xspan * (x1 - x0 - 20), y1 - 20 - (y - lo) / span * (y1 - y0 - 40))
+        for x, y in zip(xs, ys)
+    ]
     draw.line(pts, fill=(200, 40, 40), width=2)
     draw.text((x0 + 6, y1 - 16), f"step {xmin:.0f}..{xmax:.0f}   min {lo:.4g}  max {hi:.4g}", fill=(60, 60, 60))
 

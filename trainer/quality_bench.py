@@ -41,7 +41,13 @@ class Row:
 
 
 def bicubic_row(scale: int) -> Row:
-    return Row("bicubic", "bicubic", scale, lambda x: matlab_imresize(x.double(), float(scale)).float(), source="MATLAB imresize")
+    return Row(
+        "bicubic",
+        "bicubic",
+        scale,
+        lambda x: matlab_imresize(x.double(), float(scale)).float(),
+        source="MATLAB imresize",
+    )
 
 
 def _conv_macs_per_lr_px(model: torch.nn.Module, scale: int) -> int:
@@ -140,8 +146,9 @@ class ScaleResult:
     crops: dict[str, dict[str, torch.Tensor]]  # "set/image" → row name (and "HR") → full image
 
 
-def run_scale(scale: int, rows: list[Row], sets: list[str], lpips, crop_images: dict[str, str], limit: int = 0,
-              log=print) -> ScaleResult:
+def run_scale(
+    scale: int, rows: list[Row], sets: list[str], lpips, crop_images: dict[str, str], limit: int = 0, log=print
+) -> ScaleResult:
     """Score every row on every set; `crop_images` maps a set to the image kept for the crop grid ('' = first)."""
     scores: dict[str, dict[str, SetScore]] = {r.name: {} for r in rows}
     crops: dict[str, dict[str, torch.Tensor]] = {}

@@ -111,7 +111,9 @@ def split_holdout(refs: list[ImageRef], holdout: int, seed: int = 0) -> tuple[li
     return [r for i, r in enumerate(refs) if i not in held], [r for i, r in enumerate(refs) if i in held]
 
 
-def face_split(root: Path, split: str, subset: int | None, holdout: int, seed: int) -> tuple[list[ImageRef], list[ImageRef]]:
+def face_split(
+    root: Path, split: str, subset: int | None, holdout: int, seed: int
+) -> tuple[list[ImageRef], list[ImageRef]]:
     """(train, held-out) faces of one root: what a fine-tune trains on and what it validates on."""
     return split_holdout(celeba_refs(root, split, subset, seed), holdout, seed)
 

@@ -55,8 +55,9 @@ def cpu_has_fast_bf16() -> bool:
         return False
 
 
-def get_model(weights: str | Path, scale: int | None = None, device: str | torch.device | None = "auto",
-              half: bool = False) -> TinyESPCN:
+def get_model(
+    weights: str | Path, scale: int | None = None, device: str | torch.device | None = "auto", half: bool = False
+) -> TinyESPCN:
     """Load (once) and return an eval-mode model on `device`; later calls with the same key share it."""
     path = resolve_weights(weights, scale)
     dev = pick_device(device)

@@ -84,8 +84,9 @@ def _shifted_sum(padded: torch.Tensor, k: torch.Tensor, dim: int, size: int) -> 
     return out
 
 
-def unsharp_mask(x: torch.Tensor, radius: float = 1.2, percent: float = 100, threshold: int = 1,
-                 levels: int | None = 255) -> torch.Tensor:
+def unsharp_mask(
+    x: torch.Tensor, radius: float = 1.2, percent: float = 100, threshold: int = 1, levels: int | None = 255
+) -> torch.Tensor:
     """Pillow `UnsharpMask`: where |x − blur| ≥ threshold/255, x + (x − blur)·percent/100, clipped.
 
     With `levels`, the blur is rounded per pass and the amplified difference truncated toward zero on that
@@ -125,8 +126,9 @@ def msaa_margin(supersample: int, blur_radius: float) -> int:
     return 3 + math.ceil(blur_margin(blur_radius) / supersample) + 3 + 1
 
 
-def msaa_antialias(x: torch.Tensor, supersample: int = 2, blur_radius: float = 0.5, tile: int = 512,
-                   levels: int | None = 255) -> torch.Tensor:
+def msaa_antialias(
+    x: torch.Tensor, supersample: int = 2, blur_radius: float = 0.5, tile: int = 512, levels: int | None = 255
+) -> torch.Tensor:
     """Seed MSAA post-process: Pillow LANCZOS ×k → GaussianBlur(r) → LANCZOS back, tile by tile.
 
     Each tile carries `msaa_margin` pixels of real context, so the result equals the untiled pipeline while

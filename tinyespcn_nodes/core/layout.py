@@ -16,8 +16,14 @@ import torch
 from .resize import pil_resize
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float16, np.float32, np.float64)
-_TORCH_DTYPES = {torch.uint8: 255.0, torch.uint16: 65535.0, torch.float16: 1.0, torch.bfloat16: 1.0,
-                 torch.float32: 1.0, torch.float64: 1.0}
+_TORCH_DTYPES = {
+    torch.uint8: 255.0,
+    torch.uint16: 65535.0,
+    torch.float16: 1.0,
+    torch.bfloat16: 1.0,
+    torch.float32: 1.0,
+    torch.float64: 1.0,
+}
 
 
 def check_tensor(x: torch.Tensor, name: str = "image") -> None:

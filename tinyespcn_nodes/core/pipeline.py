@@ -104,8 +104,16 @@ def upscale_bchw_tensor(
         for i, m in enumerate(models):
             last = i == len(models) - 1
             dst = out_rgb if last else None
-            cur = upscale_tensor(m, cur, tile=tile, out=dst, on_tile=tick, should_stop=should_stop,
-                                 post=post if last else None, post_margin=post.margin if (post and last) else 0)
+            cur = upscale_tensor(
+                m,
+                cur,
+                tile=tile,
+                out=dst,
+                on_tile=tick,
+                should_stop=should_stop,
+                post=post if last else None,
+                post_margin=post.margin if (post and last) else 0,
+            )
 
     return upscale_bchw(x, scale, rgb_upscale, out_dtype=target)
 

@@ -124,8 +124,9 @@ def quantize_levels(x: torch.Tensor, levels: int | None) -> torch.Tensor:
     return x.mul(levels).round_().div_(levels) if levels else x
 
 
-def pil_resize(x: torch.Tensor, size: tuple[int, int], filter_name: str = "lanczos",
-               levels: int | None = None) -> torch.Tensor:
+def pil_resize(
+    x: torch.Tensor, size: tuple[int, int], filter_name: str = "lanczos", levels: int | None = None
+) -> torch.Tensor:
     """Pillow-semantics resize of [..., H, W] float to `size` = (out_h, out_w); horizontal pass first, like Pillow.
 
     With `levels` (e.g. 255) each pass is clamped and rounded to that grid, as Pillow does for 8-bit images.

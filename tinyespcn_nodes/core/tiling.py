@@ -77,8 +77,16 @@ def store(out: torch.Tensor, value: torch.Tensor) -> None:
 
 
 class _Runner:
-    def __init__(self, model: TinyESPCN, margin: int, on_tile: ProgressFn | None, should_stop: StopFn | None,
-                 min_tile: int, total: int, post: PostFn | None = None) -> None:
+    def __init__(
+        self,
+        model: TinyESPCN,
+        margin: int,
+        on_tile: ProgressFn | None,
+        should_stop: StopFn | None,
+        min_tile: int,
+        total: int,
+        post: PostFn | None = None,
+    ) -> None:
         p = next(model.parameters())
         self.model, self.device, self.dtype = model, p.device, p.dtype
         self.margin, self.on_tile, self.should_stop = margin, on_tile, should_stop
@@ -90,7 +98,9 @@ class _Runner:
         h, w = img.shape[-2:]
         m = self.margin
         y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
-        x = img[None, :, y0:y1, x0:x1].to(self.device, torch.float32, non_blocking=True)  # the model casts for its convs
+        x = img[None, :, y0:y1, x0:x1].to(
+            self.device, torch.float32, non_blocking=True
+        )  # the model casts for its convs
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, (t.y0 - y0, t.y0 - y0 + t.y1 - t.y0, t.x0 - x0, t.x0 - x0 + t.x1 - t.x0)
@@ -119,8 +129,10 @@ class _Runner:
                     torch.cuda.empty_cache()
                 tile //= 2
                 # re-plan the region not yet done: the failed tile split into smaller ones, then the rest
-                sub = [Tile(t.y0 + s.y0, t.y0 + s.y1, t.x0 + s.x0, t.x0 + s.x1)
-                       for s in plan_tiles(t.y1 - t.y0, t.x1 - t.x0, tile)]
+                sub = [
+                    Tile(t.y0 + s.y0, t.y0 + s.y1, t.x0 + s.x0, t.x0 + s.x1)
+                    for s in plan_tiles(t.y1 - t.y0, t.x1 - t.x0, tile)
+                ]
                 self.total += len(sub) - 1
                 pending = sub + pending[1:]
                 continue

@@ -62,7 +62,9 @@ def save_weights(
     return save_safetensors_atomic(path, tensors, meta)
 
 
-def save_safetensors_atomic(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+def save_safetensors_atomic(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]
+) -> Path:
     """Temp file in the same folder + rename: a crash never leaves a partial file under the final name."""
     from safetensors.torch import save_file
 
@@ -123,8 +125,11 @@ def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> 
     reference = TinyESPCN(config).state_dict()
     missing, unexpected = set(reference) - set(state), set(state) - set(reference)
     if missing or unexpected:
-        raise WeightsError(path, f"tensor names do not match the config (missing {sorted(missing)[:4]}, "
-                                 f"unexpected {sorted(unexpected)[:4]})")
+        raise WeightsError(
+            path,
+            f"tensor names do not match the config (missing {sorted(missing)[:4]}, "
+            f"unexpected {sorted(unexpected)[:4]})",
+        )
     for name, ref in reference.items():
         t = state[name]
         if tuple(t.shape) != tuple(ref.shape):

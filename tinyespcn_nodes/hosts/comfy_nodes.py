@@ -128,12 +128,21 @@ class TinyESPCNUpscale:
         try:
             for i in range(b):  # frame by frame into a preallocated batch
                 frame = x[i : i + 1].float().to(device)
-                upscale_tensor(net, frame[:, :3], tile=tile_size, margin=overlap, out=out[i : i + 1, :3],
-                               on_tile=on_tile, min_tile=MIN_TILE)
+                upscale_tensor(
+                    net,
+                    frame[:, :3],
+                    tile=tile_size,
+                    margin=overlap,
+                    out=out[i : i + 1, :3],
+                    on_tile=on_tile,
+                    min_tile=MIN_TILE,
+                )
                 if c == 4:
                     from ..core.resize import pil_resize
 
-                    out[i : i + 1, 3:] = pil_resize(frame[:, 3:].cpu(), (h * s, w * s), "bicubic").clamp(0, 1).to(out_device)
+                    out[i : i + 1, 3:] = (
+                        pil_resize(frame[:, 3:].cpu(), (h * s, w * s), "bicubic").clamp(0, 1).to(out_device)
+                    )
         finally:
             release(device)
         return (out.movedim(1, -1).to(out_dtype),)

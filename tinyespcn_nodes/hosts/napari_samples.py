@@ -21,4 +21,6 @@ def portrait_lowres() -> list[tuple]:
 
     hr = torch.from_numpy(np.array(Image.open(PORTRAIT).convert("RGB"))).permute(2, 0, 1).double() / 255
     lr = (matlab_imresize(hr, scale=0.5).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return [(lr, {"name": "astronaut (x2 low-res)", "rgb": True, "scale": (2.0, 2.0), "translate": (0.5, 0.5)}, "image")]
+    return [
+        (lr, {"name": "astronaut (x2 low-res)", "rgb": True, "scale": (2.0, 2.0), "translate": (0.5, 0.5)}, "image")
+    ]

@@ -43,8 +43,17 @@ class _Base(Container):
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(value=0, max=1, label="progress")
         self.status = Label(value="")
-        self.extend([self.layer_box, *self.parameter_widgets(), self.current_only, self.run_btn, self.cancel_btn,
-                     self.progress, self.status])
+        self.extend(
+            [
+                self.layer_box,
+                *self.parameter_widgets(),
+                self.current_only,
+                self.run_btn,
+                self.cancel_btn,
+                self.progress,
+                self.status,
+            ]
+        )
         self.run_btn.changed.connect(self.start)
         self.cancel_btn.changed.connect(self.cancel)
         viewer.layers.events.inserted.connect(lambda e: self.layer_box.reset_choices())
@@ -99,8 +108,9 @@ class _Base(Container):
 
                 def run_plane(x=x, events=events, result=result):
                     try:
-                        result["y"] = process(x, lambda done, total, q=events: q.put(("tile", total)),
-                                              lambda: worker.abort_requested)
+                        result["y"] = process(
+                            x, lambda done, total, q=events: q.put(("tile", total)), lambda: worker.abort_requested
+                        )
                     except BaseException as exc:  # handed to the worker thread below
                         result["error"] = exc
                     events.put(("done", None))
@@ -152,9 +162,16 @@ class _Base(Container):
             scale, translate = upscaled_geometry(scale, translate, ndim, f)
         if current is not None:  # a single plane: keep only the spatial axes
             scale, translate = scale[-2:], translate[-2:]
-        return {"name": self.output_name(layer), "scale": scale, "translate": translate, "rgb": bool(layer.rgb),
-                "contrast_limits": list(layer.contrast_limits), "colormap": layer.colormap.name,
-                "blending": layer.blending, "gamma": layer.gamma}
+        return {
+            "name": self.output_name(layer),
+            "scale": scale,
+            "translate": translate,
+            "rgb": bool(layer.rgb),
+            "contrast_limits": list(layer.contrast_limits),
+            "colormap": layer.colormap.name,
+            "blending": layer.blending,
+            "gamma": layer.gamma,
+        }
 
     def _finish(self, out, meta):
         from napari.layers import Layer
@@ -202,8 +219,11 @@ class UpscaleWidget(_Base):
         models = load_models(weights, self.factor(), self.device.value)
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
         tile = int(self.tile.value)
-        return _plane_runner(lambda t, on_tile, stop: upscale_bchw_tensor(t, models, tile=tile, post=post,
-                                                                             on_tile=on_tile, should_stop=stop))
+        return _plane_runner(
+            lambda t, on_tile, stop: upscale_bchw_tensor(
+                t, models, tile=tile, post=post, on_tile=on_tile, should_stop=stop
+            )
+        )
 
 
 class UnsharpWidget(_Base):
@@ -219,8 +239,9 @@ class UnsharpWidget(_Base):
     def make_processor(self):
         from ..core.pipeline import PostProcess
 
-        post = PostProcess(sharpen=True, radius=self.radius.value, percent=self.percent.value,
-                           threshold=self.threshold.value)
+        post = PostProcess(
+            sharpen=True, radius=self.radius.value, percent=self.percent.value, threshold=self.threshold.value
+        )
         return _filter_runner(post)
 
 
@@ -236,7 +257,9 @@ class AntialiasWidget(_Base):
     def make_processor(self):
         from ..core.pipeline import PostProcess
 
-        return _filter_runner(PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value))
+        return _filter_runner(
+            PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value)
+        )
 
 
 def _plane_runner(fn):

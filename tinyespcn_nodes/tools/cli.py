@@ -53,15 +53,26 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
     failures = 0
     for f in files:
-        target = out_dir / f"{f.stem}_x{args.scale}{'.png' if f.suffix.lower() in ('.jpg', '.jpeg', '.webp', '.bmp') else f.suffix.lower()}"
+        target = (
+            out_dir
+            / f"{f.stem}_x{args.scale}{'.png' if f.suffix.lower() in ('.jpg', '.jpeg', '.webp', '.bmp') else f.suffix.lower()}"
+        )
         if target.resolve() == f.resolve() or (target.exists() and any(target.samefile(g) for g in files)):
             print(f"error: {target} would overwrite an input; choose another -o", file=sys.stderr)
             failures += 1
             continue
         try:
             img = read_image(f)
-            out = upscale_array(img, args.scale, args.weights, device=args.device, half=args.half, tile=args.tile,
-                                post=post, on_tile=_progress(f.name))
+            out = upscale_array(
+                img,
+                args.scale,
+                args.weights,
+                device=args.device,
+                half=args.half,
+                tile=args.tile,
+                post=post,
+                on_tile=_progress(f.name),
+            )
             write_image(target, out)
             print(f"{f} → {target} ({img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype})")
         except (ImageFileError, ValueError, TypeError) as exc:
@@ -116,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")
     up.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile size (0 = whole image)")
     up.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    up.add_argument("--half", action="store_true", help="fp16 on CUDA, bf16 on CPUs with native bf16 (AVX-512 BF16/AMX)")
+    up.add_argument(
+        "--half", action="store_true", help="fp16 on CUDA, bf16 on CPUs with native bf16 (AVX-512 BF16/AMX)"
+    )
     up.set_defaults(func=cmd_upscale)
     demo = sub.add_parser("demo", help="the side-by-side demo on the bundled portrait")
     demo.add_argument("-o", "--output")

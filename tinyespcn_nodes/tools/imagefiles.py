@@ -35,8 +35,9 @@ def _read_16bit_color_png(path: Path) -> np.ndarray:
     try:
         import cv2
     except ImportError:
-        raise ImageFileError(path, "16-bit RGB PNG needs OpenCV to read without losing bits "
-                                   "(pip install opencv-python-headless)") from None
+        raise ImageFileError(
+            path, "16-bit RGB PNG needs OpenCV to read without losing bits (pip install opencv-python-headless)"
+        ) from None
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if arr is None:
         raise ImageFileError(path, "OpenCV could not decode this PNG (truncated or corrupt?)")

@@ -14,7 +14,7 @@ def _row(name: str, cfg: TinyESPCNConfig) -> str:
     mac = macs_per_lr_pixel(cfg)
     hr = mac / cfg.scale**2
     lr_720p = (1280 // cfg.scale) * (720 // cfg.scale)
-    return (f"{name:<28} x{cfg.scale}  {params:>9,d}  {mac:>11,d}  {hr:>11,.0f}  {mac * lr_720p / 1e9:>9.1f}")
+    return f"{name:<28} x{cfg.scale}  {params:>9,d}  {mac:>11,d}  {hr:>11,.0f}  {mac * lr_720p / 1e9:>9.1f}"
 
 
 def describe(extra: list[str] | None = None) -> str:
@@ -34,7 +34,9 @@ def describe(extra: list[str] | None = None) -> str:
             lines.append(f"{name:<28} unreadable: {exc}")
     faithful = count_parameters(TinyESPCN(TinyESPCNConfig(scale=2)))
     lines.append("")
-    lines.append(f"seed claim: 0.28M params; faithful x2 model has {faithful:,d} "
-                 f"({faithful / SEED_CLAIM:.2f}x the claim). 720p = output 1280x720; MACs exclude the bicubic skip "
-                 f"(48 per HR pixel).")
+    lines.append(
+        f"seed claim: 0.28M params; faithful x2 model has {faithful:,d} "
+        f"({faithful / SEED_CLAIM:.2f}x the claim). 720p = output 1280x720; MACs exclude the bicubic skip "
+        f"(48 per HR pixel)."
+    )
     return "\n".join(lines)

@@ -86,9 +86,16 @@ def bench_scale(scale: int, size: int, device: torch.device, mm: float) -> dict:
     pil = Image.fromarray(img)
     t_pil = _best_of(lambda: pil.resize((size * scale, size * scale), Image.BICUBIC))
     gflops = 2 * macs_per_lr_pixel(model.config) * size * size / t_model / 1e9
-    row = {"scale": scale, "weights": name, "lr_size": size, "ms_per_out_mp_model": 1e3 * t_model / out_mp,
-           "ms_per_out_mp_pillow_bicubic": 1e3 * t_pil / out_mp, "model_over_pillow": t_model / t_pil,
-           "gflops": gflops, "conv_efficiency": gflops / mm}
+    row = {
+        "scale": scale,
+        "weights": name,
+        "lr_size": size,
+        "ms_per_out_mp_model": 1e3 * t_model / out_mp,
+        "ms_per_out_mp_pillow_bicubic": 1e3 * t_pil / out_mp,
+        "model_over_pillow": t_model / t_pil,
+        "gflops": gflops,
+        "conv_efficiency": gflops / mm,
+    }
     row.update(_reduced_precision(model, x, device, mm))
     cv = _opencv_espcn(img, scale)
     if cv is not None:
@@ -115,9 +122,13 @@ def _reduced_precision(model: TinyESPCN, x: torch.Tensor, device: torch.device, 
         low = (run().clamp(0, 1) * 255).round()
     gflops = 2 * macs_per_lr_pixel(model.config) * x.shape[-2] * x.shape[-1] / t / 1e9
     mse = ((ref - low) ** 2).mean().item()
-    return {"half_dtype": str(dtype).removeprefix("torch."), "half_gflops": gflops, "half_over_fp32_matmul": gflops / mm,
-            "half_max_diff_levels": (ref - low).abs().max().item(),
-            "half_psnr_vs_fp32": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse)}
+    return {
+        "half_dtype": str(dtype).removeprefix("torch."),
+        "half_gflops": gflops,
+        "half_over_fp32_matmul": gflops / mm,
+        "half_max_diff_levels": (ref - low).abs().max().item(),
+        "half_psnr_vs_fp32": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse),
+    }
 
 
 def _opencv_espcn(img: np.ndarray, scale: int) -> float | None:
@@ -144,10 +155,21 @@ def bench_filters(size: int = 1024) -> dict:
     t_usm = _best_of(lambda: unsharp_mask(x))
     t_usm_pil = _best_of(lambda: pil.filter(ImageFilter.UnsharpMask(1.2, 100, 1)))
     t_aa = _best_of(lambda: msaa_antialias(x), repeat=2)
-    t_aa_pil = _best_of(lambda: pil.resize((2 * size, 2 * size), Image.LANCZOS).filter(ImageFilter.GaussianBlur(0.5))
-                        .resize((size, size), Image.LANCZOS), repeat=2)
-    return {"size": size, "unsharp_mp_s": mp / t_usm, "unsharp_pillow_mp_s": mp / t_usm_pil,
-            "msaa_mp_s": mp / t_aa, "msaa_pillow_mp_s": mp / t_aa_pil}
+    t_aa_pil = _best_of(
+        lambda: (
+            pil.resize((2 * size, 2 * size), Image.LANCZOS)
+            .filter(ImageFilter.GaussianBlur(0.5))
+            .resize((size, size), Image.LANCZOS)
+        ),
+        repeat=2,
+    )
+    return {
+        "size": size,
+        "unsharp_mp_s": mp / t_usm,
+        "unsharp_pillow_mp_s": mp / t_usm_pil,
+        "msaa_mp_s": mp / t_aa,
+        "msaa_pillow_mp_s": mp / t_aa_pil,
+    }
 
 
 _MEMORY_CHILD = r"""
@@ -177,8 +199,13 @@ print(json.dumps({"out_bytes": out.numel() * out.element_size(), "peak_rss": hig
 
 def bench_memory() -> dict:
     t0 = time.perf_counter()
-    res = subprocess.run([sys.executable, "-c", _MEMORY_CHILD], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    res = subprocess.run(
+        [sys.executable, "-c", _MEMORY_CHILD],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     data = json.loads(res.stdout.strip().splitlines()[-1])
     data["seconds"] = time.perf_counter() - t0
     data["peak_minus_output_mb"] = (data["peak_rss"] - data["out_bytes"]) / 2**20
@@ -191,26 +218,36 @@ def run_bench(size: int = 512, scales: list[int] | None = None, device: str = "a
     print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"in-run float32 matmul 2048^3: {mm:.1f} GFLOP/s")
     rows = [bench_scale(s, size, dev, mm) for s in scales or [2, 3, 4]]
-    print(f"\n{'scale':>5} {'model ms/MP':>12} {'Pillow ms/MP':>13} {'model/Pillow':>13} {'GFLOP/s':>8} "
-          f"{'conv eff.':>9} {'OpenCV ESPCN ms/MP':>19}  weights")
+    print(
+        f"\n{'scale':>5} {'model ms/MP':>12} {'Pillow ms/MP':>13} {'model/Pillow':>13} {'GFLOP/s':>8} "
+        f"{'conv eff.':>9} {'OpenCV ESPCN ms/MP':>19}  weights"
+    )
     for r in rows:
         cv = f"{r['ms_per_out_mp_opencv_espcn']:.1f}" if "ms_per_out_mp_opencv_espcn" in r else "n/a"
-        print(f"{'x' + str(r['scale']):>5} {r['ms_per_out_mp_model']:>12.1f} {r['ms_per_out_mp_pillow_bicubic']:>13.2f} "
-              f"{r['model_over_pillow']:>12.0f}x {r['gflops']:>8.1f} {r['conv_efficiency']:>9.2f} {cv:>19}  {r['weights']}")
+        print(
+            f"{'x' + str(r['scale']):>5} {r['ms_per_out_mp_model']:>12.1f} {r['ms_per_out_mp_pillow_bicubic']:>13.2f} "
+            f"{r['model_over_pillow']:>12.0f}x {r['gflops']:>8.1f} {r['conv_efficiency']:>9.2f} {cv:>19}  {r['weights']}"
+        )
     for r in rows:
         if "half_dtype" in r:
-            print(f"{'x' + str(r['scale']):>5} --half ({r['half_dtype']}): {r['half_gflops']:.1f} GFLOP/s = "
-                  f"{r['half_over_fp32_matmul']:.2f}× the fp32 matmul, output vs fp32: max {r['half_max_diff_levels']:.0f} "
-                  f"levels, PSNR {r['half_psnr_vs_fp32']:.1f} dB")
+            print(
+                f"{'x' + str(r['scale']):>5} --half ({r['half_dtype']}): {r['half_gflops']:.1f} GFLOP/s = "
+                f"{r['half_over_fp32_matmul']:.2f}× the fp32 matmul, output vs fp32: max {r['half_max_diff_levels']:.0f} "
+                f"levels, PSNR {r['half_psnr_vs_fp32']:.1f} dB"
+            )
     f = bench_filters()
-    print(f"\nfilters on {f['size']}² RGB: unsharp {f['unsharp_mp_s']:.1f} MP/s vs Pillow {f['unsharp_pillow_mp_s']:.1f} "
-          f"(ratio {f['unsharp_mp_s'] / f['unsharp_pillow_mp_s']:.2f}); MSAA {f['msaa_mp_s']:.2f} MP/s vs Pillow "
-          f"{f['msaa_pillow_mp_s']:.2f} (ratio {f['msaa_mp_s'] / f['msaa_pillow_mp_s']:.2f})")
+    print(
+        f"\nfilters on {f['size']}² RGB: unsharp {f['unsharp_mp_s']:.1f} MP/s vs Pillow {f['unsharp_pillow_mp_s']:.1f} "
+        f"(ratio {f['unsharp_mp_s'] / f['unsharp_pillow_mp_s']:.2f}); MSAA {f['msaa_mp_s']:.2f} MP/s vs Pillow "
+        f"{f['msaa_pillow_mp_s']:.2f} (ratio {f['msaa_mp_s'] / f['msaa_pillow_mp_s']:.2f})"
+    )
     result = {"matmul_gflops": mm, "scales": rows, "filters": f}
     if memory_test:
         m = bench_memory()
-        print(f"\nmemory: 2048² → {m['shape'][-1]}² x4 uint8: peak RSS {m['peak_rss'] / 2**20:.0f} MB, output "
-              f"{m['out_bytes'] / 2**20:.0f} MB, peak − output {m['peak_minus_output_mb']:.0f} MB "
-              f"(budget 512 MB), RSS before the upscale {m['rss_before'] / 2**20:.0f} MB, {m['seconds']:.0f} s")
+        print(
+            f"\nmemory: 2048² → {m['shape'][-1]}² x4 uint8: peak RSS {m['peak_rss'] / 2**20:.0f} MB, output "
+            f"{m['out_bytes'] / 2**20:.0f} MB, peak − output {m['peak_minus_output_mb']:.0f} MB "
+            f"(budget 512 MB), RSS before the upscale {m['rss_before'] / 2**20:.0f} MB, {m['seconds']:.0f} s"
+        )
         result["memory"] = m
     return result

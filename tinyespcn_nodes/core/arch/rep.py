@@ -74,7 +74,9 @@ class RepConv3x3(nn.Module):
         self.conv3 = nn.Conv2d(cin, cout, 3, padding=1)
         self.expand_in = nn.Conv2d(cin, cout * expand, 1, padding=1) if expand else None
         self.expand_out = nn.Conv2d(cout * expand, cout, 3) if expand else None
-        self.edges = nn.ModuleList(_EdgeBranch(cin, cout, m) for m in (_SOBEL_X, _SOBEL_Y, _LAPLACIAN)) if edge else None
+        self.edges = (
+            nn.ModuleList(_EdgeBranch(cin, cout, m) for m in (_SOBEL_X, _SOBEL_Y, _LAPLACIAN)) if edge else None
+        )
         self.identity = cin == cout
 
     def forward_branches(self, x: torch.Tensor) -> torch.Tensor:

@@ -93,7 +93,9 @@ class TinyESPCN(nn.Module):
 
     def features(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Head and trunk: (x1, x2) before attention, in the weights' dtype (fp16/bf16 models take fp32 input)."""
-        x1 = self.feat_in(lr.to(self.feat_in.weight.dtype)).relu_()  # in place: a conv output is not needed by its own backward
+        x1 = self.feat_in(
+            lr.to(self.feat_in.weight.dtype)
+        ).relu_()  # in place: a conv output is not needed by its own backward
         x2 = x1
         for conv in self.trunk:
             y = conv(x2).relu_()
@@ -106,7 +108,9 @@ class TinyESPCN(nn.Module):
             return None
         return torch.sigmoid(self.attn.fc_up(F.relu(self.attn.fc_down(pooled))))
 
-    def reconstruct(self, lr: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, gate: torch.Tensor | None) -> torch.Tensor:
+    def reconstruct(
+        self, lr: torch.Tensor, x1: torch.Tensor, x2: torch.Tensor, gate: torch.Tensor | None
+    ) -> torch.Tensor:
         # inference reuses x2's buffer (tile memory stays a handful of activations); training needs x2 intact.
         # The skip stays in the input's precision (fp32): a bf16/fp16 model only rounds the detail.
         inplace = not torch.is_grad_enabled() and x2 is not x1
