@@ -15,7 +15,6 @@ from trainer.config import TrainConfig
 from trainer.export import _BOOKKEEPING, command_line
 from trainer.lpips import LPIPS
 from trainer.model_card import commands_text, train_time_text
-from trainer.models import load_any
 from trainer.quality_bench import bicubic_row, model_row, score_row
 
 # published bicubic rows (SAFMN table, docs/sr-benchmarks.md §1): (PSNR, SSIM)
@@ -90,6 +89,9 @@ def _tiny_run(image_folder, tmp_path, name="run", **kw):
         "--val-sets",
     ]
     argv += [x for k, v in kw.items() for x in (f"--{k}", str(v))]
+    if kw.get("arch") in ("espcn", "srcnn"):  # fixed-size baselines take no size options
+        i = argv.index("--channels")
+        del argv[i : i + 4]
     assert main(argv) == 0
     return run
 
@@ -131,13 +133,23 @@ def test_export_records_the_runs_a_fine_tune_descends_from(image_folder, tmp_pat
     assert [s["run"] for s in load_model(out)[1].training["earlier_stages"]] == ["second"]
 
 
-def test_baseline_export_loads_for_the_benchmark(image_folder, tmp_path):
+def test_baseline_export_is_the_common_weights_format(image_folder, tmp_path):
     run = _tiny_run(image_folder, tmp_path, arch="espcn")
-    model, arch, scale, meta = load_any(run / "final.safetensors")
-    assert (arch, scale, meta["metrics"]["step"], meta["training"]["steps"]) == ("espcn", 2, 4, 4)
+    model, info = load_model(run / "final.safetensors")
+    assert (info.spec.name, info.scale, info.metrics["step"], info.training["steps"]) == ("espcn", 2, 4, 4)
     assert model(torch.rand(1, 3, 10, 12)).shape == (1, 3, 20, 24)
-    with pytest.raises(ValueError, match="tinyespcn-trainer-baseline"):
-        load_model(run / "final.safetensors")  # the plugin refuses a baseline file with a clear error
+
+
+def test_legacy_baseline_files_still_load(tmp_path):
+    from tinyespcn_nodes.core.arch.espcn import ESPCN
+    from tinyespcn_nodes.core.files import save_safetensors_atomic
+
+    model = ESPCN()
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    old = save_safetensors_atomic(tmp_path / "old.safetensors", tensors, {
+        "format": "tinyespcn-trainer-baseline", "architecture": "espcn", "scale": "2", "training": "{}", "metrics": "{}"})  # fmt: skip
+    loaded, info = load_model(old)
+    assert info.spec.id == "ESPCN" and torch.equal(loaded.conv_a.weight, model.conv_a.weight)
 
 
 def test_recorded_command_line_rebuilds_the_same_config(tmp_path):

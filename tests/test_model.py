@@ -3,22 +3,8 @@ import re
 import pytest
 import torch
 
-from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig, count_parameters, macs_per_lr_pixel
-
-
-def conv_macs_by_hooks(model: TinyESPCN, h: int = 8, w: int = 8) -> float:
-    total = 0
-
-    def hook(mod, inp, out):
-        nonlocal total
-        k = mod.kernel_size[0] * mod.kernel_size[1]
-        total += out.numel() * mod.in_channels * k
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    model(torch.rand(1, 3, h, w))
-    for hd in handles:
-        hd.remove()
-    return total / (h * w)
+from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig, _config_from_state
 
 
 @pytest.mark.parametrize("scale,params", [(2, 386_188), (3, 394_843), (4, 406_960)])
@@ -27,10 +13,12 @@ def test_faithful_parameter_counts_match_the_audit(scale, params):
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_mac_formula_matches_hooked_forward(scale):
-    cfg = TinyESPCNConfig(scale=scale)
-    counted = conv_macs_by_hooks(TinyESPCN(cfg))
-    assert counted + cfg.channels == macs_per_lr_pixel(cfg)
+def test_hooked_mac_count_matches_the_closed_form(scale):
+    c, k, blocks = 64, 7, 10
+    convs = k * k * 3 * c + blocks * 9 * c * c + 9 * c * 3 * scale * scale
+    hidden = c // 16
+    gate = 2 * c * hidden / (24 * 24)  # the SE gate's two linear layers run once per image (24² input)
+    assert macs_per_lr_pixel(TinyESPCN(TinyESPCNConfig(scale=scale)), size=24) == round(convs + gate)
 
 
 def test_tensor_names_avoid_spandrel_detection_keys():
@@ -43,9 +31,10 @@ def test_residual_option_changes_output_not_parameters():
     torch.manual_seed(0)
     plain = TinyESPCN(TinyESPCNConfig(blocks=3, channels=8))
     res = TinyESPCN(TinyESPCNConfig(blocks=3, channels=8, residual=True))
-    res.load_state_dict(plain.state_dict())
+    res.load_state_dict({**plain.state_dict(), "residual_trunk": torch.ones(1)})
     x = torch.rand(1, 3, 12, 12)
     assert count_parameters(plain) == count_parameters(res)
+    assert _config_from_state(res.state_dict()).residual and not _config_from_state(plain.state_dict()).residual
     assert not torch.allclose(plain(x), res(x))
 
 

@@ -60,27 +60,28 @@ def test_progress_and_cancel(small_model):
 
 
 class OOMOnce(torch.nn.Module):
-    """Wraps a model; raises CUDA-style OOM the first time a tile bigger than `limit` is run."""
+    """Wraps a model; raises CUDA-style OOM whenever a tile wider than `limit` is run (as the tiler sees it)."""
 
     def __init__(self, model, limit):
         super().__init__()
         self.inner, self.limit, self.raised = model, limit, 0
-        self.attn, self.config = model.attn, model.config
 
     scale = property(lambda self: self.inner.scale)
     receptive_radius = property(lambda self: self.inner.receptive_radius)
+    needs_statistics = property(lambda self: self.inner.needs_statistics)
 
-    def features(self, x):
+    def check(self, x):
         if x.shape[-1] > self.limit:
             self.raised += 1
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return self.inner.features(x)
 
-    def gate(self, p):
-        return self.inner.gate(p)
+    def statistics(self, x, region=None):
+        self.check(x)
+        return self.inner.statistics(x, region)
 
-    def reconstruct(self, *a):
-        return self.inner.reconstruct(*a)
+    def forward(self, x, stats=None):
+        self.check(x)
+        return self.inner(x, stats=stats)
 
 
 def test_oom_halves_the_tile_and_gives_the_same_result(small_model):
@@ -93,7 +94,7 @@ def test_oom_halves_the_tile_and_gives_the_same_result(small_model):
 
 def test_other_exceptions_are_not_swallowed(small_model):
     class Boom(OOMOnce):
-        def features(self, x):
+        def check(self, x):
             raise RuntimeError("shape mismatch somewhere")
 
     with pytest.raises(RuntimeError, match="shape mismatch"):

@@ -12,7 +12,7 @@ WORKER = textwrap.dedent("""
     from trainer.config import TrainConfig
     from trainer.loop import Trainer
     data, run, out = sys.argv[1:4]
-    cfg = TrainConfig(data=[data], dataset="lsdir", channels=8, blocks=2, patch=12, batch=2, steps=4, warmup=1,
+    cfg = TrainConfig(data=[data], dataset="lsdir", model={"channels": 8, "blocks": 2}, patch=12, batch=2, steps=4, warmup=1,
                       lr=1e-2, ckpt_every=2, val_every=1000, log_every=2, run_dir=run, threads=1, workers=1, ema=0)
     t = Trainer(cfg)
     start = {k: v.clone() for k, v in t.model.state_dict().items()}

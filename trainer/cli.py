@@ -9,6 +9,7 @@ from dataclasses import fields
 from tinyespcn_nodes.core.shared import shared_root
 
 from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
+from .models import ARCHITECTURES
 
 _SHARED = shared_root()
 
@@ -36,12 +37,42 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
             p.add_argument(
                 flag, nargs="*", default=None, metavar="TERM=W", help="override loss terms, e.g. charbonnier=1 l1=0"
             )
+        elif f.name == "model":
+            continue  # each architecture's own options follow as flags of their own
+        elif f.name == "arch":
+            p.add_argument(flag, choices=ARCHITECTURES, default=None, help="network to train (default tinyespcn)")
         elif f.type in ("bool",):
             p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
         else:
             kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
             p.add_argument(flag, type=kind, default=None)
+    group = p.add_argument_group("architecture options (passed to the chosen --arch's config untouched)")
+    for name, (kind, owners) in arch_options().items():
+        flag = "--" + name.replace("_", "-")
+        help_text = f"option of {', '.join(owners)}"
+        if kind is bool:
+            group.add_argument(
+                flag, dest=f"arch_{name}", action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            group.add_argument(flag, dest=f"arch_{name}", type=kind, default=None, help=help_text)
     p.add_argument("--no-resume", action="store_true", help="start over even if the run folder has last.pt")
+
+
+def arch_options() -> dict[str, tuple[type, list[str]]]:
+    """Every option of every registered architecture's config (but scale): name → (type, architectures)."""
+    from dataclasses import fields as dc_fields
+
+    from tinyespcn_nodes.core.arch import SPECS
+
+    out: dict[str, tuple[type, list[str]]] = {}
+    for spec in SPECS:
+        for f in dc_fields(spec.config_cls):
+            if f.name in ("scale", "deployed"):
+                continue
+            kind = {"int": int, "float": float, "bool": bool}.get(str(f.type), str)
+            out.setdefault(f.name, (kind, []))[1].append(spec.name)
+    return out
 
 
 def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
@@ -58,6 +89,13 @@ def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
         elif str(f.type) == "int | None" and value == 0:
             value = None  # e.g. --subset 0: all images, --face-size 0: no resize
         overrides[f.name] = value
+    model = {
+        name: getattr(args, f"arch_{name}")
+        for name in arch_options()
+        if getattr(args, f"arch_{name}", None) is not None
+    }
+    if model:
+        overrides["model"] = {**cfg.model, **model}
     cfg = cfg.updated(overrides)
     if not cfg.val_sets and args.val_sets is None:
         cfg = cfg.updated({"val_sets": default_val_sets()})

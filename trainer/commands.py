@@ -16,7 +16,7 @@ DEFAULT_CROPS = ("Set5=butterfly", "Set14=img_005", "Faces=")
 
 def add_parsers(sub) -> None:
     ev = sub.add_parser("eval", help="score weights files on benchmark sets (Y-PSNR/SSIM, border = scale, + LPIPS)")
-    ev.add_argument("weights", nargs="+", help=".safetensors files (TinyESPCN or trainer baselines) or bundled names")
+    ev.add_argument("weights", nargs="+", help=".safetensors files of any registered architecture, or bundled names")
     _add_common(ev)
     ex = sub.add_parser("export", help="run folder or checkpoint → safetensors weights with full metadata")
     ex.add_argument("source", help="run folder (uses its last.pt) or a checkpoint file")

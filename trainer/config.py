@@ -10,13 +10,9 @@ from pathlib import Path
 @dataclass
 class TrainConfig:
     # what to train
-    arch: str = "tinyespcn"  # tinyespcn | espcn | srcnn
+    arch: str = "tinyespcn"  # a registered architecture's name (tinyespcn_nodes.core.arch)
     scale: int = 2
-    channels: int = 64
-    blocks: int = 10
-    head_kernel: int = 7
-    attention: bool = True
-    residual: bool = False
+    model: dict = field(default_factory=dict)  # that architecture's own options, passed through untouched
     init: str | None = None  # weights (.safetensors) to start from; shape-compatible tensors are copied
     # data
     data: list[str] = field(default_factory=list)
@@ -68,6 +64,7 @@ class TrainConfig:
         return cls().updated(read_config_file(path), source=str(path))
 
     def updated(self, values: dict, source: str = "options") -> TrainConfig:
+        values = _migrate(values)
         known = {f.name for f in fields(self)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -81,6 +78,22 @@ class TrainConfig:
     @property
     def run_path(self) -> Path:
         return Path(self.run_dir).expanduser()
+
+
+# configs written before the registry kept TinyESPCN's options at the top level
+LEGACY_MODEL_KEYS = ("channels", "blocks", "head_kernel", "attention", "residual", "reduction")
+
+
+def _migrate(values: dict) -> dict:
+    """Old top-level model options → `model`, keeping those the chosen architecture has."""
+    if not any(k in values for k in LEGACY_MODEL_KEYS):
+        return values
+    from tinyespcn_nodes.core.arch import by_name
+
+    allowed = set(by_name(values.get("arch", "tinyespcn")).config_cls.option_names())
+    moved = {k: values[k] for k in LEGACY_MODEL_KEYS if k in values and k in allowed}
+    rest = {k: v for k, v in values.items() if k not in LEGACY_MODEL_KEYS}
+    return {**rest, "model": {**moved, **values.get("model", {})}}
 
 
 def read_config_file(path: str | Path) -> dict:

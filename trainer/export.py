@@ -13,10 +13,12 @@ from pathlib import Path
 
 import torch
 
+from tinyespcn_nodes.core.weights import save_weights
+
 from .checkpoint import load_checkpoint
 from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig
 from .evaluate import score, validation_sets
-from .models import build_model, save_baseline
+from .models import build_model
 from .sources import face_split
 
 # options that do not change the weights (only where/how often things are written)
@@ -50,11 +52,20 @@ def command_line(cfg: TrainConfig) -> str:
             parts.append(flag if value else "--no-" + f.name.replace("_", "-"))
         elif isinstance(value, list):
             parts.append(" ".join([flag, *(_short(str(v)) for v in value)]))
+        elif f.name == "model":
+            parts += [_arch_flag(k, v) for k, v in sorted(value.items())]
         elif isinstance(value, dict):
             parts.append(" ".join([flag, *(f"{k}={v}" for k, v in value.items())]))
         else:
             parts.append(f"{flag} {_short(str(value))}")
     return " ".join(parts)
+
+
+def _arch_flag(name: str, value) -> str:
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else "--no-" + name.replace("_", "-")
+    return f"{flag} {value}"
 
 
 def _short(value: str) -> str:
@@ -161,8 +172,4 @@ def export_run(
         training["note"] = note
     metrics = validation_metrics(model, cfg) if measure else {}
     metrics["step"] = int(state["step"])
-    if cfg.arch != "tinyespcn":
-        return save_baseline(out, model, cfg.arch, cfg.scale, training, metrics)
-    from tinyespcn_nodes.core.weights import save_weights
-
     return save_weights(out, model, training=training, metrics=metrics)

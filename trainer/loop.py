@@ -16,7 +16,6 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN
 from tinyespcn_nodes.core.devices import pick_device
 from tinyespcn_nodes.core.weights import save_weights
 
@@ -25,7 +24,7 @@ from .config import TrainConfig
 from .evaluate import score, validation_sets
 from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
-from .models import build_model, init_from, save_baseline
+from .models import build_model, init_from
 from .patches import Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
 from .sources import face_split, lsdir_refs
@@ -195,8 +194,6 @@ class Trainer:
         if self.init_chain is None:  # the init chain is fixed for a run: read its folders once
             self.init_chain = earlier_stages(self.cfg.init)
         training = training_metadata(self.cfg, self.step, self.run, use_ema, self.init_chain)
-        if not isinstance(model, TinyESPCN):
-            return save_baseline(path, model, self.cfg.arch, self.cfg.scale, training, metrics)
         return save_weights(path, model, training=training, metrics=metrics)
 
     # ---- data & validation -------------------------------------------------------------------

@@ -11,12 +11,11 @@ import re
 from dataclasses import asdict
 from pathlib import Path
 
-from tinyespcn_nodes.core.arch.tinyespcn import macs_per_lr_pixel
-from tinyespcn_nodes.core.weights import read_weights
+from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
+from tinyespcn_nodes.core.weights import load_model
 
 from .checkpoint import write_text_atomic
 from .losses import PRESETS
-from .models import load_any
 
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HD_PIXELS = 1280 * 720
@@ -48,14 +47,15 @@ def sha256(path: Path) -> str:
 def weights_rows(files: list[Path]) -> list[dict]:
     rows = []
     for f in files:
-        info, state = read_weights(f)
-        params = sum(t.numel() for t in state.values())
-        macs = macs_per_lr_pixel(info.config)
+        model, info = load_model(f)
+        params = count_parameters(model)
+        macs = macs_per_lr_pixel(model)
         scale = info.config.scale
         rows.append({
             "file": f.name, "scale": scale, "params": params, "macs_per_lr_px": macs,
             "gmac_720p": macs * HD_PIXELS / (scale * scale) / 1e9, "training": info.training, "metrics": info.metrics,
-            "config": json.loads(info.config.to_json()), "sha256": sha256(f),
+            "config": json.loads(info.config.to_json()), "sha256": sha256(f), "summary": info.spec.summary(info.config),
+            "arch": info.spec.id,
         })  # fmt: skip
     return rows
 
@@ -104,21 +104,16 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
             f"{t.get('init') or 'scratch'} | {t.get('steps', '?')} | {loss_text(t.get('loss'), t.get('config', {}).get('loss_weights'))} | {train_time_text(t)} | "
             f"{metrics} | `{r['sha256'][:16]}` |"
         )
-    configs = {json.dumps({k: v for k, v in r["config"].items() if k != "scale"}, sort_keys=True) for r in rows}
     out += ["", "## Architecture", ""]
-    for c in sorted(configs):
-        cfg = json.loads(c)
-        out.append(
-            f"TinyESPCN: {cfg['head_kernel']}×{cfg['head_kernel']} head 3→{cfg['channels']} + ReLU, "
-            f"{cfg['blocks']} × (3×3 conv + ReLU){' with residual connections' if cfg['residual'] else ' (plain, as in the seed code)'}, "
-            f"{'squeeze-and-excitation attention (reduction ' + str(cfg['reduction']) + '), ' if cfg['attention'] else ''}"
-            f"feature skip, 3×3 conv → 3·s², PixelShuffle, plus a bicubic global skip. Config: `{c}`."
-        )
+    for summary in sorted({r["summary"] for r in rows}):
+        files = ", ".join(r["file"] for r in rows if r["summary"] == summary)
+        out.append(f"- {summary} ({files}).")
     out += [
         "",
-        "Parameter counts are counted from the tensors in each file; MACs per LR pixel are the conv weight count "
-        "(the SE gate and the bicubic skip are negligible). This is the seed-faithful configuration: the seeds "
-        "claimed 0.28M parameters, the architecture they describe has the counts above.",
+        "Parameters are counted from each file's tensors; MACs per LR pixel are counted by hooks on every conv "
+        "and linear layer of the deployed (folded) network in one forward pass (activations, attention gates "
+        "and skips are element-wise and not counted). The seeds claimed 0.28M parameters for their "
+        "configuration; the architecture they describe (the `seed-*` files) has the counts above.",
         "",
         "## Training data and licences",
         "",
@@ -134,7 +129,7 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
     out += [commands_text(r["file"], r["training"]) for r in rows]
     notes = [f"- {r['file']}: {r['training']['note']}" for r in rows if r["training"].get("note")]
     for b in baselines:
-        training = load_any(b)[3]["training"]
+        training = load_model(b)[1].training
         out.append(commands_text(f"baselines/{b.name} ({_hours(training.get('train_seconds'))})", training))
     out += [
         "```",

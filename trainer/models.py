@@ -1,46 +1,41 @@
-"""Build any trainable architecture from a TrainConfig; initialise from compatible weights."""
+"""Build any registered architecture from a TrainConfig (`--arch` + its own options); initialise from weights."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from torch import nn
 
-from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.core.weights import WeightsError, load_model, read_weights, save_safetensors_atomic
+from tinyespcn_nodes.core.arch import ArchConfig, by_name, names
+from tinyespcn_nodes.core.weights import read_weights
 
-from .baselines import ESPCN, SRCNN
 from .config import TrainConfig
 
-ARCHITECTURES = ("tinyespcn", "espcn", "srcnn")
+ARCHITECTURES = tuple(names())
 
 
-def tiny_config(cfg: TrainConfig) -> TinyESPCNConfig:
-    return TinyESPCNConfig(
-        scale=cfg.scale, channels=cfg.channels, blocks=cfg.blocks, head_kernel=cfg.head_kernel,
-        attention=cfg.attention, residual=cfg.residual,
-    )  # fmt: skip
+def arch_config(cfg: TrainConfig) -> ArchConfig:
+    """The architecture's config: its defaults, then `cfg.model` (passed through untouched), at `cfg.scale`."""
+    spec = by_name(cfg.arch)
+    allowed = [n for n in spec.config_cls.option_names() if n not in ("scale", "deployed")]
+    unknown = sorted(set(cfg.model) - set(allowed))
+    if unknown:
+        raise ValueError(f"--arch {cfg.arch} has no option(s) {unknown} (its options: {', '.join(allowed) or 'none'})")
+    return spec.config_cls.from_dict({**cfg.model, "scale": cfg.scale})
 
 
 def build_model(cfg: TrainConfig) -> nn.Module:
-    if cfg.arch == "tinyespcn":
-        return TinyESPCN(tiny_config(cfg))
-    if cfg.arch == "espcn":
-        return ESPCN(cfg.scale)
-    if cfg.arch == "srcnn":
-        return SRCNN(cfg.scale)
-    if cfg.arch == "rep":
-        from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
-
-        return TinyESPCNRep(RepConfig(scale=cfg.scale, channels=cfg.channels, blocks=cfg.blocks))
-    raise ValueError(f"arch must be one of {ARCHITECTURES}, got {cfg.arch!r}")
+    """The trainable form (re-parameterised architectures keep their branches; export folds them)."""
+    return by_name(cfg.arch).build(arch_config(cfg))
 
 
 def init_from(model: nn.Module, path: str) -> list[str]:
-    """Copy every tensor whose name and shape match (e.g. an x2 trunk into an x4 model); return what was copied."""
+    """Copy every tensor whose name and shape match (e.g. an x2 trunk into an x4 model); return what was copied.
+
+    A re-parameterised model is initialised from the training-form tensors of a file exported from it,
+    which hold the folded convs: those load into the 3x3 branch, the other branches start at zero effect.
+    """
     _, state = read_weights(path)
     own = model.state_dict()
+    state = _into_training_form(model, state)
     copied = [k for k, v in state.items() if k in own and own[k].shape == v.shape]
     if not copied:
         raise ValueError(f"{path}: no tensor matches this model; cannot initialise from it")
@@ -48,49 +43,23 @@ def init_from(model: nn.Module, path: str) -> list[str]:
     return copied
 
 
-BASELINE_FORMAT = "tinyespcn-trainer-baseline"
+def _into_training_form(model: nn.Module, state: dict) -> dict:
+    """A deployed conv `name.*` → `name.conv3.*` of a RepConv3x3, minus what its other branches add now.
 
+    The model then computes exactly the file's function, with every branch still free to train.
+    """
+    import torch
 
-def save_baseline(
-    path: str | Path, model: nn.Module, arch: str, scale: int, training: dict | None = None, metrics: dict | None = None
-) -> Path:
-    """ESPCN/SRCNN weights as safetensors (the plugin does not load these; the benchmark does)."""
-    tensors = {k: v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {
-        "format": BASELINE_FORMAT,
-        "architecture": arch,
-        "scale": str(scale),
-        "training": json.dumps(training or {}, sort_keys=True),
-        "metrics": json.dumps(metrics or {}, sort_keys=True),
-    }
-    return save_safetensors_atomic(path, tensors, meta)
+    from tinyespcn_nodes.core.arch.rep import RepConv3x3
 
-
-def load_any(path: str | Path) -> tuple[nn.Module, str, int, dict]:
-    """(model in eval mode, architecture, scale, {"metrics", "training"}) for TinyESPCN or a trainer baseline file."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = f.metadata() or {}
-    except Exception as exc:
-        raise WeightsError(path, f"not a readable safetensors file ({exc})") from None
-    if meta.get("format") != BASELINE_FORMAT:
-        model, info = load_model(path)
-        return model.eval(), "tinyespcn", info.scale, {"metrics": info.metrics, "training": info.training}
-    arch, scale = meta.get("architecture", ""), int(meta.get("scale", "0"))
-    if arch not in ("espcn", "srcnn") or scale not in (2, 3, 4):
-        raise WeightsError(path, f"baseline architecture {arch!r} at scale {scale} is not supported")
-    model = build_model(TrainConfig(arch=arch, scale=scale))
-    try:
-        model.load_state_dict(load_file(str(path)))
-    except RuntimeError as exc:
-        raise WeightsError(path, f"tensors do not fit {arch} x{scale}: {exc}") from None
-    return (
-        model.eval(),
-        arch,
-        scale,
-        {"metrics": json.loads(meta.get("metrics", "{}")), "training": json.loads(meta.get("training", "{}"))},
-    )
+    out = dict(state)
+    for name, module in model.named_modules():
+        if isinstance(module, RepConv3x3) and f"{name}.weight" in out and f"{name}.bias" in out:
+            weight, bias = out.pop(f"{name}.weight"), out.pop(f"{name}.bias")
+            with torch.no_grad():
+                total_w, total_b = module.kernel()
+                others_w, others_b = total_w - module.conv3.weight, total_b - module.conv3.bias
+            if weight.shape == others_w.shape:
+                out[f"{name}.conv3.weight"] = weight - others_w
+                out[f"{name}.conv3.bias"] = bias - others_b
+    return out

@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, macs_per_lr_pixel
+from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
 from tinyespcn_nodes.core.resize import matlab_imresize
+from tinyespcn_nodes.core.weights import load_model
 
 from .bench_sets import load_set
 from .evaluate import Pair, pair_metrics, quantize
 from .export import weights_label
-from .models import load_any
 
 Upscale = Callable[[torch.Tensor], torch.Tensor]  # [1,3,h,w] float in [0,1] → [1,3,sh,sw]
 OPENCV_MODELS = {"espcn": "ESPCN", "fsrcnn": "FSRCNN"}
@@ -31,7 +31,7 @@ TIMING_LR = 256
 @dataclass
 class Row:
     name: str
-    kind: str  # bicubic | tinyespcn | espcn | srcnn | opencv
+    kind: str  # bicubic | opencv | a registered architecture name
     scale: int
     upscale: Upscale
     params: int | None = None
@@ -50,27 +50,22 @@ def bicubic_row(scale: int) -> Row:
     )
 
 
-def _conv_macs_per_lr_px(model: torch.nn.Module, scale: int) -> int:
-    """Weight count of every conv; convs that run at HR size (SRCNN) cost s² per LR pixel."""
-    per_px = scale * scale if getattr(model, "runs_at_hr", False) else 1
-    return sum(m.weight.numel() * per_px for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-
-
 def model_row(path: str | Path, device: torch.device, name: str | None = None) -> Row:
-    model, arch, scale, meta = load_any(path)
+    model, info = load_model(path)
+    spec = info.spec
     if name is None:
-        steps = meta["training"].get("steps")
+        steps = info.training.get("steps")
         label = weights_label(path).removesuffix(".safetensors")  # two runs' final files stay two rows
-        name = f"TinyESPCN {label}" if arch == "tinyespcn" else f"{arch.upper()} (our trainer, {steps} steps)"
+        name = f"{spec.id} (our trainer, {steps} steps)" if spec.baseline else f"{spec.id} {label}"
     model = model.to(device)
-    params = sum(p.numel() for p in model.parameters())
-    macs = macs_per_lr_pixel(model.config) if isinstance(model, TinyESPCN) else _conv_macs_per_lr_px(model, scale)
 
     @torch.inference_mode()
     def run(x: torch.Tensor) -> torch.Tensor:
         return model(x.to(device)).float().cpu()
 
-    return Row(name, arch, scale, run, params, macs, str(path), meta["metrics"])
+    return Row(
+        name, spec.name, info.scale, run, count_parameters(model), macs_per_lr_pixel(model), str(path), info.metrics
+    )
 
 
 def opencv_rows(folder: Path, scale: int) -> list[Row]:

@@ -6,12 +6,12 @@ import threading
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from .arch.tinyespcn import TinyESPCN
 from .catalog import resolve_weights
 from .weights import load_model
 
-_CACHE: dict[tuple, TinyESPCN] = {}
+_CACHE: dict[tuple, nn.Module] = {}
 _LOCK = threading.Lock()
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -57,7 +57,7 @@ def cpu_has_fast_bf16() -> bool:
 
 def get_model(
     weights: str | Path, scale: int | None = None, device: str | torch.device | None = "auto", half: bool = False
-) -> TinyESPCN:
+) -> nn.Module:
     """Load (once) and return an eval-mode model on `device`; later calls with the same key share it."""
     path = resolve_weights(weights, scale)
     dev = pick_device(device)

@@ -43,9 +43,12 @@ def check_tensor(x: torch.Tensor, name: str = "image") -> None:
 def to_unit_float(x: torch.Tensor) -> torch.Tensor:
     """Any supported dtype → float32 in [0,1]."""
     scale = _TORCH_DTYPES[x.dtype]
-    y = x.to(torch.int32) if x.dtype == torch.uint16 else x  # uint16 has few CPU kernels
+    y = x.detach()
+    y = y.to(torch.int32) if y.dtype == torch.uint16 else y  # uint16 has few CPU kernels
     y = y.float()
-    return (y / scale if scale != 1.0 else y).clamp_(0, 1)
+    if scale != 1.0:
+        return y.div_(scale) if y is not x else y / scale
+    return y.clamp(0, 1)  # never in place: y may be the caller's own tensor
 
 
 def upscale_bchw(

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from .arch.tinyespcn import TinyESPCN
 from .defaults import DEFAULT_TILE
 from .devices import get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
 from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
-from .tiling import ProgressFn, StopFn, tile_count, upscale_tensor
+from .tiling import ProgressFn, StopFn, UpscaleCancelled, store, tile_count, upscale_tensor
 
 SCALES = (2, 3, 4, 8)
 
@@ -49,10 +49,11 @@ class PostProcess:
 
 
 def levels_for(dtype: torch.dtype) -> int | None:
+    """The integer grid the filters round to: the dtype's, or None (no rounding) for float data."""
     return {torch.uint8: 255, torch.uint16: 65535}.get(dtype)
 
 
-def load_models(weights: str | Path | None, scale: int, device="auto", half: bool = False) -> list[TinyESPCN]:
+def load_models(weights: str | Path | None, scale: int, device="auto", half: bool = False) -> list[nn.Module]:
     """The chain of models that reaches `scale`: one model, or x2 three times for x8 (LapSRN-style)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
@@ -62,60 +63,79 @@ def load_models(weights: str | Path | None, scale: int, device="auto", half: boo
     return [get_model(weights, scale, device, half)]
 
 
-def progress_total(shape_bchw: tuple[int, ...], models: list[TinyESPCN], tile: int) -> int:
+def progress_total(shape_bchw: tuple[int, ...], models: list[nn.Module], tile: int, exact: bool = False) -> int:
     b, _, h, w = shape_bchw
     total = 0
     for m in models:
-        total += b * tile_count(h, w, tile, m)
+        total += b * tile_count(h, w, tile, m, exact)
         h, w = h * m.scale, w * m.scale
-    return total
+    return total if models else b
 
 
-def upscale_bchw_tensor(
+def process_bchw(
     x: torch.Tensor,
-    models: list[TinyESPCN],
+    models: list[nn.Module],
     *,
     tile: int = DEFAULT_TILE,
     post: PostProcess | None = None,
     on_tile: ProgressFn | None = None,
     should_stop: StopFn | None = None,
     out_dtype: torch.dtype | None = None,
+    levels: int | None | str = "auto",
+    margin: int | None = None,
+    exact: bool = False,
 ) -> torch.Tensor:
-    """[B,C,H,W] (C = 1, 3, 4; uint8/uint16/float) → upscaled, same dtype unless `out_dtype`, on x's device."""
+    """The one pipeline every host calls: [B,C,H,W] (C = 1, 3, 4; uint8/uint16/float) → model chain → post filters.
+
+    No models = filters only (same size). The result comes back in `out_dtype` (default: x's), on x's device;
+    x itself is never modified. `levels`: the integer grid the post filters round to between their stages
+    (Pillow semantics), "auto" = that of x's dtype. Hosts whose float images come from 8-bit files (ComfyUI)
+    pass 255, so the same picture gives the same 8-bit result in every host.
+    """
     check_tensor(x)
-    scale = 1
-    for m in models:
-        scale *= m.scale
-    total = progress_total(tuple(x.shape), models, tile)
+    total = progress_total(tuple(x.shape), models, tile, exact)
     done = [0]
 
-    def tick(_: int, __: int) -> None:
+    def tick(_: int = 0, __: int = 0) -> None:
         done[0] += 1
         if on_tile is not None:
             on_tile(done[0], total)
 
     target = out_dtype or x.dtype
+    grid = levels_for(x.dtype) if levels == "auto" else levels
     post = post if post is not None and post.active else None
-    if post is not None and post.levels == 255:
-        post = PostProcess(**{**post.__dict__, "levels": levels_for(target)})
+    if post is not None:
+        post = PostProcess(**{**post.__dict__, "levels": grid})
+    if not models:
+        if should_stop is not None and should_stop():
+            raise UpscaleCancelled("cancelled")
+        out = torch.empty_like(x, dtype=target)
+        y = to_unit_float(x)
+        store(out, post(y) if post is not None else y)  # the filters pass an RGBA alpha through untouched
+        tick()
+        return out
+    scale = 1
+    for m in models:
+        scale *= m.scale
 
     def rgb_upscale(rgb: torch.Tensor, out_rgb: torch.Tensor) -> None:
         cur = rgb
         for i, m in enumerate(models):
             last = i == len(models) - 1
-            dst = out_rgb if last else None
             cur = upscale_tensor(
-                m,
-                cur,
-                tile=tile,
-                out=dst,
-                on_tile=tick,
-                should_stop=should_stop,
-                post=post if last else None,
-                post_margin=post.margin if (post and last) else 0,
-            )
+                m, cur, tile=tile, out=out_rgb if last else None, on_tile=tick, should_stop=should_stop,
+                post=post if last else None, post_margin=post.margin if (post and last) else 0,
+                margin=margin, exact=exact,
+            )  # fmt: skip
 
     return upscale_bchw(x, scale, rgb_upscale, out_dtype=target)
+
+
+def upscale_bchw_tensor(x: torch.Tensor, models: list[nn.Module], **options) -> torch.Tensor:
+    """`process_bchw` with at least one model (kept for callers of the earlier API)."""
+    if not models:
+        raise ValueError("upscale_bchw_tensor needs at least one model")
+    return process_bchw(x, models, **options)
 
 
 def upscale_array(
@@ -125,26 +145,15 @@ def upscale_array(
     *,
     device="auto",
     half: bool = False,
-    tile: int = DEFAULT_TILE,
-    post: PostProcess | None = None,
-    on_tile: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
+    **options,
 ) -> np.ndarray:
     """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype."""
     t, layout = numpy_to_bchw(image)
-    models = load_models(weights, scale, device, half)
-    out = upscale_bchw_tensor(t, models, tile=tile, post=post, on_tile=on_tile, should_stop=should_stop)
+    out = process_bchw(t, load_models(weights, scale, device, half), **options)
     return bchw_to_numpy(out, layout, image.dtype)
 
 
-def filter_array(image: np.ndarray, post: PostProcess) -> np.ndarray:
+def filter_array(image: np.ndarray, post: PostProcess, **options) -> np.ndarray:
     """Same-size unsharp / anti-alias on numpy HW / HWC / BHWC, same dtype back."""
     t, layout = numpy_to_bchw(image)
-    x = to_unit_float(t)
-    levels = levels_for(t.dtype)
-    y = PostProcess(**{**post.__dict__, "levels": levels})(x) if post.active else x
-    out = torch.empty_like(t)
-    from .tiling import store
-
-    store(out, y)
-    return bchw_to_numpy(out, layout, image.dtype)
+    return bchw_to_numpy(process_bchw(t, [], post=post, **options), layout, image.dtype)

@@ -3,8 +3,11 @@
 Tiles partition the LR image; each is run with `margin` extra LR pixels of real context on every side
 (discarded afterwards). With margin ≥ the model's receptive radius a tile's core is bit-for-bit the
 untiled computation up to float reassociation, so no seam exists and no blending weights are needed: the
-"overlap" is the context band. TinyESPCN's attention gate is global (a mean over the whole image), so for
-images larger than one tile a first pass accumulates that mean tile by tile and the second pass uses it.
+"overlap" is the context band. The tiler knows only what the architecture declares: its context radius and
+whether it needs whole-image statistics (`model.needs_statistics`, TinyESPCN's global attention gate). For
+those, an image larger than one tile first gets its statistics from a sparse grid of sampled crops (each
+with its exact context band, about a tenth of the work of a full pass; `exact=True` runs the full first
+pass instead), and every tile then runs with them.
 
 Output goes straight into a preallocated tensor of the caller's dtype (uint8/uint16/float); the working
 set is one tile's activations, independent of the image size. Out-of-memory halves the tile (never any
@@ -19,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
-from .arch.tinyespcn import TinyESPCN
 from .defaults import DEFAULT_TILE
 
 
@@ -59,11 +62,32 @@ def plan_tiles(h: int, w: int, tile: int) -> list[Tile]:
     return [Tile(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(ny) for j in range(nx)]
 
 
-def tile_count(h: int, w: int, tile: int, model: TinyESPCN | None = None) -> int:
-    """Progress steps for one image: tiles, doubled when the global attention gate needs a first pass."""
+def needs_statistics(model: nn.Module | None) -> bool:
+    return bool(getattr(model, "needs_statistics", False))
+
+
+def statistics_crops(h: int, w: int, tile: int, exact: bool) -> list[Tile]:
+    """Where the statistics pass looks: every tile (exact), or a g×g grid of crops spread over the image.
+
+    The crops' cores add up to about 1/16 of the image (at least 4 crops of 32² LR px, at most 8×8 crops),
+    so the pass costs a small fraction of the image's work, whatever its size.
+    """
+    if exact:
+        return plan_tiles(h, w, tile)
+    side = max(32, min(tile, 64))
+    g = max(2, min(8, round(math.sqrt(h * w / 16) / side)))
+    ch, cw = min(side, max(1, h // g)), min(side, max(1, w // g))
+    ys = [min(h - ch, round((i + 0.5) * h / g - ch / 2)) for i in range(g)]
+    xs = [min(w - cw, round((j + 0.5) * w / g - cw / 2)) for j in range(g)]
+    return [Tile(y, y + ch, x, x + cw) for y in ys for x in xs]
+
+
+def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact: bool = False) -> int:
+    """Progress steps for one image: tiles, plus the statistics crops when the model needs image statistics."""
     n = len(plan_tiles(h, w, tile))
-    two_pass = n > 1 and model is not None and getattr(model, "attn", None) is not None
-    return 2 * n if two_pass else n
+    if n > 1 and needs_statistics(model):
+        return n + len(statistics_crops(h, w, tile, exact))
+    return n
 
 
 def store(out: torch.Tensor, value: torch.Tensor) -> None:
@@ -79,15 +103,17 @@ def store(out: torch.Tensor, value: torch.Tensor) -> None:
 class _Runner:
     def __init__(
         self,
-        model: TinyESPCN,
+        model: nn.Module,
         margin: int,
         on_tile: ProgressFn | None,
         should_stop: StopFn | None,
         min_tile: int,
         total: int,
         post: PostFn | None = None,
+        exact: bool = False,
     ) -> None:
         p = next(model.parameters())
+        self.exact = exact
         self.model, self.device, self.dtype = model, p.device, p.dtype
         self.margin, self.on_tile, self.should_stop = margin, on_tile, should_stop
         self.min_tile, self.total, self.done = min_tile, total, 0
@@ -114,9 +140,11 @@ class _Runner:
         if self.should_stop is not None and self.should_stop():
             raise UpscaleCancelled("upscale cancelled")
 
-    def for_each_tile(self, h: int, w: int, tile: int, body: Callable[[Tile], None]) -> int:
-        """Run body over the tile grid; on OOM halve the tile and redo the grid from the failed row on."""
-        pending = plan_tiles(h, w, tile)
+    def for_each_tile(
+        self, h: int, w: int, tile: int, body: Callable[[Tile], None], tiles: list[Tile] | None = None
+    ) -> int:
+        """Run body over the tile grid (or `tiles`); on OOM split the failed tile in halves and go on."""
+        pending = plan_tiles(h, w, tile) if tiles is None else list(tiles)
         while pending:
             t = pending[0]
             self._check()
@@ -144,33 +172,43 @@ class _Runner:
     def run(self, img: torch.Tensor, out: torch.Tensor, tile: int) -> int:
         model, s = self.model, self.model.scale
         h, w = img.shape[-2:]
-        gate = None
-        multi = len(plan_tiles(h, w, tile)) > 1
-        if model.attn is not None and multi:
-            acc = torch.zeros(model.config.channels, dtype=torch.float64, device=self.device)
-
-            def pool(t: Tile) -> None:
-                x, (a, b, c, d) = self._input(img, t)
-                _, x2 = model.features(x)
-                acc.add_(x2[0, :, a:b, c:d].sum(dim=(1, 2)).double())  # per-tile fp32 sums, fp64 total
-
-            tile = self.for_each_tile(h, w, tile, pool)
-            gate = model.gate((acc / (h * w)).to(self.dtype)[None])
+        stats = None
+        if needs_statistics(model) and len(plan_tiles(h, w, tile)) > 1:
+            stats = self.statistics(img, tile)
 
         def infer(t: Tile) -> None:
             x, (a, b, c, d) = self._input(img, t)
-            x1, x2 = model.features(x)
-            g = gate if multi else model.gate(x2.mean(dim=(2, 3)))
-            y = model.reconstruct(x, x1, x2, g)
+            y = model(x) if stats is None else model(x, stats=stats)
             if self.post is not None:
                 y = self.post(y.float().clamp_(0, 1))
             store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], y[0, :, a * s : b * s, c * s : d * s])
 
         return self.for_each_tile(h, w, tile, infer)
 
+    def statistics(self, img: torch.Tensor, tile: int) -> torch.Tensor:
+        """The whole-image mean [1,C] from the sampled crops (or every tile when exact), fp64-accumulated."""
+        h, w = img.shape[-2:]
+        crops = statistics_crops(h, w, tile, self.exact)
+        total: list[torch.Tensor] = []
+        area = [0]
+
+        def pool(t: Tile) -> None:
+            x, region = self._input(img, t)
+            part = self.model.statistics(x, region)
+            total.append(part if not total else total.pop() + part)
+            area[0] += (t.y1 - t.y0) * (t.x1 - t.x0)
+
+        self.for_each_tile(h, w, tile, pool, tiles=crops)
+        return (total[0] / area[0]).to(self.dtype)
+
+
+def context_margin(model: nn.Module) -> int:
+    """LR context each tile carries: the model's receptive radius plus 2 pixels of slack."""
+    return model.receptive_radius + 2
+
 
 def upscale_tensor(
-    model: TinyESPCN,
+    model: nn.Module,
     x: torch.Tensor,
     *,
     tile: int = DEFAULT_TILE,
@@ -182,11 +220,14 @@ def upscale_tensor(
     min_tile: int = MIN_TILE,
     post: PostFn | None = None,
     post_margin: int = 0,
+    exact: bool = False,
 ) -> torch.Tensor:
     """RGB float [B,3,H,W] in [0,1] (any device) → [B,3,sH,sW] in `out` (or a new tensor of `out_dtype`) on x's device.
 
     `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
-    context it needs, added to the tile's LR context so the filtered result is also seam-free.
+    context it needs, added to the tile's LR context so the filtered result is also seam-free. `margin`
+    below the model's context makes tiles approximate (seams); None uses `context_margin(model)`. `exact`:
+    image statistics (models that need them) from a full first pass instead of sampled crops.
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
@@ -198,10 +239,10 @@ def upscale_tensor(
         out = torch.empty((b, 3, h * s, w * s), dtype=out_dtype, device=x.device)
     elif tuple(out.shape) != (b, 3, h * s, w * s):
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, h * s, w * s)}")
-    margin = model.receptive_radius + 2 if margin is None else margin
+    margin = context_margin(model) if margin is None else margin
     margin += math.ceil(post_margin / model.scale)
-    total = b * tile_count(h, w, tile, model)
-    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post)
+    total = b * tile_count(h, w, tile, model, exact)
+    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact)
     for i in range(b):
-        tile = runner.run(x[i].float(), out[i], tile)
+        tile = runner.run(x[i].detach(), out[i], tile)
     return out

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from .arch.tinyespcn import ARCH_ID, TinyESPCN, TinyESPCNConfig
+from .arch import ArchConfig, ArchSpec, by_id, deployed, spec_of
+from .arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from .files import save_safetensors_atomic
 
 FORMAT_NAME = "tinyespcn-weights"
 FORMAT_VERSION = "1"
+LEGACY_BASELINE_FORMAT = "tinyespcn-trainer-baseline"  # ESPCN/SRCNN files of trainer versions before the registry
+_LEGACY_BASELINE_IDS = {"espcn": "ESPCN", "srcnn": "SRCNN"}
 
 
 class WeightsError(ValueError):
@@ -33,7 +37,8 @@ class WeightsError(ValueError):
 @dataclass
 class WeightsInfo:
     path: str
-    config: TinyESPCNConfig
+    spec: ArchSpec
+    config: ArchConfig
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -41,45 +46,31 @@ class WeightsInfo:
     def scale(self) -> int:
         return self.config.scale
 
+    @property
+    def architecture(self) -> str:
+        return self.spec.id
+
 
 def save_weights(
     path: str | os.PathLike,
-    model: TinyESPCN,
+    model: nn.Module,
     training: dict | None = None,
     metrics: dict | None = None,
 ) -> Path:
-    """Write fp32 weights with metadata atomically (temp file in the same folder + rename)."""
+    """Write the deployed (folded) fp32 form with metadata atomically (temp file in the same folder + rename)."""
+    model = deployed(model)
+    spec = spec_of(model)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
-        "architecture": ARCH_ID,
+        "architecture": spec.id,
         "scale": str(model.config.scale),
         "config": model.config.to_json(),
         "training": json.dumps(training or {}, sort_keys=True),
         "metrics": json.dumps(metrics or {}, sort_keys=True),
     }
     return save_safetensors_atomic(path, tensors, meta)
-
-
-def save_safetensors_atomic(
-    path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]
-) -> Path:
-    """Temp file in the same folder + rename: a crash never leaves a partial file under the final name."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, 0o644)  # mkstemp (and safetensors' rewrite) leave 0600; a finished file gets ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def _read_json(path: Path, meta: dict, key: str) -> dict:
@@ -108,21 +99,12 @@ def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> 
             state = {k: f.get_tensor(k) for k in keys}
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise WeightsError(path, f"not a readable safetensors file (truncated or corrupt?): {exc}") from None
-    if meta.get("format") != FORMAT_NAME:
-        raise WeightsError(path, f"metadata 'format' is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise WeightsError(path, f"unsupported format_version {meta.get('format_version')!r}")
-    if meta.get("architecture") != ARCH_ID:
-        raise WeightsError(path, f"architecture is {meta.get('architecture')!r}, expected {ARCH_ID!r}")
-    try:
-        config = TinyESPCNConfig.from_json(meta.get("config", ""))
-    except (ValueError, TypeError) as exc:
-        raise WeightsError(path, f"invalid model config: {exc}") from None
+    spec, config = _spec_and_config(path, meta)
     if meta.get("scale") != str(config.scale):
         raise WeightsError(path, f"metadata scale {meta.get('scale')!r} disagrees with config scale {config.scale}")
     if expected_scale is not None and config.scale != expected_scale:
         raise WeightsError(path, f"weights are for x{config.scale}, but x{expected_scale} was requested")
-    reference = TinyESPCN(config).state_dict()
+    reference = spec.build(config).state_dict()
     missing, unexpected = set(reference) - set(state), set(state) - set(reference)
     if missing or unexpected:
         raise WeightsError(
@@ -138,13 +120,35 @@ def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> 
             raise WeightsError(path, f"tensor {name} has non-float dtype {t.dtype}")
         if not torch.isfinite(t).all():
             raise WeightsError(path, f"tensor {name} contains NaN or Inf")
-    info = WeightsInfo(str(path), config, _read_json(path, meta, "training"), _read_json(path, meta, "metrics"))
+    info = WeightsInfo(str(path), spec, config, _read_json(path, meta, "training"), _read_json(path, meta, "metrics"))
     return info, {k: v.float() for k, v in state.items()}
 
 
-def load_model(path: str | os.PathLike, expected_scale: int | None = None) -> tuple[TinyESPCN, WeightsInfo]:
+def _spec_and_config(path: Path, meta: dict) -> tuple[ArchSpec, ArchConfig]:
+    if meta.get("format") == LEGACY_BASELINE_FORMAT:
+        arch = _LEGACY_BASELINE_IDS.get(meta.get("architecture", ""))
+        if arch is None:
+            raise WeightsError(path, f"baseline architecture {meta.get('architecture')!r} is not supported")
+        meta = {**meta, "architecture": arch, "config": json.dumps({"scale": int(meta.get("scale", "0") or 0)})}
+    elif meta.get("format") != FORMAT_NAME:
+        raise WeightsError(path, f"metadata 'format' is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
+    elif meta.get("format_version") != FORMAT_VERSION:
+        raise WeightsError(path, f"unsupported format_version {meta.get('format_version')!r}")
+    try:
+        spec = by_id(meta.get("architecture", ""))
+    except ValueError as exc:
+        raise WeightsError(path, str(exc)) from None
+    try:
+        config = spec.config_cls.from_json(meta.get("config", ""))
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(path, f"invalid model config: {exc}") from None
+    return spec, config
+
+
+def load_model(path: str | os.PathLike, expected_scale: int | None = None) -> tuple[nn.Module, WeightsInfo]:
+    """Any registered architecture, validated, in eval mode without gradients."""
     info, state = read_weights(path, expected_scale)
-    model = TinyESPCN(info.config)
+    model = info.spec.build(info.config)
     model.load_state_dict(state)
     return model.eval().requires_grad_(False), info
 
@@ -170,6 +174,8 @@ def convert_pth(src: str | os.PathLike, dst: str | os.PathLike, config: TinyESPC
             k = f"trunk.{int(idx) // 2}.{rest}"
         mapped[k] = value
     model = TinyESPCN(config)
+    if config.residual:
+        mapped.setdefault("residual_trunk", torch.ones(1))  # our marker buffer; the seed files have none
     try:
         model.load_state_dict(mapped)
     except RuntimeError as exc:

@@ -46,6 +46,13 @@ def _resolve_choice(choice: str):
         return resolve_weights(choice)
 
 
+def _device_choices() -> list[str]:
+    """Only devices this machine has (a CUDA entry without CUDA would fail later, at the upscale node)."""
+    import torch
+
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
 def _host():
     """(torch device, intermediate device, intermediate dtype, oom exception class) from ComfyUI or defaults."""
     import torch
@@ -72,7 +79,7 @@ class TinyESPCNModelLoader:
     def INPUT_TYPES(cls):
         return {"required": {
             "weights": (_weight_choices(),),
-            "device": (["auto", "cpu", "cuda"], {"default": "auto"}),
+            "device": (_device_choices(), {"default": "auto"}),
             "fp16": ("BOOLEAN", {"default": False}),
         }}  # fmt: skip
 
@@ -86,6 +93,8 @@ class TinyESPCNModelLoader:
         from ..core.weights import read_weights
 
         path = _resolve_choice(weights)
+        if device != "auto":
+            _checked_device(device)  # raises a clear message now, not an AssertionError at the upscale node
         info, _ = read_weights(path)  # validate now so a bad file fails at the loader node
         return (ModelHandle(str(path), info.scale, device, fp16),)
 
@@ -98,8 +107,8 @@ class TinyESPCNUpscale:
             "model": (MODEL_TYPE,),
             "tile_size": ("INT", {"default": 512, "min": 0, "max": 8192, "step": 8,
                                   "tooltip": "LR tile side; 0 = whole image. Halved automatically on out-of-memory."}),
-            "overlap": ("INT", {"default": 16, "min": 0, "max": 256,
-                                "tooltip": "LR context pixels around each tile (≥ 16 makes tiles exact)."}),
+            "overlap": ("INT", {"default": 0, "min": 0, "max": 256,
+                                "tooltip": "Extra LR context around each tile. The model's own context (its receptive radius) is always added, so tiles are exact at 0."}),
         }}  # fmt: skip
 
     RETURN_TYPES = ("IMAGE",)
@@ -107,45 +116,19 @@ class TinyESPCNUpscale:
     CATEGORY = UPSCALING
     DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
 
-    def upscale(self, image, model: ModelHandle, tile_size: int = 512, overlap: int = 16):
-        import torch
-
+    def upscale(self, image, model: ModelHandle, tile_size: int = 512, overlap: int = 0):
         from ..core.devices import get_model, release
-        from ..core.layout import check_tensor
-        from ..core.tiling import MIN_TILE, tile_count, upscale_tensor
+        from ..core.tiling import context_margin
 
-        device, out_device, out_dtype, _oom = _host()
+        device, _, _, _ = _host()
         if model.device != "auto":
-            device = torch.device(model.device)
+            device = _checked_device(model.device)
         net = get_model(model.path, model.scale, device, model.fp16)
-        x = image.movedim(-1, 1)
-        check_tensor(x, "image")
-        b, c, h, w = x.shape
-        s = net.scale
-        pbar = _progress_bar(b * tile_count(h, w, tile_size, net))
-        on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
-        out = torch.empty((b, c, h * s, w * s), dtype=torch.float32, device=out_device)
+        margin = max(overlap, context_margin(net))
         try:
-            for i in range(b):  # frame by frame into a preallocated batch
-                frame = x[i : i + 1].float().to(device)
-                upscale_tensor(
-                    net,
-                    frame[:, :3],
-                    tile=tile_size,
-                    margin=overlap,
-                    out=out[i : i + 1, :3],
-                    on_tile=on_tile,
-                    min_tile=MIN_TILE,
-                )
-                if c == 4:
-                    from ..core.resize import pil_resize
-
-                    out[i : i + 1, 3:] = (
-                        pil_resize(frame[:, 3:].cpu(), (h * s, w * s), "bicubic").clamp(0, 1).to(out_device)
-                    )
+            return (_run_pipeline(image, [net], device, tile=tile_size, margin=margin),)
         finally:
             release(device)
-        return (out.movedim(1, -1).to(out_dtype),)
 
 
 class TinyESPCNUnsharpMask:
@@ -164,9 +147,10 @@ class TinyESPCNUnsharpMask:
     DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
 
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
-        from ..core.filters import unsharp_mask
+        from ..core.pipeline import PostProcess
 
-        return (_run_filter(image, lambda x: unsharp_mask(x, radius, percent, threshold)),)
+        post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
+        return (_run_pipeline(image, [], _host()[0], post=post),)
 
 
 class TinyESPCNMSAA:
@@ -184,15 +168,36 @@ class TinyESPCNMSAA:
     DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
 
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
-        from ..core.filters import msaa_antialias
+        from ..core.pipeline import PostProcess
 
-        return (_run_filter(image, lambda x: msaa_antialias(x, supersample, blur_radius)),)
+        post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
+        return (_run_pipeline(image, [], _host()[0], post=post),)
 
 
-def _run_filter(image, fn):
-    device, out_device, out_dtype, _ = _host()
-    x = image.movedim(-1, 1).float().to(device)
-    return fn(x).clamp(0, 1).movedim(1, -1).to(out_device, out_dtype)
+def _checked_device(name: str):
+    from ..core.devices import pick_device
+
+    return pick_device(name)
+
+
+def _run_pipeline(image, models, device, **options):
+    """IMAGE [B,H,W,C] float → the core pipeline (same as the CLI and napari) → IMAGE in ComfyUI's dtype.
+
+    ComfyUI's float images come from 8-bit files and go back to them, so the filters round to the 8-bit
+    grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`).
+    """
+    import torch
+
+    from ..core.pipeline import process_bchw, progress_total
+
+    _, out_device, out_dtype, _ = _host()
+    x = image.movedim(-1, 1).to(device)
+    if x.dtype not in (torch.float32, torch.float64):
+        x = x.float()
+    pbar = _progress_bar(progress_total(tuple(x.shape), models, options.get("tile", 0)))
+    on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
+    out = process_bchw(x, models, on_tile=on_tile, out_dtype=torch.float32, levels=255, **options)
+    return out.movedim(1, -1).to(out_device, out_dtype)
 
 
 NODE_CLASS_MAPPINGS = {

@@ -1,4 +1,10 @@
-"""Make ComfyUI's core "Load Upscale Model" accept TinyESPCN files by registering a spandrel architecture."""
+"""Make ComfyUI's core "Load Upscale Model" accept our files: one spandrel architecture per registered spec.
+
+A spandrel state dict carries no metadata, so each spec recovers its config from tensor shapes
+(`config_from_state`); specs that cannot (the scale of SRCNN is not in its tensors) are not registered.
+Architectures that need whole-image statistics are marked `tiling=DISCOURAGED`: spandrel's tiling
+would change their output.
+"""
 
 from __future__ import annotations
 
@@ -6,44 +12,31 @@ from __future__ import annotations
 def register() -> bool:
     """Register once; returns False when spandrel is not installed."""
     try:
-        from spandrel import MAIN_REGISTRY, Architecture, ArchSupport, ImageModelDescriptor
+        from spandrel import MAIN_REGISTRY, Architecture, ArchSupport, ImageModelDescriptor, ModelTiling
     except ImportError:
         return False
 
-    from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+    from ..core.arch import SPECS, ArchSpec
 
-    def detect(state_dict) -> bool:
-        return "feat_in.weight" in state_dict and "to_sub.weight" in state_dict
+    def make(spec: ArchSpec):
+        class Arch(Architecture):
+            def __init__(self) -> None:
+                super().__init__(id=spec.id, detect=spec.detect)
 
-    class TinyESPCNArch(Architecture[TinyESPCN]):
-        def __init__(self) -> None:
-            super().__init__(id="TinyESPCN", detect=detect)
+            def load(self, state_dict):
+                config = spec.config_from_state(state_dict)
+                model = spec.build(config)
+                model.load_state_dict(state_dict)
+                tiling = ModelTiling.DISCOURAGED if spec.global_stats else ModelTiling.SUPPORTED
+                return ImageModelDescriptor(
+                    model, state_dict, architecture=self, purpose="SR", tags=[], tiling=tiling,
+                    supports_half=spec.supports_half, supports_bfloat16=spec.supports_bfloat16,
+                    scale=config.scale, input_channels=3, output_channels=3,
+                )  # fmt: skip
 
-        def load(self, state_dict):
-            blocks = len({k.split(".")[1] for k in state_dict if k.startswith("trunk.")})
-            channels, _, head, _ = state_dict["feat_in.weight"].shape
-            scale = int(round((state_dict["to_sub.weight"].shape[0] // 3) ** 0.5))
-            cfg = TinyESPCNConfig(
-                scale=scale,
-                channels=channels,
-                blocks=blocks,
-                head_kernel=head,
-                attention="attn.fc_down.weight" in state_dict,
-            )
-            model = TinyESPCN(cfg)  # tensors carry no `residual` flag: files from this path use the plain trunk
-            model.load_state_dict(state_dict)
-            return ImageModelDescriptor(
-                model,
-                state_dict,
-                architecture=self,
-                purpose="SR",
-                tags=[],
-                supports_half=True,
-                supports_bfloat16=True,
-                scale=scale,
-                input_channels=3,
-                output_channels=3,
-            )
+        return Arch()
 
-    MAIN_REGISTRY.add(ArchSupport.from_architecture(TinyESPCNArch()), ignore_duplicates=True)
+    for spec in SPECS:
+        if spec.config_from_state is not None and not spec.baseline:
+            MAIN_REGISTRY.add(ArchSupport.from_architecture(make(spec)), ignore_duplicates=True)
     return True

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
@@ -106,15 +105,13 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
     """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF."""
     from PIL import Image
 
+    from ..core.files import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a finished file gets ordinary permissions
-    try:
+    with atomic_path(path) as tmp:
         if arr.dtype == np.uint16 and suffix == ".png":
-            Path(tmp).write_bytes(_png16(arr if arr.ndim == 2 or arr.shape[2] != 1 else arr[..., 0]))
+            tmp.write_bytes(_png16(arr if arr.ndim == 2 or arr.shape[2] != 1 else arr[..., 0]))
         elif arr.dtype in (np.uint16, np.float32) and suffix in (".tif", ".tiff"):
             import tifffile
 
@@ -124,9 +121,5 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
         else:
             img = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
             params = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
-            img.save(tmp, **params)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+            img.save(tmp, format=Image.registered_extensions().get(suffix), **params)
     return path

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig, macs_per_lr_pixel
+from ..core.arch import macs_per_lr_pixel
+from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from ..core.catalog import bundled
 from ..core.devices import pick_device, pick_dtype
 from ..core.filters import msaa_antialias, unsharp_mask
@@ -54,7 +55,7 @@ def matmul_gflops(device: torch.device, n: int = 2048) -> float:
     return 2 * n**3 / _best_of(run) / 1e9
 
 
-def _model_for(scale: int, device: torch.device) -> tuple[TinyESPCN, str]:
+def _model_for(scale: int, device: torch.device) -> tuple[torch.nn.Module, str]:
     name = f"general-x{scale}"
     if name in bundled():
         model, _ = load_model(bundled()[name])
@@ -85,7 +86,7 @@ def bench_scale(scale: int, size: int, device: torch.device, mm: float) -> dict:
     t_model = _best_of(run_model)
     pil = Image.fromarray(img)
     t_pil = _best_of(lambda: pil.resize((size * scale, size * scale), Image.BICUBIC))
-    gflops = 2 * macs_per_lr_pixel(model.config) * size * size / t_model / 1e9
+    gflops = 2 * macs_per_lr_pixel(model) * size * size / t_model / 1e9
     row = {
         "scale": scale,
         "weights": name,
@@ -103,7 +104,7 @@ def bench_scale(scale: int, size: int, device: torch.device, mm: float) -> dict:
     return row
 
 
-def _reduced_precision(model: TinyESPCN, x: torch.Tensor, device: torch.device, mm: float) -> dict:
+def _reduced_precision(model: torch.nn.Module, x: torch.Tensor, device: torch.device, mm: float) -> dict:
     """`--half` (bf16 on CPUs with native bf16, fp16 on CUDA): speed, and how far its output is from fp32."""
     dtype = pick_dtype(device, half=True)
     if dtype == torch.float32:
@@ -120,7 +121,7 @@ def _reduced_precision(model: TinyESPCN, x: torch.Tensor, device: torch.device, 
     with torch.inference_mode():
         ref = (upscale_tensor(model, x, tile=0).clamp(0, 1) * 255).round()
         low = (run().clamp(0, 1) * 255).round()
-    gflops = 2 * macs_per_lr_pixel(model.config) * x.shape[-2] * x.shape[-1] / t / 1e9
+    gflops = 2 * macs_per_lr_pixel(model) * x.shape[-2] * x.shape[-1] / t / 1e9
     mse = ((ref - low) ** 2).mean().item()
     return {
         "half_dtype": str(dtype).removeprefix("torch."),

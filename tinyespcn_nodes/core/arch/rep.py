@@ -119,6 +119,15 @@ class RepConv3x3(nn.Module):
         return conv
 
 
+_LEGACY_NAMES = {
+    "head_act.": "prelu_in.",
+    "body_act.": "prelus.",
+    "head.": "conv_in.",
+    "body.": "convs.",
+    "tail.": "conv_out.",
+}
+
+
 def _layer(cin: int, cout: int, cfg: RepConfig) -> nn.Module:
     if cfg.deployed:
         return nn.Conv2d(cin, cout, 3, padding=1)
@@ -132,12 +141,14 @@ class TinyESPCNRep(nn.Module):
         super().__init__()
         self.config = cfg = config or RepConfig()
         c, s = cfg.channels, cfg.scale
-        self.head = _layer(3, c, cfg)
-        self.head_act = nn.PReLU(c)
-        self.body = nn.ModuleList(_layer(c, c, cfg) for _ in range(cfg.blocks))
-        self.body_act = nn.ModuleList(nn.PReLU(c) for _ in range(cfg.blocks))
-        self.tail = _layer(c, 3 * s * s, cfg)
+        self.conv_in = _layer(3, c, cfg)
+        self.prelu_in = nn.PReLU(c)
+        self.convs = nn.ModuleList(_layer(c, c, cfg) for _ in range(cfg.blocks))
+        self.prelus = nn.ModuleList(nn.PReLU(c) for _ in range(cfg.blocks))
+        self.conv_out = _layer(c, 3 * s * s, cfg)
         self.shuffle = nn.PixelShuffle(s)
+        # stored so that a bare state dict (spandrel, ComfyUI's core loader) rebuilds the same function
+        self.register_buffer("attn_every", torch.tensor([float(cfg.attn_every)]))
 
     @property
     def scale(self) -> int:
@@ -148,21 +159,30 @@ class TinyESPCNRep(nn.Module):
         return self.config.blocks + 2
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
-        x = lr.to(self.head_act.weight.dtype)  # reduced-precision models take fp32 input
-        y = self.head_act(self.head(x))
+        x = lr.to(self.prelu_in.weight.dtype)  # reduced-precision models take fp32 input
+        y = self.prelu_in(self.conv_in(x))
         group_in, every = y, self.config.attn_every
-        for i, (conv, act) in enumerate(zip(self.body, self.body_act)):
+        for i, (conv, act) in enumerate(zip(self.convs, self.prelus)):
             y = act(conv(y))
-            if every and ((i + 1) % every == 0 or i + 1 == len(self.body)):
+            if every and ((i + 1) % every == 0 or i + 1 == len(self.convs)):
                 y = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual group
                 group_in = y
-        detail = self.tail(y)
+        detail = self.conv_out(y)
         s2 = self.scale * self.scale
         # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision
         return self.shuffle(detail.to(lr.dtype) + lr.repeat_interleave(s2, dim=1))
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for old, new in _LEGACY_NAMES.items():  # checkpoints of the first runs used head/body/tail
+            for key in [k for k in state_dict if k.startswith(prefix + old)]:
+                state_dict[prefix + new + key[len(prefix + old) :]] = state_dict.pop(key)
+        state_dict.setdefault(prefix + "attn_every", torch.tensor([float(self.config.attn_every)]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def deploy(self) -> TinyESPCNRep:
-        """A new model with every RepConv3x3 folded into one plain conv (same outputs)."""
+        """A new model with every RepConv3x3 folded into one plain conv (same outputs); deployed models return self."""
+        if self.config.deployed:
+            return self
         cfg = RepConfig(**{**self.config.as_dict(), "deployed": True})
         p = next(self.parameters())
         out = TinyESPCNRep(cfg).to(p.device, p.dtype)
@@ -173,19 +193,35 @@ class TinyESPCNRep(nn.Module):
                 state[f"{name}.weight"], state[f"{name}.bias"] = conv.weight, conv.bias
         for name, tensor in self.state_dict().items():
             top = name.split(".")[0]
-            if top in ("head_act", "body_act"):
+            if top in ("prelu_in", "prelus", "attn_every"):
                 state[name] = tensor
         out.load_state_dict(state)
         return out.eval()
 
 
-def _config_from_state(state: dict[str, torch.Tensor], scale: int | None = None) -> RepConfig:
+def _config_from_state(state: dict[str, torch.Tensor]) -> RepConfig:
     """Deployed files only: shapes give channels, layers and scale."""
-    channels = state["head.weight"].shape[0]
-    blocks = len({k.split(".")[1] for k in state if k.startswith("body.") and k.endswith(".weight")})
-    sub = state["tail.weight"].shape[0] // 3
+    channels = state["conv_in.weight"].shape[0]
+    blocks = len({k.split(".")[1] for k in state if k.startswith("convs.")})
+    sub = state["conv_out.weight"].shape[0] // 3
     s = round(sub**0.5)
-    return RepConfig(scale=scale or s, channels=channels, blocks=blocks, deployed=True)
+    every = int(state["attn_every"].item()) if "attn_every" in state else RepConfig.attn_every
+    return RepConfig(scale=s, channels=channels, blocks=blocks, attn_every=every, deployed=True)
+
+
+def _describe(cfg: RepConfig) -> str:
+    branches = ["3×3"]
+    if cfg.expand:
+        branches.append(f"1×1→3×3 (×{cfg.expand})")
+    if cfg.edge:
+        branches.append("1×1→Sobel-x/Sobel-y/Laplacian")
+    branches.append("identity")
+    attn = f", parameter-free attention + residual every {cfg.attn_every} layers" if cfg.attn_every else ""
+    return (
+        f"TinyESPCN-Rep: {cfg.blocks + 2} plain 3×3 convs after folding (3→{cfg.channels}, {cfg.blocks} × "
+        f"{cfg.channels}→{cfg.channels}, {cfg.channels}→{3 * cfg.scale**2}), PReLU{attn}, PixelShuffle ×{cfg.scale}, "
+        f"nearest skip; trained as {' + '.join(branches)} branches per conv"
+    )
 
 
 SPEC = ArchSpec(
@@ -194,7 +230,8 @@ SPEC = ArchSpec(
     config_cls=RepConfig,
     model_cls=TinyESPCNRep,
     description="plain 3x3 stack trained as re-parameterised edge-oriented blocks, PReLU, parameter-free attention, nearest skip",
-    detect_keys=("head.weight", "tail.weight", "body_act.0.weight"),
+    detect_keys=("conv_in.weight", "prelu_in.weight", "conv_out.weight"),
     config_from_state=_config_from_state,
     global_stats=False,
+    describe=_describe,
 )

@@ -69,13 +69,19 @@ class ArchSpec:
     supports_half: bool = True
     supports_bfloat16: bool = True
     runs_at_hr: bool = False  # SRCNN-style: the network runs on the bicubic-upscaled image
-    plugin: bool = True  # offered by the hosts (baselines are benchmark-only)
+    baseline: bool = False  # a published reference re-trained for comparison, not a product model
+    describe: Callable[[ArchConfig], str] | None = None  # one line for the model card (default: description + config)
 
     def build(self, config: ArchConfig) -> nn.Module:
         return self.model_cls(config)
 
     def detect(self, state: dict) -> bool:
         return all(k in state for k in self.detect_keys)
+
+    def summary(self, config: ArchConfig) -> str:
+        if self.describe is not None:
+            return self.describe(config)
+        return f"{self.id}: {self.description}"
 
 
 def count_parameters(model: nn.Module) -> int:

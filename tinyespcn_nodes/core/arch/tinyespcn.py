@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-ARCH_ID = "TinyESPCN"
-SUPPORTED_SCALES = (2, 3, 4)
+from .spec import ArchConfig, ArchSpec
 
 
 @dataclass(frozen=True)
-class TinyESPCNConfig:
+class TinyESPCNConfig(ArchConfig):
     """Everything needed to rebuild the network; stored as JSON in every weights file."""
 
     scale: int = 2
@@ -25,29 +23,14 @@ class TinyESPCNConfig:
     reduction: int = 16
     residual: bool = False  # seed code: plain stack; seed README: "residual blocks"
 
-    def __post_init__(self) -> None:
-        if self.scale not in SUPPORTED_SCALES:
-            raise ValueError(f"scale must be one of {SUPPORTED_SCALES}, got {self.scale!r}")
+    def validate(self) -> None:
+        super().validate()
         if self.channels < 1 or self.blocks < 0:
             raise ValueError(f"channels must be >= 1 and blocks >= 0, got {self.channels}, {self.blocks}")
         if self.head_kernel < 1 or self.head_kernel % 2 == 0:
             raise ValueError(f"head_kernel must be a positive odd number, got {self.head_kernel}")
         if self.attention and self.reduction < 1:
             raise ValueError(f"reduction must be >= 1, got {self.reduction}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> TinyESPCNConfig:
-        raw = json.loads(text)
-        if not isinstance(raw, dict):
-            raise ValueError("model config must be a JSON object")
-        known = {f.name for f in fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
-        return cls(**raw)
 
 
 class ChannelAttention(nn.Module):
@@ -81,6 +64,8 @@ class TinyESPCN(nn.Module):
         self.attn = ChannelAttention(c, self.config.reduction) if self.config.attention else None
         self.to_sub = nn.Conv2d(c, 3 * s * s, 3, padding=1)
         self.shuffle = nn.PixelShuffle(s)
+        if self.config.residual:  # marks the file, so a bare state dict (spandrel) rebuilds the residual trunk
+            self.register_buffer("residual_trunk", torch.ones(1))
 
     @property
     def scale(self) -> int:
@@ -121,23 +106,57 @@ class TinyESPCN(nn.Module):
         base = F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
         return base.add_(detail) if inplace else base + detail
 
-    def forward(self, lr: torch.Tensor) -> torch.Tensor:
+    @property
+    def needs_statistics(self) -> bool:
+        return self.attn is not None
+
+    def statistics(self, lr: torch.Tensor, region: tuple[int, int, int, int] | None = None) -> torch.Tensor:
+        """Sums [B,C] (fp64) of the trunk output over `region` (y0, y1, x0, x1) of this input: the gate's statistic."""
+        _, x2 = self.features(lr)
+        if region is not None:
+            a, b, c, d = region
+            x2 = x2[:, :, a:b, c:d]
+        return x2.sum(dim=(2, 3), dtype=torch.float64)
+
+    def forward(self, lr: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
+        """`stats`: the whole image's per-channel trunk mean [B,C] (tiled inference); default: this input's own."""
         x1, x2 = self.features(lr)
-        return self.reconstruct(lr, x1, x2, self.gate(x2.mean(dim=(2, 3))))
+        if self.attn is None:
+            gate = None
+        else:
+            pooled = x2.mean(dim=(2, 3)) if stats is None else stats.to(x2.dtype)
+            gate = self.gate(pooled)
+        return self.reconstruct(lr, x1, x2, gate)
 
 
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+def _config_from_state(state: dict[str, torch.Tensor]) -> TinyESPCNConfig:
+    """Shapes give every option; `residual_trunk` marks the residual trunk (it has no weights of its own)."""
+    blocks = len({k.split(".")[1] for k in state if k.startswith("trunk.")})
+    channels, _, head, _ = state["feat_in.weight"].shape
+    scale = round((state["to_sub.weight"].shape[0] // 3) ** 0.5)
+    attention = "attn.fc_down.weight" in state
+    reduction = channels // state["attn.fc_down.weight"].shape[0] if attention else 16
+    return TinyESPCNConfig(scale=scale, channels=channels, blocks=blocks, head_kernel=head, attention=attention,
+                           reduction=reduction, residual="residual_trunk" in state)  # fmt: skip
 
 
-def macs_per_lr_pixel(config: TinyESPCNConfig) -> int:
-    """Multiply-accumulates per LR pixel of the convolutions (the SE gate is per image, its multiply per pixel)."""
-    c, s, k = config.channels, config.scale, config.head_kernel
-    convs = k * k * 3 * c + config.blocks * 9 * c * c + 9 * c * 3 * s * s
-    gate = c if config.attention else 0
-    return convs + gate
+def _describe(cfg: TinyESPCNConfig) -> str:
+    return (
+        f"TinyESPCN: {cfg.head_kernel}×{cfg.head_kernel} head 3→{cfg.channels} + ReLU, "
+        f"{cfg.blocks} × 3×3 {cfg.channels}→{cfg.channels} + ReLU ({'residual' if cfg.residual else 'plain'} trunk), "
+        f"{'squeeze-and-excitation attention (reduction ' + str(cfg.reduction) + '), ' if cfg.attention else ''}"
+        f"head skip, 3×3 {cfg.channels}→{3 * cfg.scale**2}, PixelShuffle ×{cfg.scale}, bicubic global skip"
+    )
 
 
-def bicubic_skip_macs_per_hr_pixel() -> int:
-    """16 taps × 3 channels for the separable-in-spirit bicubic global skip."""
-    return 16 * 3
+SPEC = ArchSpec(
+    id="TinyESPCN",
+    name="tinyespcn",
+    config_cls=TinyESPCNConfig,
+    model_cls=lambda cfg: TinyESPCN(cfg),
+    description="the seed network: 7x7 head, plain 3x3 trunk, global squeeze-and-excitation gate, bicubic skip",
+    detect_keys=("feat_in.weight", "to_sub.weight"),
+    config_from_state=_config_from_state,
+    global_stats=True,
+    describe=_describe,
+)
