@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 python -m pip install -q torch==2.13.0
 python -m pip install -q ".[napari,test,io16]" "PySide6>=6.5"
 ruff check .
+ruff format --check .
 python -m pytest -q -ra

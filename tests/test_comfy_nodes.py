@@ -211,3 +211,43 @@ def test_ui_workflow_references_known_nodes():
     assert {"TinyESPCN_Upscale", "TinyESPCN_UnsharpMask", "TinyESPCN_MSAA", "ImageScaleBy"} <= types_used
     ids = {n["id"] for n in wf["nodes"]}
     assert all(link[1] in ids and link[3] in ids for link in wf["links"])
+
+
+def _cli_result(tmp_path, weights_file, img, *flags):
+    from tinyespcn_nodes.tools.cli import main as cli_main
+
+    src, out = tmp_path / "cli_in", tmp_path / "cli_out"
+    src.mkdir(exist_ok=True)
+    Image.fromarray(img).save(src / "p.png")
+    argv = ["upscale", str(src / "p.png"), "-o", str(out), "--weights", str(weights_file), "--tile", "32", *flags]
+    assert cli_main(argv) == 0
+    return np.array(Image.open(out / "p_x2.png"))
+
+
+def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, portrait_u8):
+    """One pipeline: ComfyUI's node chain on a float IMAGE from a uint8 PNG = the CLI = the core's numpy API."""
+    from tinyespcn_nodes.core.pipeline import PostProcess, filter_array, upscale_array
+
+    img = np.ascontiguousarray(portrait_u8[40:136, 60:140])
+    image = torch.from_numpy(img)[None].float() / 255
+    model = load(comfy)
+    up = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=32)[0]
+    sharp = comfy.nodes["TinyESPCN_UnsharpMask"]().apply(up, 1.2, 100, 1)[0]
+    both = comfy.nodes["TinyESPCN_MSAA"]().apply(sharp, 2, 0.5)[0]
+
+    def u8(t):
+        return (t[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    cli_plain = _cli_result(tmp_path, weights_file, img)
+    cli_both = _cli_result(tmp_path, weights_file, img, "--sharpen", "--antialias")
+    api_both = upscale_array(
+        img, 2, str(weights_file), device="cpu", tile=32, post=PostProcess(sharpen=True, antialias=True)
+    )
+    np.testing.assert_array_equal(u8(up), cli_plain)
+    np.testing.assert_array_equal(u8(both), cli_both)
+    np.testing.assert_array_equal(api_both, cli_both)
+    # the filter nodes alone = the napari filter widgets' path (filter_array) on the same 8-bit picture
+    msaa_node = u8(comfy.nodes["TinyESPCN_MSAA"]().apply(image, 2, 0.5)[0])
+    np.testing.assert_array_equal(msaa_node, filter_array(img, PostProcess(antialias=True)))
+    sharp_node = u8(comfy.nodes["TinyESPCN_UnsharpMask"]().apply(image, 1.2, 100, 1)[0])
+    np.testing.assert_array_equal(sharp_node, filter_array(img, PostProcess(sharpen=True)))

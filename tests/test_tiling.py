@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 import torch
+from conftest import REPO
+from PIL import Image
 
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from tinyespcn_nodes.core.devices import cpu_has_fast_bf16, pick_dtype
@@ -174,3 +176,40 @@ def test_bf16_model_keeps_an_fp32_skip_and_stays_within_a_level():
     ref, low = upscale_tensor(model, x, tile=0), upscale_tensor(half, x, tile=16)
     assert low.dtype == torch.float32
     assert (ref - low).abs().max() < 2 / 255
+
+
+def test_public_api_never_modifies_its_inputs(small_model, weights_file):
+    import warnings
+
+    from tinyespcn_nodes.core.pipeline import upscale_array
+
+    x = torch.rand(1, 3, 20, 18) * 1.4 - 0.2  # out of range on purpose: clamping must not write back
+    before = x.clone()
+    upscale_bchw_tensor(x, [small_model], tile=8)
+    assert torch.equal(x, before)
+    g = before.clone().requires_grad_(True)  # a tensor that autograd tracks is accepted and left alone
+    upscale_bchw_tensor(g, [small_model], tile=8)
+    assert torch.equal(g.detach(), before) and g.grad is None
+    arr = (before[0].permute(1, 2, 0).clamp(0, 1).numpy() * 255).astype(np.uint8)
+    arr.setflags(write=False)  # e.g. np.asarray(PIL image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "The given NumPy array is not writable" must not reach users
+        out = upscale_array(arr, 2, str(weights_file), device="cpu", tile=8)
+    assert out.shape == (40, 36, 3) and not arr.flags.writeable
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_sampled_statistics_stay_within_half_a_level_on_real_images(scale):
+    """The cheap statistics pass vs the exact two-pass, shipped seed-config weights, Set14 HR as the input."""
+    from conftest import shared_path
+
+    from tinyespcn_nodes.core.weights import load_model
+
+    folder = shared_path("data/benchmarks/Set14/image_SRF_2")
+    model, _ = load_model(REPO / "weights" / f"general-x{scale}.safetensors")
+    for name in ("img_001_SRF_2_HR.png", "img_002_SRF_2_HR.png"):
+        x = torch.from_numpy(np.array(Image.open(folder / name).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+        x = x[:, :, :320, :320]
+        exact = upscale_tensor(model, x, tile=128, exact=True)
+        sampled = upscale_tensor(model, x, tile=128)
+        assert (exact.clamp(0, 1) - sampled.clamp(0, 1)).abs().max().item() * 255 <= 0.5

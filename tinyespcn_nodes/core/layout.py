@@ -97,7 +97,10 @@ def numpy_to_bchw(arr: np.ndarray, name: str = "image") -> tuple[torch.Tensor, s
         raise ValueError(f"{name}: expected 2-4 dimensions (HW, HWC or BHWC), got shape {arr.shape}")
     if arr4.dtype == np.float64:
         arr4 = arr4.astype(np.float32)
-    t = torch.from_numpy(np.ascontiguousarray(arr4)).permute(0, 3, 1, 2)
+    arr4 = np.ascontiguousarray(arr4)
+    if not arr4.flags.writeable:  # torch cannot share a read-only buffer without warning: copy it
+        arr4 = arr4.copy()
+    t = torch.from_numpy(arr4).permute(0, 3, 1, 2)
     check_tensor(t, name)
     return t, layout
 

@@ -1,0 +1,125 @@
+"""The architecture registry and TinyESPCN-Rep: specs, folding, counts, detection, one weights format."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+from conftest import REPO
+
+from tinyespcn_nodes.core.arch import SPECS, by_id, by_name, count_parameters, deployed, macs_per_lr_pixel, spec_of
+from tinyespcn_nodes.core.arch.rep import RepConfig, RepConv3x3, TinyESPCNRep
+from tinyespcn_nodes.core.tiling import upscale_tensor
+from tinyespcn_nodes.core.weights import load_model, read_weights, save_weights
+
+
+def _perturbed(model, sigma=0.05, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * sigma)
+    return model.eval()
+
+
+def _portrait(h=40, w=36):
+    from PIL import Image
+
+    img = np.array(Image.open(REPO / "tinyespcn_nodes" / "data" / "astronaut.png").convert("RGB"))[
+        60 : 60 + h, 200 : 200 + w
+    ]
+    return torch.from_numpy(img.copy()).permute(2, 0, 1)[None].float() / 255
+
+
+def test_registry_lookups_are_consistent():
+    assert len({s.id for s in SPECS}) == len({s.name for s in SPECS}) == len(SPECS)
+    for spec in SPECS:
+        model = spec.build(spec.config_cls(scale=3))
+        assert spec_of(model) is spec is by_id(spec.id) is by_name(spec.name)
+        assert model.scale == 3 and model.receptive_radius >= 1
+        assert spec.config_cls.from_json(model.config.to_json()) == model.config
+        assert spec.detect(deployed(model).state_dict())
+    with pytest.raises(ValueError, match="unknown architecture 'nope'"):
+        by_name("nope")
+
+
+def test_branch_sum_in_weight_space_equals_running_every_branch():
+    conv = _perturbed(RepConv3x3(6, 6, expand=2, edge=True), 0.1).double()
+    x = torch.rand(2, 6, 13, 11, dtype=torch.float64)
+    torch.testing.assert_close(conv(x), conv.forward_branches(x), rtol=0, atol=1e-12)
+    folded = conv.fold()
+    torch.testing.assert_close(folded(x), conv.forward_branches(x), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("cfg", [RepConfig(scale=2, channels=8, blocks=3), RepConfig(scale=3, channels=6, blocks=4, attn_every=3),
+                                 RepConfig(scale=4, channels=8, blocks=2, expand=0, edge=False, attn_every=0)])  # fmt: skip
+def test_folded_model_equals_the_branched_one(cfg):
+    model = _perturbed(TinyESPCNRep(cfg))
+    folded = model.deploy()
+    assert folded.config.deployed and not any(isinstance(m, RepConv3x3) for m in folded.modules())
+    for x in (torch.rand(2, 3, 19, 23), _portrait()):
+        with torch.no_grad():
+            assert (model(x) - folded(x)).abs().max().item() < 1e-5
+
+
+def test_counts_come_from_the_deployed_model():
+    model = TinyESPCNRep(RepConfig(scale=2))
+    folded = deployed(model)
+    c, s, blocks = 32, 2, 10
+    assert macs_per_lr_pixel(folded) == 3 * c * 9 + blocks * c * c * 9 + c * 3 * s * s * 9  # 96,480
+    assert count_parameters(folded) < count_parameters(model)  # the branches are gone
+
+
+def test_rep_weights_store_the_fold_and_reload_exactly(tmp_path):
+    model = _perturbed(TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=3, attn_every=3)))
+    path = save_weights(tmp_path / "rep-x2.safetensors", model, training={"note": "t"})
+    loaded, info = load_model(path)
+    assert info.spec.id == "TinyESPCN-Rep" and info.config.deployed and info.config.attn_every == 3
+    x = _portrait()
+    with torch.no_grad():
+        assert (loaded(x) - model(x)).abs().max().item() < 1e-5
+    _, state = read_weights(path)
+    assert by_id("TinyESPCN-Rep").config_from_state(state) == info.config  # a bare state dict suffices
+
+
+def test_rep_tiles_are_exact_in_one_pass():
+    model = _perturbed(TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=4))).deploy()
+    x = torch.rand(1, 3, 70, 53)
+    steps = []
+    ref = upscale_tensor(model, x, tile=0)
+    tiled = upscale_tensor(model, x, tile=24, on_tile=lambda done, total: steps.append(total))
+    assert (ref - tiled).abs().max().item() < 1e-5
+    assert steps[-1] == 9 == len(steps)  # 3×3 tiles, no statistics pass
+
+
+def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, monkeypatch):
+    """spandrel's own registry (the core 'Load Upscale Model' path), with a stub for its torchvision import."""
+    pytest.importorskip("einops")
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:  # spandrel imports two torchvision functions at import time, used by other archs only
+        tv = types.ModuleType("torchvision")
+        tv.transforms = types.ModuleType("torchvision.transforms")
+        fn = types.ModuleType("torchvision.transforms.functional")
+        fn.InterpolationMode, fn.rotate, fn.normalize = object, None, None
+        tv.transforms.functional = fn
+        for name, mod in {
+            "torchvision": tv,
+            "torchvision.transforms": tv.transforms,
+            "torchvision.transforms.functional": fn,
+        }.items():
+            monkeypatch.setitem(sys.modules, name, mod)
+    spandrel = pytest.importorskip("spandrel")
+    from tinyespcn_nodes.hosts.spandrel_arch import register
+
+    assert register()
+    for spec, cfg in ((by_name("tinyespcn"), {"channels": 16, "blocks": 2, "residual": True}),
+                      (by_name("rep"), {"channels": 8, "blocks": 3, "attn_every": 3})):  # fmt: skip
+        model = _perturbed(spec.build(spec.config_cls(scale=2, **cfg)), 0.01)
+        path = save_weights(tmp_path / f"{spec.name}.safetensors", model)
+        desc = spandrel.ModelLoader().load_from_file(str(path))
+        assert desc.architecture.id == spec.id and desc.scale == 2
+        assert (desc.tiling == spandrel.ModelTiling.DISCOURAGED) == spec.global_stats
+        x = _portrait(24, 20)
+        with torch.no_grad():
+            assert (desc(x) - deployed(model)(x).clamp(0, 1)).abs().max().item() < 1e-5  # spandrel clamps
