@@ -189,17 +189,15 @@ class _Runner:
         """The whole-image mean [1,C] from the sampled crops (or every tile when exact), fp64-accumulated."""
         h, w = img.shape[-2:]
         crops = statistics_crops(h, w, tile, self.exact)
-        total: list[torch.Tensor] = []
-        area = [0]
+        parts: list[torch.Tensor] = []
 
         def pool(t: Tile) -> None:
             x, region = self._input(img, t)
-            part = self.model.statistics(x, region)
-            total.append(part if not total else total.pop() + part)
-            area[0] += (t.y1 - t.y0) * (t.x1 - t.x0)
+            parts.append(self.model.statistics(x, region))
 
         self.for_each_tile(h, w, tile, pool, tiles=crops)
-        return (total[0] / area[0]).to(self.dtype)
+        area = sum((t.y1 - t.y0) * (t.x1 - t.x0) for t in crops)  # an OOM split keeps the same total area
+        return (torch.stack(parts).sum(dim=0) / area).to(self.dtype)
 
 
 def context_margin(model: nn.Module) -> int:
