@@ -68,3 +68,16 @@ def test_info_prints_true_counts():
         [sys.executable, "-m", "tinyespcn_nodes", "info"], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert "386,188" in res.stdout and "1.38x the claim" in res.stdout
+
+
+@pytest.mark.parametrize("text, value", [("auto", -1), ("AUTO", -1), ("0", 0), ("96", 96)])
+def test_tile_option_takes_auto_zero_or_a_side(text, value):
+    from tinyespcn_nodes.tools.cli import build_parser
+
+    assert build_parser().parse_args(["upscale", "--tile", text]).tile == value
+
+
+def test_bad_tile_option_names_the_argument(capsys):
+    with pytest.raises(SystemExit):
+        main(["upscale", "--tile", "-5"])
+    assert "--tile" in capsys.readouterr().err

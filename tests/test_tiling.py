@@ -213,3 +213,24 @@ def test_sampled_statistics_stay_within_half_a_level_on_real_images(scale):
         exact = upscale_tensor(model, x, tile=128, exact=True)
         sampled = upscale_tensor(model, x, tile=128)
         assert (exact.clamp(0, 1) - sampled.clamp(0, 1)).abs().max().item() * 255 <= 0.5
+
+
+def test_auto_tile_fits_the_budget_and_gives_lean_models_bigger_tiles():
+    """The seed-config x4 file gets the 256² tile the memory bench was measured with; leaner nets get more."""
+    from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
+    from tinyespcn_nodes.core.defaults import AUTO_TILE, TILE_BUDGET_BYTES
+    from tinyespcn_nodes.core.tiling import activation_bytes_per_pixel, auto_tile, context_margin, tile_count
+    from tinyespcn_nodes.core.weights import load_model
+
+    seed, _ = load_model(REPO / "weights" / "general-x4.safetensors")
+    assert auto_tile(seed) == 256
+    lean = TinyESPCNRep(RepConfig(scale=2, channels=16, blocks=8)).deploy().eval()
+    side = auto_tile(lean)
+    assert side > 256 and side % 32 == 0
+    assert (side + 2 * context_margin(lean)) ** 2 * activation_bytes_per_pixel(lean) <= TILE_BUDGET_BYTES
+    assert tile_count(side, side, AUTO_TILE, lean) == 1 and tile_count(side + 1, side, AUTO_TILE, lean) == 2
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, side + 40, 70)
+    with torch.inference_mode():
+        ref = lean(x).clamp(0, 1)
+    assert (upscale_tensor(lean, x).clamp(0, 1) - ref).abs().max().item() < 1e-5

@@ -59,10 +59,6 @@ class TrainConfig:
     val_sets: list[str] = field(default_factory=list)  # folders of HR images (Set5/HR, ...)
     val_limit: int = 0  # evaluate at most N images per set (0 = all)
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrainConfig:
-        return cls().updated(read_config_file(path), source=str(path))
-
     def updated(self, values: dict, source: str = "options") -> TrainConfig:
         values = _migrate(values)
         known = {f.name for f in fields(self)}

@@ -12,7 +12,7 @@ from torch import nn
 from .features import imagenet_normalize, load_features, vgg_features
 
 VGG_TAPS = (2, 7, 12)  # conv1_2, conv2_2, conv3_2 before their ReLU (same indices in VGG16 and VGG19)
-BUNDLED_VGG = Path(__file__).resolve().parent.parent / "weights" / "vgg16_features_conv3_2.safetensors"
+BUNDLED_VGG = Path(__file__).resolve().parent / "assets" / "vgg16_features_conv3_2.safetensors"
 
 
 def charbonnier(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:

@@ -21,7 +21,7 @@ README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HD_PIXELS = 1280 * 720
 
 DATA_LICENCES = """\
-| Data | Used for | Licence (as stated by the source; see ../shared/README.md) |
+| Data | Used for | Licence (as stated by the source) |
 |---|---|---|
 | T91 (91 images) | general pretraining | third-party images in an Apache-2.0 repo; research use |
 | BSDS200 (BSDS500 train split) | general pretraining | Berkeley images, **research use only** |

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,6 @@ class Row:
     params: int | None = None
     macs_per_lr_px: int | None = None
     source: str = ""
-    stored_metrics: dict = field(default_factory=dict)
 
 
 def bicubic_row(scale: int) -> Row:
@@ -63,9 +62,7 @@ def model_row(path: str | Path, device: torch.device, name: str | None = None) -
     def run(x: torch.Tensor) -> torch.Tensor:
         return model(x.to(device)).float().cpu()
 
-    return Row(
-        name, spec.name, info.scale, run, count_parameters(model), macs_per_lr_pixel(model), str(path), info.metrics
-    )
+    return Row(name, spec.name, info.scale, run, count_parameters(model), macs_per_lr_pixel(model), str(path))
 
 
 def opencv_rows(folder: Path, scale: int) -> list[Row]:

@@ -1,5 +1,13 @@
 """Defaults shared by the core and the hosts, importable without torch (the napari menu must open fast)."""
 
-# LR pixels per tile side. 256 keeps a 2048² → 8192² x4 upscale within 512 MB above its output on CPU
-# (measured by `bench`; 384 needs ~100 MB more); GPU hosts may pass larger tiles.
-DEFAULT_TILE = 256
+# LR pixels per tile side; AUTO_TILE picks, per model, the largest side whose activations fit
+# TILE_BUDGET_BYTES (see `tiling.auto_tile`), 0 runs the whole image as one tile.
+AUTO_TILE = -1
+DEFAULT_TILE = AUTO_TILE
+# Calibrated so the seed-config x4 model gets the 256² tile that keeps a 2048² → 8192² upscale within
+# 512 MB above its output on CPU (measured by `bench`); leaner models get larger tiles at the same cost.
+TILE_BUDGET_BYTES = 192 * 2**20
+
+
+def tile_text(tile: int) -> str:
+    return "auto" if tile < 0 else ("whole image" if tile == 0 else str(tile))

@@ -75,11 +75,6 @@ def get_model(
         return model
 
 
-def clear_cache() -> None:
-    with _LOCK:
-        _CACHE.clear()
-
-
 def release(device: torch.device | str) -> None:
     """Drop cached models on an accelerator (ComfyUI offloads after a node runs); CPU copies stay cached."""
     dev = torch.device(device)

@@ -10,7 +10,9 @@ with its exact context band, about a tenth of the work of a full pass; `exact=Tr
 pass instead), and every tile then runs with them.
 
 Output goes straight into a preallocated tensor of the caller's dtype (uint8/uint16/float); the working
-set is one tile's activations, independent of the image size. Out-of-memory halves the tile (never any
+set is one tile's activations, independent of the image size. A negative tile (`AUTO_TILE`, the default)
+is the largest side whose estimated activations fit `TILE_BUDGET_BYTES` (a quarter of free memory on
+CUDA), so a lean model runs bigger tiles with less context overhead. Out-of-memory halves the tile (never any
 other exception) down to `min_tile`. `on_tile(done, total)` runs after every tile and `should_stop()`
 before each one.
 """
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .defaults import DEFAULT_TILE
+from .defaults import DEFAULT_TILE, TILE_BUDGET_BYTES
 
 
 class UpscaleCancelled(Exception):
@@ -62,6 +64,35 @@ def plan_tiles(h: int, w: int, tile: int) -> list[Tile]:
     return [Tile(ys[i], ys[i + 1], xs[j], xs[j + 1]) for i in range(ny) for j in range(nx)]
 
 
+def activation_bytes_per_pixel(model: nn.Module) -> int:
+    """Rough peak working set per LR pixel: a few feature maps of the widest conv, a few HR-sized copies."""
+    from .arch import spec_of
+
+    widths = [m.out_channels for m in model.modules() if isinstance(m, nn.Conv2d)] or [3]
+    item = next(model.parameters()).element_size()
+    features = 4 * item * max(widths)
+    try:
+        if spec_of(model).runs_at_hr:  # SRCNN-style: every feature map is HR-sized
+            features *= model.scale**2
+    except (ValueError, AttributeError):  # an unregistered module (tests, wrappers): assume LR features
+        pass
+    return features + 6 * 4 * 3 * model.scale**2  # the HR tile is always float32 before it is stored
+
+
+def auto_tile(model: nn.Module) -> int:
+    """The largest tile side (a multiple of 32, at least 64) whose activations with context fit the budget."""
+    budget = TILE_BUDGET_BYTES
+    device = next(model.parameters()).device
+    if device.type == "cuda":
+        budget = max(budget, torch.cuda.mem_get_info(device)[0] // 4)
+    side = int(math.sqrt(budget / activation_bytes_per_pixel(model))) - 2 * context_margin(model)
+    return max(64, min(4096, side // 32 * 32))
+
+
+def resolve_tile(tile: int, model: nn.Module) -> int:
+    return auto_tile(model) if tile < 0 else tile
+
+
 def needs_statistics(model: nn.Module | None) -> bool:
     return bool(getattr(model, "needs_statistics", False))
 
@@ -84,6 +115,10 @@ def statistics_crops(h: int, w: int, tile: int, exact: bool) -> list[Tile]:
 
 def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact: bool = False) -> int:
     """Progress steps for one image: tiles, plus the statistics crops when the model needs image statistics."""
+    if tile < 0:
+        if model is None:
+            raise ValueError("an automatic tile size needs the model")
+        tile = auto_tile(model)
     n = len(plan_tiles(h, w, tile))
     if n > 1 and needs_statistics(model):
         return n + len(statistics_crops(h, w, tile, exact))
@@ -237,6 +272,7 @@ def upscale_tensor(
         out = torch.empty((b, 3, h * s, w * s), dtype=out_dtype, device=x.device)
     elif tuple(out.shape) != (b, 3, h * s, w * s):
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, h * s, w * s)}")
+    tile = resolve_tile(tile, model)
     margin = context_margin(model) if margin is None else margin
     margin += math.ceil(post_margin / model.scale)
     total = b * tile_count(h, w, tile, model, exact)

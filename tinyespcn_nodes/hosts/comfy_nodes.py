@@ -105,8 +105,8 @@ class TinyESPCNUpscale:
         return {"required": {
             "image": ("IMAGE",),
             "model": (MODEL_TYPE,),
-            "tile_size": ("INT", {"default": 512, "min": 0, "max": 8192, "step": 8,
-                                  "tooltip": "LR tile side; 0 = whole image. Halved automatically on out-of-memory."}),
+            "tile_size": ("INT", {"default": -1, "min": -1, "max": 8192, "step": 8,
+                                  "tooltip": "LR tile side; -1 = auto (the largest that fits the memory budget: a quarter of free VRAM on CUDA), 0 = whole image. Halved automatically on out-of-memory."}),
             "overlap": ("INT", {"default": 0, "min": 0, "max": 256,
                                 "tooltip": "Extra LR context around each tile. The model's own context (its receptive radius) is always added, so tiles are exact at 0."}),
         }}  # fmt: skip
@@ -116,7 +116,7 @@ class TinyESPCNUpscale:
     CATEGORY = UPSCALING
     DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
 
-    def upscale(self, image, model: ModelHandle, tile_size: int = 512, overlap: int = 0):
+    def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0):
         from ..core.devices import get_model, release
         from ..core.tiling import context_margin
 

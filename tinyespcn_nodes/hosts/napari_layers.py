@@ -10,11 +10,6 @@ import itertools
 import numpy as np
 
 
-def spatial_axes(ndim: int, rgb: bool) -> tuple[int, int]:
-    """Indices of Y and X: the last two axes, or the two before the channel axis for RGB(A) layers."""
-    return (ndim - 3, ndim - 2) if rgb else (ndim - 2, ndim - 1)
-
-
 def upscaled_geometry(scale, translate, ndim_world: int, factor: int) -> tuple[tuple, tuple]:
     """scale' = scale/s and translate' = translate + scale·(1/s − 1)/2 on Y and X only (pixel centres)."""
     scale, translate = list(scale), list(translate)

@@ -200,7 +200,9 @@ class UpscaleWidget(_Base):
         self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
         self.weights.changed.connect(lambda v: setattr(self.weights_file, "visible", v == "file…"))
         self.scale_box = ComboBox(label="scale", choices=[2, 3, 4, 8], value=2)
-        self.tile = SpinBox(label="tile", value=DEFAULT_TILE, min=0, max=4096, step=32)
+        self.tile = SpinBox(label="tile", value=DEFAULT_TILE, min=-1, max=4096, step=32)
+        self.tile.tooltip = "LR tile side; auto (-1) = the largest that fits the memory budget, 0 = whole image"
+        self.tile.native.setSpecialValueText("auto")  # shown at the minimum, -1
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
         self.sharpen = CheckBox(text="then unsharp mask", value=False)
         self.antialias = CheckBox(text="then MSAA anti-alias", value=False)

@@ -112,6 +112,21 @@ def cmd_install_comfyui(args: argparse.Namespace) -> int:
     return 0
 
 
+def tile_arg(text: str) -> int:
+    """`--tile`: "auto" (largest tile that fits the memory budget), 0 (whole image) or a side in LR pixels."""
+    from ..core.defaults import AUTO_TILE
+
+    if text.strip().lower() == "auto":
+        return AUTO_TILE
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto, 0 or a positive integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected auto, 0 or a positive integer, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..core.defaults import DEFAULT_TILE
     from ..core.devices import DEVICE_CHOICES
@@ -125,7 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--weights", help="bundled name (general, portrait, general-x2 …) or a .safetensors path")
     up.add_argument("--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1)")
     up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")
-    up.add_argument("--tile", type=int, default=DEFAULT_TILE, help="LR tile size (0 = whole image)")
+    up.add_argument(
+        "--tile",
+        type=tile_arg,
+        default=DEFAULT_TILE,
+        help="LR tile side: auto (default: the largest that fits the memory budget), 0 = whole image, or N",
+    )
     up.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     up.add_argument(
         "--half", action="store_true", help="fp16 on CUDA, bf16 on CPUs with native bf16 (AVX-512 BF16/AMX)"
@@ -135,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output")
     demo.add_argument("--weights")
     demo.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
-    demo.add_argument("--tile", type=int, default=DEFAULT_TILE)
+    demo.add_argument("--tile", type=tile_arg, default=DEFAULT_TILE)
     demo.set_defaults(func=cmd_upscale, inputs=[], scale=2)
     info = sub.add_parser("info", help="true parameter and MAC counts of every config and bundled file")
     info.add_argument("--weights", nargs="*", help="weights files to describe too")

@@ -3,6 +3,8 @@
 * model vs Pillow bicubic: ms per output megapixel for both, on the same image;
 * conv efficiency: achieved GFLOP/s (2·MAC/time) ÷ float32 matmul GFLOP/s measured in the same run;
 * filters: megapixels/s of unsharp mask and MSAA vs the Pillow equivalents;
+* tiling: default tiled ÷ untiled wall time on a 768² LR input, and how far the sampled statistics pass
+  (models with a global gate) is from the exact two-pass on Set14 HR inputs, in 8-bit levels;
 * peak RSS of a 2048² → 8192² x4 upscale in a child process, minus the output array's bytes;
 * OpenCV dnn_superres ESPCN on the same image when opencv-contrib and the shared .pb files exist.
 """
@@ -24,13 +26,15 @@ from PIL import Image, ImageFilter
 from ..core.arch import macs_per_lr_pixel
 from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from ..core.catalog import bundled
+from ..core.defaults import DEFAULT_TILE, tile_text
 from ..core.devices import pick_device, pick_dtype
 from ..core.filters import msaa_antialias, unsharp_mask
 from ..core.shared import shared_path
-from ..core.tiling import upscale_tensor
+from ..core.tiling import needs_statistics, resolve_tile, upscale_tensor
 from ..core.weights import load_model
 
 SHARED_PB = shared_path("weights", "opencv_dnn_superres")
+TIERS = ("general", "balanced", "fast")
 
 
 def _best_of(fn, repeat: int = 3) -> float:
@@ -55,8 +59,8 @@ def matmul_gflops(device: torch.device, n: int = 2048) -> float:
     return 2 * n**3 / _best_of(run) / 1e9
 
 
-def _model_for(scale: int, device: torch.device) -> tuple[torch.nn.Module, str]:
-    name = f"general-x{scale}"
+def _model_for(scale: int, device: torch.device, tier: str = "general") -> tuple[torch.nn.Module, str]:
+    name = f"{tier}-x{scale}"
     if name in bundled():
         model, _ = load_model(bundled()[name])
     else:
@@ -148,6 +152,41 @@ def _opencv_espcn(img: np.ndarray, scale: int) -> float | None:
     return _best_of(lambda: sr.upsample(bgr))
 
 
+def bench_tiling(scales: list[int], device: torch.device, size: int = 768) -> list[dict]:
+    """Default tiled ÷ untiled time per bundled general model; statistics-pass deviation where it applies."""
+    rows = []
+    x = torch.from_numpy(_test_image(size)).permute(2, 0, 1)[None].float().div(255).to(device)
+    jobs = [(s, t) for s in scales for t in TIERS if t == "general" or f"{t}-x{s}" in bundled()]
+    for scale, tier in jobs:
+        model, name = _model_for(scale, device, tier)
+        with torch.inference_mode():
+            t_tiled = _best_of(lambda m=model: upscale_tensor(m, x), repeat=2)
+            t_whole = _best_of(lambda m=model: upscale_tensor(m, x, tile=0), repeat=2)
+        row = {"scale": scale, "weights": name, "lr_size": size, "tile": resolve_tile(DEFAULT_TILE, model)}
+        row["tiled_over_untiled"] = t_tiled / t_whole
+        if needs_statistics(model):
+            row["statistics_max_levels"] = _statistics_deviation(model, device)
+        rows.append(row)
+    return rows
+
+
+def _statistics_deviation(model: torch.nn.Module, device: torch.device) -> float | None:
+    """Max |sampled − exact| in 8-bit levels over the Set14 HR images used as inputs, default tile."""
+    folder = shared_path("data", "benchmarks", "Set14", "image_SRF_2")
+    files = sorted(folder.glob("*_HR.png")) if folder.is_dir() else []
+    if not files:
+        return None
+    worst = 0.0
+    with torch.inference_mode():
+        for f in files:
+            x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
+            x = x.to(device)
+            exact = upscale_tensor(model, x, exact=True).clamp(0, 1)
+            sampled = upscale_tensor(model, x).clamp(0, 1)
+            worst = max(worst, (exact - sampled).abs().max().item() * 255)
+    return worst
+
+
 def bench_filters(size: int = 1024) -> dict:
     img = _test_image(size)
     pil = Image.fromarray(img)
@@ -236,13 +275,26 @@ def run_bench(size: int = 512, scales: list[int] | None = None, device: str = "a
                 f"{r['half_over_fp32_matmul']:.2f}× the fp32 matmul, output vs fp32: max {r['half_max_diff_levels']:.0f} "
                 f"levels, PSNR {r['half_psnr_vs_fp32']:.1f} dB"
             )
+    tiling = bench_tiling(scales or [2, 3, 4], dev)
+    print(f"\ntiling, {tiling[0]['lr_size']}² LR, default tile ({tile_text(DEFAULT_TILE)}):")
+    for r in tiling:
+        dev_text = ""
+        if "statistics_max_levels" in r:
+            levels = r["statistics_max_levels"]
+            dev_text = "; sampled statistics vs exact two-pass on Set14 HR: " + (
+                "n/a (no Set14)" if levels is None else f"max {levels:.2f} levels"
+            )
+        print(
+            f"{'x' + str(r['scale']):>5} tile {r['tile']}: tiled ÷ untiled {r['tiled_over_untiled']:.2f}{dev_text}"
+            f"  {r['weights']}"
+        )
     f = bench_filters()
     print(
         f"\nfilters on {f['size']}² RGB: unsharp {f['unsharp_mp_s']:.1f} MP/s vs Pillow {f['unsharp_pillow_mp_s']:.1f} "
         f"(ratio {f['unsharp_mp_s'] / f['unsharp_pillow_mp_s']:.2f}); MSAA {f['msaa_mp_s']:.2f} MP/s vs Pillow "
         f"{f['msaa_pillow_mp_s']:.2f} (ratio {f['msaa_mp_s'] / f['msaa_pillow_mp_s']:.2f})"
     )
-    result = {"matmul_gflops": mm, "scales": rows, "filters": f}
+    result = {"matmul_gflops": mm, "scales": rows, "tiling": tiling, "filters": f}
     if memory_test:
         m = bench_memory()
         print(

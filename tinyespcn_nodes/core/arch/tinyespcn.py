@@ -1,4 +1,4 @@
-"""TinyESPCN: the seed architecture (docs/seed-projects.md §1.1), configurable and honestly counted."""
+"""TinyESPCN: the seed architecture (features → residual trunk → global attention gate → PixelShuffle), configurable and honestly counted."""
 
 from __future__ import annotations
 
