@@ -1,4 +1,4 @@
-"""`python -m tinyespcn_nodes {upscale,demo,info,bench,convert,install-comfyui}`."""
+"""`python -m tinyespcn_nodes {upscale,demo,info,bench,convert,export-onnx,install-comfyui}`."""
 
 from __future__ import annotations
 
@@ -104,6 +104,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from .onnx_export import export_onnx
+
+    res = export_onnx(args.weights, args.out, args.scale)
+    check = (
+        "onnxruntime not installed: not checked"
+        if res["max_abs_diff"] is None
+        else (f"onnxruntime vs torch max |diff| {res['max_abs_diff']:.1e}")
+    )
+    print(f"wrote {res['path']} (x{res['scale']}, dynamic height/width; {check})")
+    return 0
+
+
 def cmd_install_comfyui(args: argparse.Namespace) -> int:
     from ..hosts.comfy_install import install
 
@@ -172,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--scale", type=int, default=2)
     conv.add_argument("--residual", action="store_true")
     conv.set_defaults(func=cmd_convert)
+    onx = sub.add_parser("export-onnx", help="the deployed (folded) model as ONNX with dynamic height/width")
+    onx.add_argument("weights", help="bundled name (e.g. fast-x2) or a .safetensors path")
+    onx.add_argument("out", help="output .onnx file")
+    onx.add_argument("--scale", type=int, default=None, help="scale when WEIGHTS is a bare tier name")
+    onx.set_defaults(func=cmd_export_onnx)
     inst = sub.add_parser("install-comfyui", help="link this pack and its weights into a ComfyUI folder")
     inst.add_argument("comfyui", help="path of the ComfyUI checkout (the folder holding custom_nodes/)")
     inst.add_argument("--copy", action="store_true", help="copy instead of symlinking")
@@ -186,6 +204,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["demo", *(argv or [])])
     try:
         return args.func(args)
-    except (FileNotFoundError, ImageFileError, ValueError) as exc:
+    except (FileNotFoundError, ImageFileError, ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
