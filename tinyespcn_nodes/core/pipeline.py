@@ -145,11 +145,15 @@ def upscale_array(
     *,
     device="auto",
     half: bool = False,
+    models: list[nn.Module] | None = None,
     **options,
 ) -> np.ndarray:
-    """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype."""
+    """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype.
+
+    `models` (from `load_models`) replaces scale/weights/device/half, for callers that run many images.
+    """
     t, layout = numpy_to_bchw(image)
-    out = process_bchw(t, load_models(weights, scale, device, half), **options)
+    out = process_bchw(t, models or load_models(weights, scale, device, half), **options)
     return bchw_to_numpy(out, layout, image.dtype)
 
 

@@ -158,7 +158,13 @@ def convert_pth(src: str | os.PathLike, dst: str | os.PathLike, config: TinyESPC
 
     Reads with `weights_only=True` (no code execution). Seed names (conv1, conv_layers, ca, conv2) are mapped.
     """
-    raw = torch.load(src, map_location="cpu", weights_only=True)
+    if not Path(src).is_file():
+        raise WeightsError(src, "file not found")
+    try:
+        raw = torch.load(src, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors carry torch's advice to load unsafely: never pass it on
+        kind = "it holds objects other than tensors" if "weights_only" in str(exc) else "it is truncated or corrupt"
+        raise WeightsError(src, f"not a plain PyTorch state_dict ({kind}); only tensor files are read") from None
     if not isinstance(raw, dict):
         raise WeightsError(src, "expected a state_dict (a mapping of tensor names to tensors)")
     for wrapper in ("state_dict", "model", "params_ema", "params"):

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .imagefiles import READ_SUFFIXES, ImageFileError
+from .imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
 
 DEFAULT_OUT = "tinyespcn_out"
 
@@ -38,6 +38,35 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
     return files
 
 
+def _output_suffix(src: Path) -> str:
+    return ".png" if src.suffix.lower() in (".jpg", ".jpeg", ".webp", ".bmp") else src.suffix.lower()
+
+
+def plan_outputs(files: list[Path], output: str | None, scale: int) -> list[tuple[Path, Path]]:
+    """(input, target) pairs. One input and an `-o` with an image suffix is the output file itself; otherwise
+    `-o` is a folder and each target is `STEM_xS.EXT`. Two inputs that would share a name (x.jpg and x.png)
+    keep apart as `x_jpg_x2.png`, never overwriting each other."""
+    if output and len(files) == 1 and Path(output).suffix.lower() in WRITE_SUFFIXES:
+        return [(files[0], Path(output))]
+    out_dir = Path(output or DEFAULT_OUT)
+    if out_dir.is_file():
+        raise ValueError(f"-o {out_dir}: is a file; with several inputs -o must be a folder")
+    taken: set[str] = set()
+    plan = []
+    for f in files:
+        name = f"{f.stem}_x{scale}{_output_suffix(f)}"
+        if name.lower() in taken:
+            alt = f"{f.stem}_{f.suffix.lower().lstrip('.')}_x{scale}{_output_suffix(f)}"
+            print(f"note: {f} would also become {name}; writing {alt} instead", file=sys.stderr)
+            name = alt
+        n = 2
+        while name.lower() in taken:
+            name, n = f"{f.stem}_{n}_x{scale}{_output_suffix(f)}", n + 1
+        taken.add(name.lower())
+        plan.append((f, out_dir / name))
+    return plan
+
+
 def cmd_upscale(args: argparse.Namespace) -> int:
     if not args.inputs:
         from .demo import run_demo
@@ -45,39 +74,42 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
         print(f"wrote {path}")
         return 0
-    from ..core.pipeline import PostProcess, upscale_array
-    from .imagefiles import read_image, write_image
+    from ..core.pipeline import PostProcess, load_models, upscale_array
+    from .imagefiles import read_image_meta, write_image
 
     files = _collect_inputs(args.inputs)
-    out_dir = Path(args.output or DEFAULT_OUT)
+    plan = plan_outputs(files, args.output, args.scale)
+    models = load_models(args.weights, args.scale, args.device, args.half)  # a bad file fails once, here
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
+    inputs = {f.resolve() for f in files}
     failures = 0
-    for f in files:
-        target = (
-            out_dir
-            / f"{f.stem}_x{args.scale}{'.png' if f.suffix.lower() in ('.jpg', '.jpeg', '.webp', '.bmp') else f.suffix.lower()}"
-        )
-        if target.resolve() == f.resolve() or (target.exists() and any(target.samefile(g) for g in files)):
+    for f, target in plan:
+        if target.resolve() in inputs:
             print(f"error: {target} would overwrite an input; choose another -o", file=sys.stderr)
             failures += 1
             continue
+        if target.exists() and not args.overwrite:
+            print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
+            failures += 1
+            continue
         try:
-            img = read_image(f)
-            out = upscale_array(
-                img,
-                args.scale,
-                args.weights,
-                device=args.device,
-                half=args.half,
-                tile=args.tile,
-                post=post,
-                on_tile=_progress(f.name),
-            )
-            write_image(target, out)
+            img, meta = read_image_meta(f)
+            if img.dtype.kind == "f" and (img.min() < 0 or img.max() > 1):
+                print(f"warning: {f}: float values outside [0, 1] are clipped to it", file=sys.stderr)
+            out = upscale_array(img, models=models, tile=args.tile, post=post, on_tile=_progress(f.name))
+            write_image(target, out, meta=meta)
             print(f"{f} → {target} ({img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype})")
-        except (ImageFileError, ValueError, TypeError) as exc:
+        except ImageFileError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failures += 1
+        except (ValueError, TypeError) as exc:
+            print(f"error: {f}: {exc}", file=sys.stderr)
+            failures += 1
+        except OSError as exc:
+            print(f"error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
+            failures += 1
+    if failures:
+        print(f"{failures} of {len(plan)} file(s) failed", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -99,6 +131,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from ..core.arch.tinyespcn import TinyESPCNConfig
     from ..core.weights import convert_pth
 
+    if Path(args.dst).resolve() == Path(args.src).resolve():
+        raise ValueError(f"convert: the output {args.dst} is the input; choose another name")
     cfg = TinyESPCNConfig(scale=args.scale, residual=args.residual)
     print(f"wrote {convert_pth(args.src, args.dst, cfg)}")
     return 0
@@ -148,8 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command")
     up = sub.add_parser("upscale", help="upscale files/folders (no input: the bundled demo portrait)")
     up.add_argument("inputs", nargs="*", help="image files or folders")
-    up.add_argument("-o", "--output", help=f"output folder (default ./{DEFAULT_OUT})")
-    up.add_argument("--scale", type=int, choices=(2, 3, 4, 8), default=2)
+    up.add_argument(
+        "-o",
+        "--output",
+        help=f"output file when there is one input and it has an image suffix (.png, .tif, .jpg …), "
+        f"else an output folder (default ./{DEFAULT_OUT})",
+    )
+    up.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+    up.add_argument("--scale", type=int, choices=(2, 3, 4, 8), default=2, help="2, 3, 4, or 8 (x2 three times)")
     up.add_argument("--weights", help="bundled name (general, portrait, general-x2 …) or a .safetensors path")
     up.add_argument("--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1)")
     up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")

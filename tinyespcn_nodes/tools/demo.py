@@ -34,13 +34,36 @@ def run_demo(out_dir: Path, weights: str | None = None, device: str = "auto", ti
     bicubic = (matlab_imresize(lr, scale=SCALE).clamp(0, 1) * 255).round().to(torch.uint8)
     sr = upscale_bchw_tensor(lr8, models, tile=tile)
     sr_post = upscale_bchw_tensor(lr8, models, tile=tile, post=PostProcess(sharpen=True, antialias=True))
+    crop = _busiest_crop(bicubic, sr)
     panels = []
     for name, t in (("bicubic", bicubic), ("TinyESPCN", sr), ("TinyESPCN + unsharp + MSAA", sr_post)):
         score = psnr(t.float() / 255, hr, border=SCALE)
-        panels.append(_caption(t[0].permute(1, 2, 0).numpy(), f"{name}  x{SCALE}  Y-PSNR {score:.2f} dB"))
+        print(f"{name:28s} x{SCALE}  Y-PSNR {score:.2f} dB")
+        img = t[0].permute(1, 2, 0).numpy()
+        panels.append(
+            _caption(
+                np.concatenate([img, _zoom(img, crop, img.shape[1])], axis=0),
+                f"{name}  x{SCALE}  Y-PSNR {score:.2f} dB",
+            )
+        )
     sheet = Image.new("RGB", (sum(p.width for p in panels) + 8 * (len(panels) - 1), panels[0].height), "white")
     x = 0
     for p in panels:
         sheet.paste(p, (x, 0))
         x += p.width + 8
     return write_image(out_dir / "demo_side_by_side.png", np.array(sheet))
+
+
+def _busiest_crop(a: torch.Tensor, b: torch.Tensor, size: int = 64) -> tuple[int, int, int]:
+    """(y, x, size) of the square where the two images differ most: where the zoom shows the difference."""
+    diff = (a.float() - b.float()).abs().mean(dim=1, keepdim=True)
+    pooled = torch.nn.functional.avg_pool2d(diff, size, stride=size // 4)
+    idx = int(pooled.flatten().argmax())
+    gy, gx = divmod(idx, pooled.shape[-1])
+    return gy * (size // 4), gx * (size // 4), size
+
+
+def _zoom(img: np.ndarray, crop: tuple[int, int, int], width: int) -> np.ndarray:
+    y, x, size = crop
+    patch = Image.fromarray(np.ascontiguousarray(img[y : y + size, x : x + size]))
+    return np.array(patch.resize((width, width), Image.NEAREST))

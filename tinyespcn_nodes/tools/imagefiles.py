@@ -9,11 +9,22 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+WRITE_SUFFIXES = READ_SUFFIXES
+EXIF_ORIENTATION = 0x0112
+
+
+@dataclass(frozen=True)
+class ImageMeta:
+    """What an output keeps of its input: the ICC colour profile and EXIF (orientation already applied)."""
+
+    icc: bytes | None = None
+    exif: bytes | None = None
 
 
 class ImageFileError(ValueError):
@@ -35,7 +46,7 @@ def _read_16bit_color_png(path: Path) -> np.ndarray:
         import cv2
     except ImportError:
         raise ImageFileError(
-            path, "16-bit RGB PNG needs OpenCV to read without losing bits (pip install opencv-python-headless)"
+            path, "16-bit RGB PNG needs OpenCV to read without losing bits: pip install 'tinyespcn-nodes[io16]'"
         ) from None
     arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if arr is None:
@@ -45,13 +56,34 @@ def _read_16bit_color_png(path: Path) -> np.ndarray:
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """HW or HWC (3 or 4) array, uint8 or uint16 (or float32 for float TIFFs), upright per EXIF."""
+    return read_image_meta(path)[0]
+
+
+def _meta_of(im) -> ImageMeta:
+    exif = im.getexif()
+    exif.pop(EXIF_ORIENTATION, None)  # the pixels are already upright
+    return ImageMeta(icc=im.info.get("icc_profile") or None, exif=exif.tobytes() if len(exif) else None)
+
+
+def _tiff_icc(path: Path) -> bytes | None:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[0].tags.get(34675)  # InterColorProfile
+        return bytes(tag.value) if tag is not None else None
+
+
+def read_image_meta(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
+    """`read_image` plus the metadata an output should carry (ICC profile, EXIF without orientation)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
         raise ImageFileError(path, "file not found")
     if path.suffix.lower() == ".png" and _png_is_16bit_color(path):
-        return _read_16bit_color_png(path)
+        arr = _read_16bit_color_png(path)
+        with Image.open(path) as im:
+            return arr, _meta_of(im)
     if path.suffix.lower() in {".tif", ".tiff"}:
         try:
             import tifffile
@@ -59,7 +91,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             arr = tifffile.imread(str(path))
             if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
                 arr = np.moveaxis(arr, 0, -1)
-            return np.ascontiguousarray(arr)
+            return np.ascontiguousarray(arr), ImageMeta(icc=_tiff_icc(path))
         except ImportError:
             pass
         except Exception as exc:
@@ -68,26 +100,30 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         with Image.open(path) as im:
             im = ImageOps.exif_transpose(im)
             im.load()
+            meta = _meta_of(im)
             if im.mode in ("I;16", "I;16B", "I;16L"):
-                return np.array(im, dtype=np.uint16)
+                return np.array(im, dtype=np.uint16), meta
             if im.mode == "I":
                 arr = np.array(im)
-                return arr.astype(np.uint16) if arr.min() >= 0 and arr.max() <= 65535 else arr.astype(np.float32)
+                arr = arr.astype(np.uint16) if arr.min() >= 0 and arr.max() <= 65535 else arr.astype(np.float32)
+                return arr, meta
             if im.mode == "F":
-                return np.array(im, dtype=np.float32)
+                return np.array(im, dtype=np.float32), meta
             if im.mode in ("L", "RGB", "RGBA"):
-                return np.array(im)
+                return np.array(im), meta
             if im.mode in ("LA", "PA") or "transparency" in im.info:
-                return np.array(im.convert("RGBA"))
-            return np.array(im.convert("RGB"))
+                return np.array(im.convert("RGBA")), meta
+            return np.array(im.convert("RGB")), meta
     except UnidentifiedImageError:
+        if path.suffix.lower() in {".tif", ".tiff"}:
+            raise ImageFileError(path, "this TIFF needs tifffile: pip install tifffile") from None
         raise ImageFileError(path, "not a recognised image file") from None
     except (OSError, SyntaxError) as exc:
         raise ImageFileError(path, f"cannot decode image (truncated or corrupt?): {exc}") from None
 
 
-def _png16(arr: np.ndarray) -> bytes:
-    """Minimal 16-bit PNG encoder (gray, RGB or RGBA; filter 0)."""
+def _png16(arr: np.ndarray, meta: ImageMeta = ImageMeta()) -> bytes:
+    """Minimal 16-bit PNG encoder (gray, RGB or RGBA; filter 0), with iCCP / eXIf chunks from `meta`."""
     h, w = arr.shape[:2]
     channels = 1 if arr.ndim == 2 else arr.shape[2]
     color_type = {1: 0, 3: 2, 4: 6}[channels]
@@ -98,11 +134,15 @@ def _png16(arr: np.ndarray) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 16, color_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    extra = chunk(b"iCCP", b"icc\x00\x00" + zlib.compress(meta.icc)) if meta.icc else b""
+    if meta.exif:
+        extra += chunk(b"eXIf", meta.exif.removeprefix(b"Exif\x00\x00"))
+    body = chunk(b"IHDR", ihdr) + extra + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + body
 
 
-def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> Path:
-    """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF."""
+def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95, meta: ImageMeta = ImageMeta()) -> Path:
+    """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF; ICC and EXIF from `meta` kept."""
     from PIL import Image
 
     from ..core.files import atomic_path
@@ -111,15 +151,19 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95) -> 
     suffix = path.suffix.lower()
     with atomic_path(path) as tmp:
         if arr.dtype == np.uint16 and suffix == ".png":
-            tmp.write_bytes(_png16(arr if arr.ndim == 2 or arr.shape[2] != 1 else arr[..., 0]))
+            tmp.write_bytes(_png16(arr if arr.ndim == 2 or arr.shape[2] != 1 else arr[..., 0], meta))
         elif arr.dtype in (np.uint16, np.float32) and suffix in (".tif", ".tiff"):
             import tifffile
 
-            tifffile.imwrite(tmp, arr)
+            tifffile.imwrite(tmp, arr, iccprofile=meta.icc)
         elif arr.dtype != np.uint8:
             raise ImageFileError(path, f"cannot store {arr.dtype} data as {suffix} (use .png or .tif)")
         else:
             img = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
             params = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+            if meta.icc and suffix != ".bmp":
+                params["icc_profile"] = meta.icc
+            if meta.exif and suffix in (".jpg", ".jpeg", ".webp", ".png", ".tif", ".tiff"):
+                params["exif"] = meta.exif
             img.save(tmp, format=Image.registered_extensions().get(suffix), **params)
     return path
