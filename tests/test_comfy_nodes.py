@@ -79,7 +79,9 @@ def comfy(monkeypatch, tmp_path, weights_file):
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, sys_name, module)
     spec.loader.exec_module(module)
-    return types.SimpleNamespace(module=module, nodes=module.NODE_CLASS_MAPPINGS, updates=updates, state=state)
+    return types.SimpleNamespace(
+        module=module, nodes=module.NODE_CLASS_MAPPINGS, updates=updates, state=state, mm=mm, models_dir=models_dir
+    )
 
 
 def load(comfy, weights="mine.safetensors"):
@@ -219,7 +221,18 @@ def _cli_result(tmp_path, weights_file, img, *flags):
     src, out = tmp_path / "cli_in", tmp_path / "cli_out"
     src.mkdir(exist_ok=True)
     Image.fromarray(img).save(src / "p.png")
-    argv = ["upscale", str(src / "p.png"), "-o", str(out), "--weights", str(weights_file), "--tile", "32", *flags]
+    argv = [
+        "upscale",
+        str(src / "p.png"),
+        "-o",
+        str(out),
+        "--weights",
+        str(weights_file),
+        "--tile",
+        "32",
+        "--overwrite",
+        *flags,
+    ]
     assert cli_main(argv) == 0
     return np.array(Image.open(out / "p_x2.png"))
 
@@ -251,3 +264,95 @@ def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, po
     np.testing.assert_array_equal(msaa_node, filter_array(img, PostProcess(antialias=True)))
     sharp_node = u8(comfy.nodes["TinyESPCN_UnsharpMask"]().apply(image, 1.2, 100, 1)[0])
     np.testing.assert_array_equal(sharp_node, filter_array(img, PostProcess(sharpen=True)))
+
+
+def _catalog_module(comfy):
+    return sys.modules[comfy.module.__name__ + ".core.catalog"]
+
+
+def test_copied_weights_resolve_by_bundled_name_and_each_model_is_listed_once(comfy, monkeypatch, weights_file):
+    """Install route 3 (package copied without weights, files in upscale_models) and install-comfyui's
+    prefixed links both give one `NAME-xS` entry that the shipped workflows' names resolve to."""
+    monkeypatch.setattr(_catalog_module(comfy), "SEARCH_DIRS", ())
+    data = weights_file.read_bytes()
+    (comfy.models_dir / "general-x2.safetensors").write_bytes(data)
+    (comfy.models_dir / "tinyespcn-fast-x2.safetensors").write_bytes(data)
+    choices = comfy.nodes["TinyESPCN_ModelLoader"].INPUT_TYPES()["required"]["weights"][0]
+    assert {"general-x2", "fast-x2", "mine.safetensors"} <= set(choices)
+    assert not any(c.startswith("tinyespcn-") or c == "general-x2.safetensors" for c in choices)
+    assert load(comfy, "general-x2").scale == 2 and load(comfy, "fast-x2").scale == 2
+
+
+def test_bundled_models_appear_once_after_install_comfyui(comfy, weights_file):
+    from tinyespcn_nodes.core.catalog import bundled
+
+    for name, path in bundled().items():
+        (comfy.models_dir / f"tinyespcn-{name}.safetensors").symlink_to(path)
+    choices = comfy.nodes["TinyESPCN_ModelLoader"].INPUT_TYPES()["required"]["weights"][0]
+    assert len(choices) == len(set(choices)) and set(bundled()) <= set(choices)
+    assert not any(c.startswith("tinyespcn-") for c in choices)
+
+
+def test_foreign_files_are_not_offered_and_say_what_they_are(comfy):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(comfy.models_dir / "RealESRGAN_x4.safetensors"), {"architecture": "ESRGAN"})
+    save_file({"w": torch.zeros(2)}, str(comfy.models_dir / "vgg16.safetensors"))
+    choices = comfy.nodes["TinyESPCN_ModelLoader"].INPUT_TYPES()["required"]["weights"][0]
+    assert "RealESRGAN_x4.safetensors" not in choices and "vgg16.safetensors" not in choices
+    with pytest.raises(
+        ValueError, match=r"RealESRGAN_x4.safetensors: another project's model \(ESRGAN\).*core 'Load Upscale Model'"
+    ):
+        load(comfy, "RealESRGAN_x4.safetensors")
+    with pytest.raises(ValueError, match="without TinyESPCN metadata"):
+        load(comfy, "vgg16.safetensors")
+
+
+@pytest.mark.parametrize("tile_size", [0, 4096])
+def test_cancel_stops_a_single_tile_upscale_part_way(comfy, tile_size):
+    """tile_size 0 or ≥ the image: ComfyUI's interrupt check runs between layers, not only between tiles."""
+    checks = []
+
+    def throw():
+        checks.append(1)
+        if len(checks) > 5:
+            raise Interrupted("Processing interrupted")
+
+    comfy.mm.throw_exception_if_processing_interrupted = throw
+    with pytest.raises(Interrupted):
+        comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 48, 40, 3), load(comfy), tile_size=tile_size)
+    assert len(checks) == 6
+
+
+@pytest.mark.parametrize("node, args", [("TinyESPCN_UnsharpMask", (1.2, 100, 1)), ("TinyESPCN_MSAA", (2, 0.5))])
+def test_filter_nodes_are_tiled_report_progress_and_stop(comfy, node, args):
+    image = torch.rand(1, 1100, 600, 3)
+    whole = comfy.nodes[node]().apply(image, *args)[0]
+    assert ("new", 6) in comfy.updates and comfy.updates.count(("step", 1)) == 6  # 3 × 2 tiles of ≤ 512²
+    checks = []
+
+    def throw():
+        checks.append(1)
+        if len(checks) > 1:
+            raise Interrupted("Processing interrupted")
+
+    comfy.mm.throw_exception_if_processing_interrupted = throw
+    with pytest.raises(Interrupted):
+        comfy.nodes[node]().apply(image, *args)
+    assert len(checks) == 2 and whole.shape == image.shape
+
+
+@pytest.mark.parametrize("node, args", [("TinyESPCN_UnsharpMask", (1.2, 100, 1)), ("TinyESPCN_MSAA", (2, 0.5))])
+def test_filter_nodes_reject_nan_like_the_upscale_node(comfy, node, args):
+    image = torch.rand(1, 16, 16, 3)
+    image[0, 3, 4, 1] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        comfy.nodes[node]().apply(image, *args)
+    with pytest.raises(ValueError, match="NaN"):
+        comfy.nodes["TinyESPCN_Upscale"]().upscale(image, load(comfy))
+
+
+def test_every_input_has_a_tooltip(comfy):
+    for node_id, cls in comfy.nodes.items():
+        for name, entry in cls.INPUT_TYPES()["required"].items():
+            assert len(entry) > 1 and entry[1].get("tooltip"), (node_id, name)

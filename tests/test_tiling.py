@@ -234,3 +234,23 @@ def test_auto_tile_fits_the_budget_and_gives_lean_models_bigger_tiles():
     with torch.inference_mode():
         ref = lean(x).clamp(0, 1)
     assert (upscale_tensor(lean, x).clamp(0, 1) - ref).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("tile", [0, 4096])
+def test_one_big_tile_still_stops_between_layers(small_model, tile):
+    """tile=0 or a tile larger than the image: Cancel is seen inside the forward pass, not after it."""
+    from tinyespcn_nodes.core.tiling import stop_between_layers
+
+    layers = sum(1 for m in small_model.modules() if not list(m.children()))
+    asked = []
+
+    def stop():
+        asked.append(1)
+        return len(asked) > 3
+
+    with pytest.raises(UpscaleCancelled):
+        upscale_tensor(small_model, torch.rand(1, 3, 30, 30), tile=tile, should_stop=stop)
+    assert len(asked) == 4 < layers  # stopped at the 4th check, part-way through one tile
+    # another thread's run (or one without a stop function) is never cancelled by these hooks
+    with stop_between_layers(small_model, None):
+        assert upscale_tensor(small_model, torch.rand(1, 3, 9, 9), tile=0).shape == (1, 3, 18, 18)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +14,10 @@ from .defaults import DEFAULT_TILE
 from .devices import get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
 from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
-from .tiling import ProgressFn, StopFn, UpscaleCancelled, store, tile_count, upscale_tensor
+from .tiling import ProgressFn, StopFn, UpscaleCancelled, plan_tiles, store, tile_count, upscale_tensor
 
 SCALES = (2, 3, 4, 8)
+FILTER_TILE = 512  # side of the tiles the same-size filters run on (MSAA's supersampled copy is 4x that)
 
 
 @dataclass(frozen=True)
@@ -63,8 +65,14 @@ def load_models(weights: str | Path | None, scale: int, device="auto", half: boo
     return [get_model(weights, scale, device, half)]
 
 
+def filter_tile(tile: int) -> int:
+    return FILTER_TILE if tile < 0 else tile
+
+
 def progress_total(shape_bchw: tuple[int, ...], models: list[nn.Module], tile: int, exact: bool = False) -> int:
     b, _, h, w = shape_bchw
+    if not models:
+        return b * len(plan_tiles(h, w, filter_tile(tile)))
     total = 0
     for m in models:
         total += b * tile_count(h, w, tile, m, exact)
@@ -107,12 +115,8 @@ def process_bchw(
     if post is not None:
         post = PostProcess(**{**post.__dict__, "levels": grid})
     if not models:
-        if should_stop is not None and should_stop():
-            raise UpscaleCancelled("cancelled")
         out = torch.empty_like(x, dtype=target)
-        y = to_unit_float(x)
-        store(out, post(y) if post is not None else y)  # the filters pass an RGBA alpha through untouched
-        tick()
+        filter_tiles(x, out, post, filter_tile(tile), tick, should_stop)
         return out
     scale = 1
     for m in models:
@@ -129,6 +133,30 @@ def process_bchw(
             )  # fmt: skip
 
     return upscale_bchw(x, scale, rgb_upscale, out_dtype=target)
+
+
+def filter_tiles(
+    x: torch.Tensor,
+    out: torch.Tensor,
+    post: PostProcess | None,
+    tile: int,
+    on_tile: Callable[[], None],
+    should_stop: StopFn | None,
+) -> None:
+    """Same-size filters tile by tile, each tile with the filters' own context band, so the result equals
+    filtering the whole image, the working set stays one tile's, and progress/Cancel come every tile."""
+    _, _, h, w = x.shape
+    m = post.margin if post is not None else 0
+    for t in plan_tiles(h, w, tile):
+        if should_stop is not None and should_stop():
+            raise UpscaleCancelled("cancelled")
+        y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
+        y = to_unit_float(x[:, :, y0:y1, x0:x1])
+        if post is not None:
+            y = post(y)  # the filters pass an RGBA alpha through untouched
+        core = y[:, :, t.y0 - y0 : t.y1 - y0, t.x0 - x0 : t.x1 - x0]
+        store(out[:, :, t.y0 : t.y1, t.x0 : t.x1], core)
+        on_tile()
 
 
 def upscale_bchw_tensor(x: torch.Tensor, models: list[nn.Module], **options) -> torch.Tensor:

@@ -20,7 +20,9 @@ before each one.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +46,37 @@ def is_oom(exc: BaseException) -> bool:
         return True
     msg = str(exc)
     return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg)
+
+
+_STOP = threading.local()
+
+
+def _layer_check(module: nn.Module, args) -> None:
+    stop = getattr(_STOP, "fn", None)
+    if stop is not None and stop():
+        raise UpscaleCancelled("upscale cancelled")
+
+
+@contextmanager
+def stop_between_layers(model: nn.Module, should_stop: StopFn | None):
+    """Check `should_stop` before every layer, so one big tile (or tile=0) still stops within a layer.
+
+    The hooks are installed once per model and read this thread's stop function, so a model cached and
+    shared by several hosts or threads never cancels a run that did not ask for it.
+    """
+    if should_stop is None:
+        yield
+        return
+    if not getattr(model, "_tinyespcn_stop_hooks", False):
+        for m in model.modules():
+            if not list(m.children()):
+                m.register_forward_pre_hook(_layer_check)
+        model._tinyespcn_stop_hooks = True
+    previous, _STOP.fn = getattr(_STOP, "fn", None), should_stop
+    try:
+        yield
+    finally:
+        _STOP.fn = previous
 
 
 @dataclass(frozen=True)
@@ -277,6 +310,7 @@ def upscale_tensor(
     margin += math.ceil(post_margin / model.scale)
     total = b * tile_count(h, w, tile, model, exact)
     runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact)
-    for i in range(b):
-        tile = runner.run(x[i].detach(), out[i], tile)
+    with stop_between_layers(model, should_stop):
+        for i in range(b):
+            tile = runner.run(x[i].detach(), out[i], tile)
     return out

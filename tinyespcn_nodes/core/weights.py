@@ -83,6 +83,31 @@ def _read_json(path: Path, meta: dict, key: str) -> dict:
     return value
 
 
+def peek_metadata(path: str | os.PathLike) -> dict[str, str] | None:
+    """The safetensors header's metadata without reading any tensor, or None if the file is not safetensors."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 2 <= n <= 100_000_000:
+                return None
+            header = json.loads(f.read(n))
+    except (OSError, ValueError):
+        return None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def describe_foreign(path: str | os.PathLike) -> str | None:
+    """None for our own files; else what the file is, for a message (another project's model, no metadata)."""
+    meta = peek_metadata(path)
+    if meta is None:
+        return "not a safetensors file"
+    if meta.get("format") in (FORMAT_NAME, LEGACY_BASELINE_FORMAT):
+        return None
+    arch = meta.get("architecture") or meta.get("modelspec.architecture")
+    return f"another project's model ({arch})" if arch else "a safetensors file without TinyESPCN metadata"
+
+
 def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> tuple[WeightsInfo, dict]:
     """Validate a file and return (info, state_dict). Raises WeightsError on any problem."""
     from safetensors import SafetensorError, safe_open

@@ -20,30 +20,58 @@ class ModelHandle:
     fp16: bool
 
 
-def _weight_choices() -> list[str]:
-    from ..core.catalog import bundled
+INSTALL_PREFIX = "tinyespcn-"  # what `install-comfyui` puts before the bundled names in upscale_models
 
-    names = sorted(bundled())
+
+def _upscale_model_files() -> dict[str, str]:
+    """filename → full path of every .safetensors file in ComfyUI's upscale_models (empty outside ComfyUI)."""
     try:
         import folder_paths
-
-        names += [f for f in folder_paths.get_filename_list("upscale_models") if f.endswith(".safetensors")]
     except ImportError:
-        pass
-    return names or ["general-x2"]
+        return {}
+    names = [f for f in folder_paths.get_filename_list("upscale_models") if f.endswith(".safetensors")]
+    return {f: folder_paths.get_full_path_or_raise("upscale_models", f) for f in names}
+
+
+def _canonical(filename: str) -> str:
+    """`tinyespcn-general-x2.safetensors` (install-comfyui) and `general-x2.safetensors` (copied) → `general-x2`."""
+    stem = filename.removesuffix(".safetensors")
+    base = stem.removeprefix(INSTALL_PREFIX)
+    return base if "/" not in base and base.rsplit("-x", 1)[-1].isdigit() else filename
+
+
+def _catalog() -> dict[str, str]:
+    """choice → path: each model once. Bundled names win; upscale_models adds only files whose header says
+    they are ours (another project's ESRGAN or a VGG file would only fail at the loader)."""
+    from ..core.catalog import bundled
+    from ..core.weights import describe_foreign
+
+    table = {name: str(path) for name, path in bundled().items()}
+    for filename, path in sorted(_upscale_model_files().items()):
+        name = _canonical(filename)
+        if name not in table and describe_foreign(path) is None:
+            table[name] = path
+    return table
+
+
+def _weight_choices() -> list[str]:
+    return sorted(_catalog()) or ["general-x2"]
 
 
 def _resolve_choice(choice: str):
-    from ..core.catalog import bundled, resolve_weights
+    from ..core.catalog import resolve_weights
+    from ..core.weights import describe_foreign
 
-    if choice in bundled():
-        return bundled()[choice]
-    try:
-        import folder_paths
-
-        return folder_paths.get_full_path_or_raise("upscale_models", choice)
-    except ImportError:
-        return resolve_weights(choice)
+    table = _catalog()
+    if choice in table:
+        return table[choice]
+    files = _upscale_model_files()
+    if choice in files:  # a workflow naming a file we do not list: say what it is
+        what = describe_foreign(files[choice])
+        raise ValueError(
+            f"{choice}: {what}; this loader reads TinyESPCN files only, use the core 'Load Upscale Model' node"
+        )
+    return resolve_weights(choice)
 
 
 def _device_choices() -> list[str]:
@@ -78,9 +106,9 @@ class TinyESPCNModelLoader:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "weights": (_weight_choices(),),
-            "device": (_device_choices(), {"default": "auto"}),
-            "fp16": ("BOOLEAN", {"default": False}),
+            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = seed config, balanced ≤100k MACs/px, fast ≤25k, portrait = faces) and TinyESPCN files in models/upscale_models."}),
+            "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
+            "fp16": ("BOOLEAN", {"default": False, "tooltip": "Half precision: fp16 on CUDA, bf16 on CPUs with native bf16; within ~2 8-bit levels of fp32."}),
         }}  # fmt: skip
 
     RETURN_TYPES = (MODEL_TYPE,)
@@ -103,8 +131,8 @@ class TinyESPCNUpscale:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE",),
-            "model": (MODEL_TYPE,),
+            "image": ("IMAGE", {"tooltip": "Images to upscale (every frame of the batch; RGBA alpha is resized bicubic)."}),
+            "model": (MODEL_TYPE, {"tooltip": "From 'Load TinyESPCN Model'."}),
             "tile_size": ("INT", {"default": -1, "min": -1, "max": 8192, "step": 8,
                                   "tooltip": "LR tile side; -1 = auto (the largest that fits the memory budget: a quarter of free VRAM on CUDA), 0 = whole image. Halved automatically on out-of-memory."}),
             "overlap": ("INT", {"default": 0, "min": 0, "max": 256,
@@ -135,10 +163,10 @@ class TinyESPCNUnsharpMask:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE",),
-            "radius": ("FLOAT", {"default": 1.2, "min": 0.0, "max": 50.0, "step": 0.1}),
-            "percent": ("INT", {"default": 100, "min": 0, "max": 500, "step": 1}),
-            "threshold": ("INT", {"default": 1, "min": 0, "max": 255, "step": 1}),
+            "image": ("IMAGE", {"tooltip": "Images to sharpen (alpha untouched)."}),
+            "radius": ("FLOAT", {"default": 1.2, "min": 0.0, "max": 50.0, "step": 0.1, "tooltip": "Gaussian blur radius in pixels (Pillow's UnsharpMask radius)."}),
+            "percent": ("INT", {"default": 100, "min": 0, "max": 500, "step": 1, "tooltip": "Strength: how much of the detail (image − blur) is added back, in percent."}),
+            "threshold": ("INT", {"default": 1, "min": 0, "max": 255, "step": 1, "tooltip": "Differences below this many 8-bit levels are left alone (keeps flat areas clean)."}),
         }}  # fmt: skip
 
     RETURN_TYPES = ("IMAGE",)
@@ -157,9 +185,9 @@ class TinyESPCNMSAA:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "image": ("IMAGE",),
-            "supersample": ("INT", {"default": 2, "min": 1, "max": 4, "step": 1}),
-            "blur_radius": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 5.0, "step": 0.05}),
+            "image": ("IMAGE", {"tooltip": "Images to anti-alias (alpha untouched)."}),
+            "supersample": ("INT", {"default": 2, "min": 1, "max": 4, "step": 1, "tooltip": "Lanczos upscale factor before the blur (the MSAA sample count per axis)."}),
+            "blur_radius": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 5.0, "step": 0.05, "tooltip": "Gaussian blur radius at the supersampled size, in its pixels."}),
         }}  # fmt: skip
 
     RETURN_TYPES = ("IMAGE",)
@@ -172,6 +200,18 @@ class TinyESPCNMSAA:
 
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
         return (_run_pipeline(image, [], _host()[0], post=post),)
+
+
+def _interrupted() -> bool:
+    """ComfyUI's Cancel: its own check raises its interrupt exception, between tiles and between layers."""
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return False
+    check = getattr(mm, "throw_exception_if_processing_interrupted", None)
+    if check is not None:
+        check()
+    return False
 
 
 def _checked_device(name: str):
@@ -188,15 +228,18 @@ def _run_pipeline(image, models, device, **options):
     """
     import torch
 
+    from ..core.defaults import DEFAULT_TILE
     from ..core.pipeline import process_bchw, progress_total
 
     _, out_device, out_dtype, _ = _host()
     x = image.movedim(-1, 1).to(device)
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
-    pbar = _progress_bar(progress_total(tuple(x.shape), models, options.get("tile", 0)))
+    pbar = _progress_bar(progress_total(tuple(x.shape), models, options.get("tile", DEFAULT_TILE)))
     on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
-    out = process_bchw(x, models, on_tile=on_tile, out_dtype=torch.float32, levels=255, **options)
+    out = process_bchw(
+        x, models, on_tile=on_tile, should_stop=_interrupted, out_dtype=torch.float32, levels=255, **options
+    )
     return out.movedim(1, -1).to(out_device, out_dtype)
 
 
