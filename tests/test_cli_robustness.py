@@ -157,3 +157,20 @@ def test_demo_prints_the_figures_it_draws(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path)]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if "Y-PSNR" in line]
     assert len(lines) == 3 and all(line.rstrip().endswith("dB") for line in lines)
+
+
+def test_factor_reaches_any_size_and_names_the_output(tmp_path, weights_file):
+    _photo(tmp_path / "a.png", size=(20, 10))
+    out = tmp_path / "out"
+    assert (
+        main(["upscale", str(tmp_path / "a.png"), "-o", str(out), "--weights", str(weights_file), "--factor", "1.5"])
+        == 0
+    )
+    assert read_image(out / "a_x1.5.png").shape == (15, 30, 3)
+
+
+@pytest.mark.parametrize("bad", ["1", "0.5", "9", "x"])
+def test_bad_factor_names_the_option(bad, capsys):
+    with pytest.raises(SystemExit):
+        main(["upscale", "--factor", bad])
+    assert "--factor" in capsys.readouterr().err

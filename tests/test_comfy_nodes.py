@@ -354,5 +354,21 @@ def test_filter_nodes_reject_nan_like_the_upscale_node(comfy, node, args):
 
 def test_every_input_has_a_tooltip(comfy):
     for node_id, cls in comfy.nodes.items():
-        for name, entry in cls.INPUT_TYPES()["required"].items():
+        spec = cls.INPUT_TYPES()
+        for name, entry in {**spec["required"], **spec.get("optional", {})}.items():
             assert len(entry) > 1 and entry[1].get("tooltip"), (node_id, name)
+
+
+@pytest.mark.parametrize("scale_by, passes", [(1.5, 1), (2.5, 2), (3.0, 2)])
+def test_scale_by_any_factor_is_the_fewest_passes_then_lanczos(comfy, scale_by, passes):
+    from tinyespcn_nodes.core.resize import pil_resize
+
+    image = torch.rand(2, 21, 30, 3)
+    model = load(comfy)
+    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=8, scale_by=scale_by)[0]
+    assert out.shape == (2, round(21 * scale_by), round(30 * scale_by), 3)
+    full = image
+    for _ in range(passes):
+        full = comfy.nodes["TinyESPCN_Upscale"]().upscale(full, model, tile_size=0)[0]
+    ref = pil_resize(full.movedim(-1, 1), out.shape[1:3]).clamp(0, 1).movedim(1, -1)
+    assert (out - ref).abs().max().item() < 1e-5

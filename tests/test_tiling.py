@@ -254,3 +254,22 @@ def test_one_big_tile_still_stops_between_layers(small_model, tile):
     # another thread's run (or one without a stop function) is never cancelled by these hooks
     with stop_between_layers(small_model, None):
         assert upscale_tensor(small_model, torch.rand(1, 3, 9, 9), tile=0).shape == (1, 3, 18, 18)
+
+
+@pytest.mark.parametrize("factor", [1.5, 1.37, 3.9])
+@pytest.mark.parametrize("tile", [0, 12])
+def test_any_factor_equals_lanczos_of_the_full_upscale(small_model, factor, tile):
+    """The resize runs inside the tile loop, yet equals Pillow-semantics Lanczos of the whole x2/x4 result."""
+    from tinyespcn_nodes.core.pipeline import process_bchw
+    from tinyespcn_nodes.core.resize import pil_resize
+
+    torch.manual_seed(0)
+    x = torch.rand(1, 4, 37, 50)  # RGBA: alpha follows the same size
+    models = [small_model] * (2 if factor > 2 else 1)
+    full = process_bchw(x, models, tile=0)
+    out = process_bchw(x, models, tile=tile, factor=factor)
+    assert out.shape == (1, 4, round(37 * factor), round(50 * factor))
+    ref = pil_resize(full[:, :3], tuple(out.shape[-2:])).clamp(0, 1)
+    assert (out[:, :3] - ref).abs().max().item() < 1e-5
+    with pytest.raises(ValueError, match="factor must be"):
+        process_bchw(x, [small_model], factor=2.5)

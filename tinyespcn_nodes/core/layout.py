@@ -57,20 +57,25 @@ def upscale_bchw(
     rgb_upscale: Callable[[torch.Tensor, torch.Tensor], None],
     *,
     out_dtype: torch.dtype | None = None,
+    size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
-    """Upscale [B,C,H,W] (C = 1, 3, 4) of any supported dtype; `rgb_upscale(rgb_float, out_rgb)` fills the RGB part."""
+    """Upscale [B,C,H,W] (C = 1, 3, 4) of any supported dtype; `rgb_upscale(rgb_float, out_rgb)` fills the RGB part.
+
+    The output is `size` (out_h, out_w) when given, else `scale` times the input.
+    """
     check_tensor(x)
     b, c, h, w = x.shape
+    out_h, out_w = size or (h * scale, w * scale)
     out_dtype = out_dtype or x.dtype
-    out = torch.empty((b, c, h * scale, w * scale), dtype=out_dtype, device=x.device)
+    out = torch.empty((b, c, out_h, out_w), dtype=out_dtype, device=x.device)
     if c == 1:
-        rgb_out = torch.empty((b, 3, h * scale, w * scale), dtype=torch.float32, device=x.device)
+        rgb_out = torch.empty((b, 3, out_h, out_w), dtype=torch.float32, device=x.device)
         rgb_upscale(to_unit_float(x).expand(b, 3, h, w), rgb_out)
         _store(out, rgb_out.mean(dim=1, keepdim=True))
         return out
     rgb_upscale(to_unit_float(x[:, :3]), out[:, :3])
     if c == 4:
-        alpha = pil_resize(to_unit_float(x[:, 3:4]), (h * scale, w * scale), "bicubic")
+        alpha = pil_resize(to_unit_float(x[:, 3:4]), (out_h, out_w), "bicubic")
         _store(out[:, 3:4], alpha)
     return out
 

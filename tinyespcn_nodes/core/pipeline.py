@@ -55,6 +55,14 @@ def levels_for(dtype: torch.dtype) -> int | None:
     return {torch.uint8: 255, torch.uint16: 65535}.get(dtype)
 
 
+def scale_for_factor(factor: float) -> int:
+    """The smallest model scale (x2, x3, x4, or x8 = three x2 passes) that reaches `factor`."""
+    for s in SCALES:
+        if factor <= s:
+            return s
+    raise ValueError(f"factor must be at most {SCALES[-1]}, got {factor}")
+
+
 def load_models(weights: str | Path | None, scale: int, device="auto", half: bool = False) -> list[nn.Module]:
     """The chain of models that reaches `scale`: one model, or x2 three times for x8 (LapSRN-style)."""
     if scale not in SCALES:
@@ -92,13 +100,16 @@ def process_bchw(
     levels: int | None | str = "auto",
     margin: int | None = None,
     exact: bool = False,
+    factor: float | None = None,
 ) -> torch.Tensor:
     """The one pipeline every host calls: [B,C,H,W] (C = 1, 3, 4; uint8/uint16/float) → model chain → post filters.
 
     No models = filters only (same size). The result comes back in `out_dtype` (default: x's), on x's device;
     x itself is never modified. `levels`: the integer grid the post filters round to between their stages
     (Pillow semantics), "auto" = that of x's dtype. Hosts whose float images come from 8-bit files (ComfyUI)
-    pass 255, so the same picture gives the same 8-bit result in every host.
+    pass 255, so the same picture gives the same 8-bit result in every host. `factor` (any value up to the
+    chain's scale, e.g. 1.5 or 2.5): the chain's output is Lanczos-resized to round(H·factor) × round(W·factor)
+    inside the last model's tile loop.
     """
     check_tensor(x)
     total = progress_total(tuple(x.shape), models, tile, exact)
@@ -121,6 +132,11 @@ def process_bchw(
     scale = 1
     for m in models:
         scale *= m.scale
+    size = None
+    if factor is not None:
+        if not 1 < factor <= scale:
+            raise ValueError(f"factor must be > 1 and at most the models' scale x{scale}, got {factor}")
+        size = (max(1, round(x.shape[-2] * factor)), max(1, round(x.shape[-1] * factor)))
 
     def rgb_upscale(rgb: torch.Tensor, out_rgb: torch.Tensor) -> None:
         cur = rgb
@@ -129,10 +145,10 @@ def process_bchw(
             cur = upscale_tensor(
                 m, cur, tile=tile, out=out_rgb if last else None, on_tile=tick, should_stop=should_stop,
                 post=post if last else None, post_margin=post.margin if (post and last) else 0,
-                margin=margin, exact=exact,
+                margin=margin, exact=exact, size=size if last else None,
             )  # fmt: skip
 
-    return upscale_bchw(x, scale, rgb_upscale, out_dtype=target)
+    return upscale_bchw(x, scale, rgb_upscale, out_dtype=target, size=size)
 
 
 def filter_tiles(

@@ -144,3 +144,61 @@ def pil_resize(
         y = _apply_taps(y, -2, *_pil_taps(h, out_h, filter_name))
         y = quantize_levels(y, levels) if levels else y
     return y if y is not x else x.clone()
+
+
+class TiledResize:
+    """`pil_resize` of a large image computed tile by tile, equal to resizing the whole image at once.
+
+    Each output pixel belongs to the tile whose core holds its centre; a tile must carry `margin` input
+    pixels of context on every side so that all of that pixel's taps lie inside it. Used to reach any
+    factor (x1.5, x2.5, a target size) inside the upscaler's tile loop without a full-size float buffer.
+    """
+
+    def __init__(self, in_size: tuple[int, int], out_size: tuple[int, int], filter_name: str = "lanczos"):
+        if filter_name not in _KERNELS:
+            raise ValueError(f"filter must be one of {sorted(_KERNELS)}, got {filter_name!r}")
+        (self.in_h, self.in_w), (self.out_h, self.out_w) = in_size, out_size
+        if min(self.in_h, self.in_w, self.out_h, self.out_w) < 1:
+            raise ValueError(f"cannot resize {in_size} to {out_size}")
+        self.taps_h = _pil_taps(self.in_h, self.out_h, filter_name) if self.out_h != self.in_h else None
+        self.taps_w = _pil_taps(self.in_w, self.out_w, filter_name) if self.out_w != self.in_w else None
+        support = _KERNELS[filter_name][1]
+        scale = max(self.in_h / self.out_h, self.in_w / self.out_w, 1.0)
+        self.margin = int(math.ceil(support * scale)) + 2
+
+    def _span(self, core0: int, core1: int, n_in: int, n_out: int) -> tuple[int, int]:
+        """Output indices [j0, j1) whose centre (j + 0.5)·in/out lies in [core0, core1) of the input."""
+        ratio = n_in / n_out
+        j0 = max(0, math.ceil(core0 / ratio - 0.5))
+        j1 = min(n_out, math.ceil(core1 / ratio - 0.5)) if core1 < n_in else n_out
+        return j0, max(j0, j1)
+
+    def spans(self, y0: int, y1: int, x0: int, x1: int) -> tuple[int, int, int, int]:
+        return (*self._span(y0, y1, self.in_h, self.out_h), *self._span(x0, x1, self.in_w, self.out_w))
+
+    def apply(self, tile: torch.Tensor, origin: tuple[int, int], spans: tuple[int, int, int, int], levels=None):
+        """Resize `tile` (input rows/cols starting at `origin`) to the output block `spans` = (j0, j1, i0, i1)."""
+        j0, j1, i0, i1 = spans
+        oy, ox = origin
+        y = tile
+        if self.taps_w is not None:
+            idx, w = self.taps_w
+            y = _apply_taps(y, -1, self._local(idx[i0:i1], w[i0:i1], ox, tile.shape[-1]), w[i0:i1])
+            y = quantize_levels(y, levels) if levels else y
+        else:
+            y = y[..., i0 - ox : i1 - ox]
+        if self.taps_h is not None:
+            idx, w = self.taps_h
+            y = _apply_taps(y, -2, self._local(idx[j0:j1], w[j0:j1], oy, tile.shape[-2]), w[j0:j1])
+            y = quantize_levels(y, levels) if levels else y
+        else:
+            y = y[..., j0 - oy : j1 - oy, :]
+        return y
+
+    @staticmethod
+    def _local(idx: torch.Tensor, w: torch.Tensor, origin: int, extent: int) -> torch.Tensor:
+        local = idx - origin
+        outside = (local < 0) | (local >= extent)
+        if (outside & (w != 0)).any():
+            raise ValueError("tile too small for the resize taps (context margin below TiledResize.margin)")
+        return local.clamp(0, extent - 1)  # zero-weight taps may point anywhere

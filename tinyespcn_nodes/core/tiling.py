@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .defaults import DEFAULT_TILE, TILE_BUDGET_BYTES
+from .resize import TiledResize
 
 
 class UpscaleCancelled(Exception):
@@ -179,8 +180,10 @@ class _Runner:
         total: int,
         post: PostFn | None = None,
         exact: bool = False,
+        resize: TiledResize | None = None,
     ) -> None:
         p = next(model.parameters())
+        self.resize = resize
         self.exact = exact
         self.model, self.device, self.dtype = model, p.device, p.dtype
         self.margin, self.on_tile, self.should_stop = margin, on_tile, should_stop
@@ -249,7 +252,12 @@ class _Runner:
             y = model(x) if stats is None else model(x, stats=stats)
             if self.post is not None:
                 y = self.post(y.float().clamp_(0, 1))
-            store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], y[0, :, a * s : b * s, c * s : d * s])
+            if self.resize is None:
+                store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], y[0, :, a * s : b * s, c * s : d * s])
+                return
+            spans = self.resize.spans(t.y0 * s, t.y1 * s, t.x0 * s, t.x1 * s)
+            block = self.resize.apply(y.float().clamp(0, 1), ((t.y0 - a) * s, (t.x0 - c) * s), spans)
+            store(out[:, spans[0] : spans[1], spans[2] : spans[3]], block[0])
 
         return self.for_each_tile(h, w, tile, infer)
 
@@ -287,13 +295,16 @@ def upscale_tensor(
     post: PostFn | None = None,
     post_margin: int = 0,
     exact: bool = False,
+    size: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """RGB float [B,3,H,W] in [0,1] (any device) → [B,3,sH,sW] in `out` (or a new tensor of `out_dtype`) on x's device.
 
     `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
     context it needs, added to the tile's LR context so the filtered result is also seam-free. `margin`
     below the model's context makes tiles approximate (seams); None uses `context_margin(model)`. `exact`:
-    image statistics (models that need them) from a full first pass instead of sampled crops.
+    image statistics (models that need them) from a full first pass instead of sampled crops. `size`
+    (out_h, out_w): Lanczos-resize the model's output to it inside the same tile loop (any factor, no
+    full-size intermediate), equal to `pil_resize` of the whole upscaled image.
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
@@ -301,15 +312,17 @@ def upscale_tensor(
     if h < 1 or w < 1:
         raise ValueError(f"cannot upscale an empty image of size {h}x{w}")
     s = model.scale
+    out_h, out_w = size or (h * s, w * s)
+    resize = TiledResize((h * s, w * s), (out_h, out_w)) if (out_h, out_w) != (h * s, w * s) else None
     if out is None:
-        out = torch.empty((b, 3, h * s, w * s), dtype=out_dtype, device=x.device)
-    elif tuple(out.shape) != (b, 3, h * s, w * s):
-        raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, h * s, w * s)}")
+        out = torch.empty((b, 3, out_h, out_w), dtype=out_dtype, device=x.device)
+    elif tuple(out.shape) != (b, 3, out_h, out_w):
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, out_h, out_w)}")
     tile = resolve_tile(tile, model)
     margin = context_margin(model) if margin is None else margin
-    margin += math.ceil(post_margin / model.scale)
+    margin += math.ceil((post_margin + (resize.margin if resize else 0)) / model.scale)
     total = b * tile_count(h, w, tile, model, exact)
-    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact)
+    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact, resize)
     with stop_between_layers(model, should_stop):
         for i in range(b):
             tile = runner.run(x[i].detach(), out[i], tile)

@@ -137,6 +137,9 @@ class TinyESPCNUpscale:
                                   "tooltip": "LR tile side; -1 = auto (the largest that fits the memory budget: a quarter of free VRAM on CUDA), 0 = whole image. Halved automatically on out-of-memory."}),
             "overlap": ("INT", {"default": 0, "min": 0, "max": 256,
                                 "tooltip": "Extra LR context around each tile. The model's own context (its receptive radius) is always added, so tiles are exact at 0."}),
+        }, "optional": {
+            "scale_by": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 8.0, "step": 0.05,
+                                   "tooltip": "Any factor (e.g. 1.5, 2.5; 0 = the model's own scale): the fewest model passes that reach it, then an exact Lanczos resize inside the same tile loop."}),
         }}  # fmt: skip
 
     RETURN_TYPES = ("IMAGE",)
@@ -144,7 +147,9 @@ class TinyESPCNUpscale:
     CATEGORY = UPSCALING
     DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
 
-    def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0):
+    def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0):
+        import math
+
         from ..core.devices import get_model, release
         from ..core.tiling import context_margin
 
@@ -153,8 +158,14 @@ class TinyESPCNUpscale:
             device = _checked_device(model.device)
         net = get_model(model.path, model.scale, device, model.fp16)
         margin = max(overlap, context_margin(net))
+        models, factor = [net], None
+        if scale_by and scale_by != net.scale:
+            if scale_by <= 1:
+                raise ValueError(f"scale_by must be 0 (the model's scale) or above 1, got {scale_by}")
+            models = [net] * max(1, math.ceil(math.log(scale_by) / math.log(net.scale) - 1e-9))
+            factor = scale_by
         try:
-            return (_run_pipeline(image, [net], device, tile=tile_size, margin=margin),)
+            return (_run_pipeline(image, models, device, tile=tile_size, margin=margin, factor=factor),)
         finally:
             release(device)
 

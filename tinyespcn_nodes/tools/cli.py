@@ -42,7 +42,7 @@ def _output_suffix(src: Path) -> str:
     return ".png" if src.suffix.lower() in (".jpg", ".jpeg", ".webp", ".bmp") else src.suffix.lower()
 
 
-def plan_outputs(files: list[Path], output: str | None, scale: int) -> list[tuple[Path, Path]]:
+def plan_outputs(files: list[Path], output: str | None, scale: float) -> list[tuple[Path, Path]]:
     """(input, target) pairs. One input and an `-o` with an image suffix is the output file itself; otherwise
     `-o` is a folder and each target is `STEM_xS.EXT`. Two inputs that would share a name (x.jpg and x.png)
     keep apart as `x_jpg_x2.png`, never overwriting each other."""
@@ -54,14 +54,14 @@ def plan_outputs(files: list[Path], output: str | None, scale: int) -> list[tupl
     taken: set[str] = set()
     plan = []
     for f in files:
-        name = f"{f.stem}_x{scale}{_output_suffix(f)}"
+        name = f"{f.stem}_x{scale:g}{_output_suffix(f)}"
         if name.lower() in taken:
-            alt = f"{f.stem}_{f.suffix.lower().lstrip('.')}_x{scale}{_output_suffix(f)}"
+            alt = f"{f.stem}_{f.suffix.lower().lstrip('.')}_x{scale:g}{_output_suffix(f)}"
             print(f"note: {f} would also become {name}; writing {alt} instead", file=sys.stderr)
             name = alt
         n = 2
         while name.lower() in taken:
-            name, n = f"{f.stem}_{n}_x{scale}{_output_suffix(f)}", n + 1
+            name, n = f"{f.stem}_{n}_x{scale:g}{_output_suffix(f)}", n + 1
         taken.add(name.lower())
         plan.append((f, out_dir / name))
     return plan
@@ -74,12 +74,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
         print(f"wrote {path}")
         return 0
-    from ..core.pipeline import PostProcess, load_models, upscale_array
+    from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
     from .imagefiles import read_image_meta, write_image
 
     files = _collect_inputs(args.inputs)
-    plan = plan_outputs(files, args.output, args.scale)
-    models = load_models(args.weights, args.scale, args.device, args.half)  # a bad file fails once, here
+    scale = scale_for_factor(args.factor) if args.factor else args.scale
+    plan = plan_outputs(files, args.output, args.factor or args.scale)
+    models = load_models(args.weights, scale, args.device, args.half)  # a bad file fails once, here
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
     inputs = {f.resolve() for f in files}
     failures = 0
@@ -96,7 +97,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             img, meta = read_image_meta(f)
             if img.dtype.kind == "f" and (img.min() < 0 or img.max() > 1):
                 print(f"warning: {f}: float values outside [0, 1] are clipped to it", file=sys.stderr)
-            out = upscale_array(img, models=models, tile=args.tile, post=post, on_tile=_progress(f.name))
+            out = upscale_array(
+                img, models=models, tile=args.tile, post=post, on_tile=_progress(f.name), factor=args.factor
+            )
             write_image(target, out, meta=meta)
             print(f"{f} → {target} ({img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype})")
         except ImageFileError as exc:
@@ -174,6 +177,16 @@ def tile_arg(text: str) -> int:
     return value
 
 
+def factor_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (1, 8], got {text!r}") from None
+    if not 1 < value <= 8:
+        raise argparse.ArgumentTypeError(f"expected a number in (1, 8], got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ..core.defaults import DEFAULT_TILE
     from ..core.devices import DEVICE_CHOICES
@@ -190,6 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     up.add_argument("--scale", type=int, choices=(2, 3, 4, 8), default=2, help="2, 3, 4, or 8 (x2 three times)")
+    up.add_argument(
+        "--factor",
+        type=factor_arg,
+        default=None,
+        help="any factor in (1, 8], e.g. 1.5 or 2.5: the smallest model scale that reaches it, then an exact "
+        "Lanczos resize inside the same tile loop (overrides --scale)",
+    )
     up.add_argument("--weights", help="bundled name (general, portrait, general-x2 …) or a .safetensors path")
     up.add_argument("--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1)")
     up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")
