@@ -21,4 +21,7 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: cannot read checkpoint ({type(exc).__name__}: {exc})") from None
+        kind = "holds objects other than tensors" if "weights_only" in str(exc) else "is truncated or corrupt"
+        raise ValueError(
+            f"{path}: this checkpoint {kind}; start the run over with --no-resume or pick another --run-dir"
+        ) from None

@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from tinyespcn_nodes.core.shared import shared_root
 
-from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
+from .config import CHOICES, FINETUNE_DEFAULTS, HELP, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
 from .models import ARCHITECTURES
 
 _SHARED = shared_root()
@@ -19,37 +19,44 @@ def default_val_sets() -> list[str]:
     return [str(p) for p in sets if p.is_dir()]
 
 
-def _add_train_options(p: argparse.ArgumentParser) -> None:
+def _help(name: str, defaults: TrainConfig) -> str:
+    text = HELP.get(name, name.replace("_", " "))
+    value = getattr(defaults, name)
+    shown = "auto" if name == "run_dir" else ("none" if value in (None, [], {}, "") else value)
+    if isinstance(value, list) and value:
+        shown = " ".join(map(str, value))
+    return f"{text} (default: {shown})".replace("%", "%%")
+
+
+def _add_train_options(p: argparse.ArgumentParser, defaults: dict) -> None:
+    base = TrainConfig().updated(defaults)
     p.add_argument("--config", help="TOML or YAML file with any option below; flags given here override it")
     for f in fields(TrainConfig):
         flag = "--" + f.name.replace("_", "-")
-        if f.name == "data":
-            p.add_argument(flag, nargs="+", default=None, help="dataset root folder(s)")
-        elif f.name == "replay_data":
-            p.add_argument(flag, nargs="+", default=None, help="general folders mixed into fine-tune batches")
+        help_text = _help(f.name, base)
+        if f.name in ("data", "replay_data"):
+            p.add_argument(flag, nargs="+", default=None, help=help_text)
         elif f.name == "val_sets":
-            p.add_argument(flag, nargs="*", default=None, help="HR folders to validate on (default: Set5 if present)")
+            p.add_argument(flag, nargs="*", default=None, help=help_text)
         elif f.name == "rescales":
-            p.add_argument(
-                flag, nargs="*", type=float, default=None, help="extra HR copies at these scales, e.g. 0.8 0.6"
-            )
+            p.add_argument(flag, nargs="*", type=float, default=None, help=help_text)
         elif f.name == "loss_weights":
-            p.add_argument(
-                flag, nargs="*", default=None, metavar="TERM=W", help="override loss terms, e.g. charbonnier=1 l1=0"
-            )
+            p.add_argument(flag, nargs="*", default=None, metavar="TERM=W", help=help_text)
         elif f.name == "model":
             continue  # each architecture's own options follow as flags of their own
         elif f.name == "arch":
-            p.add_argument(flag, choices=ARCHITECTURES, default=None, help="network to train (default tinyespcn)")
+            p.add_argument(flag, choices=ARCHITECTURES, default=None, help=help_text)
         elif f.type in ("bool",):
-            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif f.name in CHOICES:
+            p.add_argument(flag, choices=CHOICES[f.name], default=None, help=help_text)
         else:
             kind = {"int": int, "float": float, "int | None": int}.get(str(f.type), str)
-            p.add_argument(flag, type=kind, default=None)
+            p.add_argument(flag, type=kind, default=None, help=help_text)
     group = p.add_argument_group("architecture options (passed to the chosen --arch's config untouched)")
     for name, (kind, owners) in arch_options().items():
         flag = "--" + name.replace("_", "-")
-        help_text = f"option of {', '.join(owners)}"
+        help_text = f"option of {', '.join(owners)} (default: that architecture's)"
         if kind is bool:
             group.add_argument(
                 flag, dest=f"arch_{name}", action=argparse.BooleanOptionalAction, default=None, help=help_text
@@ -106,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m trainer", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     pre = sub.add_parser("pretrain", help="train from scratch on LSDIR or image folders (e.g. T91 + BSDS200)")
-    _add_train_options(pre)
+    _add_train_options(pre, PRETRAIN_DEFAULTS)
     fine = sub.add_parser("finetune", help="fine-tune existing weights on CelebA / CelebA-HQ / FFHQ faces")
-    _add_train_options(fine)
+    _add_train_options(fine, FINETUNE_DEFAULTS)
     from . import commands
 
     commands.add_parsers(sub)
@@ -123,6 +130,17 @@ def training_config(args: argparse.Namespace) -> TrainConfig:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        return _run(parser, args)
+    except KeyboardInterrupt:
+        print("interrupted; the last checkpoint is kept: run the same command again to resume", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, NotADirectoryError, PermissionError, IndexError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command in ("pretrain", "finetune"):
         from .loop import run_training
 

@@ -2,9 +2,70 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+
+RUNS_ROOT = "~/.cache/tinyespcn/runs"
+# options a resumed run may change: they do not alter what has been trained so far
+RESUMABLE = frozenset(
+    {"steps", "ckpt_every", "val_every", "log_every", "threads", "workers", "device", "val_sets", "val_limit",
+     "cache_mb", "run_dir"}
+)  # fmt: skip
+CHOICES = {
+    "dataset": ("folder", "lsdir", "celeba"),
+    "loss": ("psnr", "seed-readme", "seed-paper"),
+    "optimizer": ("adam", "adamw"),
+    "schedule": ("cosine", "step", "constant"),
+    "amp": ("none", "bf16", "fp16"),
+    "vgg_arch": ("vgg16", "vgg19"),
+    "device": ("auto", "cpu", "cuda", "mps"),
+}
+HELP = {
+    "arch": "network to train",
+    "scale": "upscaling factor (2, 3 or 4)",
+    "init": "weights (.safetensors or bundled name) to start from; tensors of matching name and shape are copied",
+    "data": "dataset root folder(s)",
+    "dataset": "layout of --data: folder (any images), lsdir (HR/X{s} or parquet), celeba (partition file)",
+    "split": "celeba split: train, val or test",
+    "subset": "celeba: seeded random subset of this many images (0 = all)",
+    "face_size": "centre-crop and resize faces to this square side (0 = as stored)",
+    "holdout": "face folders without a partition file: images held out for validation",
+    "patch": "LR patch side in pixels",
+    "batch": "patches per step",
+    "workers": "data-loading threads",
+    "cache_mb": "decoded-image cache size in MB",
+    "blur_sigma": "extra Gaussian blur of the HR before downscaling (0 = plain bicubic)",
+    "rotate_degrees": "random rotation range of training patches",
+    "rescales": "extra HR copies at these scales, e.g. 0.8 0.6",
+    "replay_data": "general folders mixed into fine-tune batches",
+    "replay_fraction": "share of each batch drawn from --replay-data",
+    "loss": "loss preset",
+    "loss_weights": "override loss terms, e.g. charbonnier=1 l1=0",
+    "vgg_weights": "VGG features .safetensors for the perceptual term (default: the bundled conv1-3)",
+    "vgg_arch": "VGG variant of --vgg-weights",
+    "optimizer": "optimiser",
+    "lr": "peak learning rate",
+    "weight_decay": "weight decay (adamw: decoupled)",
+    "schedule": "learning-rate schedule after the warm-up",
+    "warmup": "linear warm-up steps",
+    "step_every": "step schedule: halve the rate every N steps",
+    "steps": "total optimisation steps (may be raised when resuming)",
+    "grad_clip": "clip the gradient norm to this (0 = off)",
+    "ema": "EMA decay of the exported weights (0 = off)",
+    "amp": "mixed precision: bf16 (CUDA, or CPUs with AMX/AVX512-BF16), fp16 (CUDA only)",
+    "channels_last": "channels-last memory format",
+    "seed": "random seed",
+    "device": "training device",
+    "threads": "torch CPU threads (0 = torch default)",
+    "run_dir": f"run folder (default: {RUNS_ROOT}/ARCH-xSCALE-HASH of the options that define the run)",
+    "ckpt_every": "checkpoint every N steps",
+    "val_every": "validate every N steps",
+    "log_every": "log every N steps",
+    "val_sets": "HR folders to validate on (default: Set5 if present)",
+    "val_limit": "validate on at most N images per set (0 = all)",
+}
 
 
 @dataclass
@@ -52,7 +113,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0  # 0 = torch default
     # bookkeeping
-    run_dir: str = "~/.cache/tinyespcn/runs/default"
+    run_dir: str = ""  # empty: derived from the options that define the run (see run_path)
     ckpt_every: int = 200
     val_every: int = 500
     log_every: int = 50
@@ -65,15 +126,31 @@ class TrainConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"{source}: unknown option(s) {unknown}")
+        for name, allowed in CHOICES.items():
+            if name in values and values[name] not in allowed:
+                raise ValueError(f"{source}: {name} must be one of {', '.join(allowed)}, got {values[name]!r}")
         merged = {**asdict(self), **values}
         return TrainConfig(**merged)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
+    def identity(self) -> dict:
+        """The options that define what a run trains (everything a resume must not change)."""
+        return {k: v for k, v in asdict(self).items() if k not in RESUMABLE}
+
     @property
     def run_path(self) -> Path:
-        return Path(self.run_dir).expanduser()
+        if self.run_dir:
+            return Path(self.run_dir).expanduser()
+        digest = hashlib.sha1(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:8]
+        return Path(RUNS_ROOT).expanduser() / f"{self.arch}-x{self.scale}-{digest}"
+
+    def conflicts(self, saved_json: str) -> list[str]:
+        """`name: saved → now` for every run-defining option that differs from a checkpoint's config."""
+        saved = TrainConfig().updated(json.loads(saved_json), source="checkpoint").identity()
+        now = self.identity()
+        return [f"{k}: {saved[k]!r} → {now[k]!r}" for k in sorted(now) if saved.get(k) != now[k]]
 
 
 # configs written before the registry kept TinyESPCN's options at the top level

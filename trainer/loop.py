@@ -17,6 +17,7 @@ import torch.distributed as dist
 from torch import nn
 
 from tinyespcn_nodes.core.devices import pick_device
+from tinyespcn_nodes.core.files import atomic_path, write_text_atomic
 from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -167,8 +168,8 @@ class Trainer:
             "rng_torch": torch.get_rng_state(),
         }
 
-    def resume(self, path: Path) -> None:
-        state = load_checkpoint(path)
+    def resume(self, path: Path, state: dict | None = None) -> None:
+        state = load_checkpoint(path) if state is None else state
         self.model.load_state_dict(state["model"])
         if self.ema and state["ema"]:
             self.ema.model.load_state_dict(state["ema"])
@@ -181,7 +182,10 @@ class Trainer:
         self.history_loss = [(int(s), float(v)) for s, v in state["history_loss"].tolist()]
         self.history_psnr = [(int(s), float(v)) for s, v in state["history_psnr"].tolist()]
         torch.set_rng_state(state["rng_torch"])
-        self.log(f"resumed {path} at step {self.step} (best {self.best:.3f} dB)")
+        if self.rank == 0:
+            _truncate_log(self.run / "log.csv", self.step)
+        best = f" (best {self.best:.3f} dB)" if math.isfinite(self.best) else ""
+        self.log(f"resumed {path} at step {self.step}{best}")
 
     def checkpoint(self) -> None:
         if self.rank == 0:
@@ -279,7 +283,7 @@ class Trainer:
             self.prepare()
         if self.rank == 0:
             self.run.mkdir(parents=True, exist_ok=True)
-            (self.run / "config.json").write_text(cfg.to_json())
+            write_text_atomic(self.run / "config.json", cfg.to_json())
         self.model.train()
         degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees)
         running = torch.zeros((), device=self.device)
@@ -366,11 +370,36 @@ def _tensorboard(run: Path):
     return SummaryWriter(str(run / "tb"))
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log rows written after the checkpoint being resumed (they will be written again)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [r for r in rows[1:] if r and r[0].isdigit() and int(r[0]) <= step]
+    if len(kept) != len(rows):
+        with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+
+class ResumeConflict(ValueError):
+    pass
+
+
 def run_training(cfg: TrainConfig, resume: bool = True, log=None) -> Trainer:
     log = log or (lambda *a: print(*a, file=sys.stderr, flush=True))
-    trainer = Trainer(cfg, log)
     last = cfg.run_path / "last.pt"
+    state = None
     if resume and last.exists():
-        trainer.resume(last)
+        state = load_checkpoint(last)
+        changed = cfg.conflicts(state["config"])
+        if changed:
+            raise ResumeConflict(
+                f"{cfg.run_path} holds a run with other settings ({'; '.join(changed)}). Resume it with the same "
+                "options, start it over with --no-resume, or pick another --run-dir"
+            )
+    trainer = Trainer(cfg, log)
+    if state is not None:
+        trainer.resume(last, state)
     trainer.fit()
     return trainer

@@ -1,0 +1,100 @@
+"""`python -m trainer` under bad input: one message with the fix, exit 2, nothing half-done; honest resumes."""
+
+import csv
+
+import pytest
+
+from trainer.cli import build_parser, main
+from trainer.config import CHOICES, TrainConfig
+
+
+def _args(folder, run, *extra):
+    return [
+        "pretrain", "--data", str(folder), "--dataset", "folder", "--channels", "8", "--blocks", "1",
+        "--patch", "12", "--batch", "2", "--steps", "4", "--warmup", "1", "--ckpt-every", "2", "--log-every", "2",
+        "--val-sets", "--threads", "1", "--workers", "1", "--run-dir", str(run), *extra,
+    ]  # fmt: skip
+
+
+def _fails_cleanly(argv, capsys, *expected):
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("error: ") and err.count("\n") == 1, err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+def test_missing_and_empty_datasets(tmp_path, capsys):
+    _fails_cleanly(_args(tmp_path / "nowhere", tmp_path / "r"), capsys, "nowhere", "does not exist")
+    (tmp_path / "empty").mkdir()
+    _fails_cleanly(_args(tmp_path / "empty", tmp_path / "r"), capsys, "dataset is empty")
+
+
+def test_resume_with_other_settings_is_refused_and_names_them(image_folder, tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(_args(image_folder, run)) == 0
+    before = (run / "last.pt").read_bytes()
+    err = _fails_cleanly(_args(image_folder, run, "--scale", "3", "--lr", "0.01"), capsys, "--no-resume")
+    assert "scale: 2 → 3" in err and "lr: " in err
+    assert (run / "last.pt").read_bytes() == before
+    # options that do not change what was trained may change: more steps, recorded truthfully
+    assert main(_args(image_folder, run, "--steps", "6")) == 0
+    assert '"steps": 6' in (run / "config.json").read_text()
+    assert main(_args(image_folder, run, "--scale", "3", "--no-resume")) == 0
+
+
+def test_resume_drops_log_rows_past_the_checkpoint(image_folder, tmp_path):
+    run = tmp_path / "r"
+    assert main(_args(image_folder, run)) == 0
+    with open(run / "log.csv", "a", newline="") as f:  # rows a killed run wrote after its last checkpoint
+        csv.writer(f).writerow([5, "0.1", "1e-4", "9"])
+    assert main(_args(image_folder, run, "--steps", "6")) == 0
+    steps = [row[0] for row in csv.reader(open(run / "log.csv"))][1:]
+    assert steps == ["2", "4", "6"]
+
+
+def test_truncated_checkpoint_names_the_fix(image_folder, tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(_args(image_folder, run)) == 0
+    (run / "last.pt").write_bytes((run / "last.pt").read_bytes()[:500])
+    _fails_cleanly(_args(image_folder, run), capsys, "last.pt", "truncated or corrupt", "--no-resume")
+    _fails_cleanly(["export", str(run), "--out", str(tmp_path / "x.safetensors")], capsys, "truncated or corrupt")
+    assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_eval_of_a_bad_weights_file(tmp_path, capsys):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"nope")
+    _fails_cleanly(["eval", str(bad), "--sets", "Set5"], capsys, "bad.safetensors")
+
+
+def test_no_validation_means_no_best_figure(image_folder, tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(_args(image_folder, run)) == 0
+    assert main(_args(image_folder, run, "--steps", "6")) == 0
+    err = capsys.readouterr().err
+    assert "resumed" in err and "-inf" not in err
+
+
+def test_default_run_folder_follows_the_options():
+    a, b = TrainConfig(), TrainConfig().updated({"scale": 3})
+    assert a.run_path != b.run_path and "runs/default" not in str(a.run_path)
+    assert TrainConfig().updated({"steps": 99, "threads": 1}).run_path == a.run_path  # resumable options only
+    assert a.run_path.name.startswith("tinyespcn-x2-")
+
+
+def test_every_option_has_help_with_its_default_and_choices(capsys):
+    parser = build_parser()
+    for command in ("pretrain", "finetune"):
+        with pytest.raises(SystemExit):
+            parser.parse_args([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        for action in parser._subparsers._group_actions[0].choices[command]._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, action.option_strings
+        assert "(default: 48)" in text and "{cosine,step,constant}" in text and "{none,bf16,fp16}" in text
+    for name in CHOICES:
+        with pytest.raises(ValueError, match=f"{name} must be one of"):
+            TrainConfig().updated({name: "bogus"}, source="cfg.toml")
