@@ -159,3 +159,15 @@ def test_gray_float_rgba_and_dask_current_slice(make_napari_viewer, qtbot, weigh
     run_widget(qtbot, usm)
     res = viewer.layers["rgba (unsharp)"].data
     assert res.shape == rgba.shape and np.array_equal(res[..., 3], rgba[..., 3])  # alpha untouched
+
+
+def test_weights_choices_show_each_tier(make_napari_viewer):
+    from tinyespcn_nodes.core.catalog import TIERS, bundled
+    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+
+    w = UpscaleWidget(make_napari_viewer())
+    labels = [w.weights.native.itemText(i) for i in range(w.weights.native.count())]
+    families = sorted({n.rsplit("-x", 1)[0] for n in bundled()})
+    for family in families:
+        assert any(label.startswith(family) and TIERS.get(family, "") in label for label in labels), labels
+    assert w.weights.value == "general" and labels[-1] == "file…"

@@ -15,6 +15,18 @@ SUFFIX = ".safetensors"
 # Names that resolve to another bundled file without being listed twice: the seed-faithful files are
 # `general-x*` until the balanced tier beats them on Set5, Set14 and BSD100 (the model card says which).
 ALIASES = {"seed": "general", "seed-portrait": "portrait"}
+# what each bundled family is, for the hosts' choice text (costs from `python -m tinyespcn_nodes info`)
+TIERS = {
+    "general": "seed config, best quality (~390k MACs/px)",
+    "portrait": "faces, seed config",
+    "balanced": "TinyESPCN-Rep, ≤100k MACs/px",
+    "fast": "TinyESPCN-Rep, ≤25k MACs/px",
+}
+
+
+def family_label(family: str) -> str:
+    """`balanced — TinyESPCN-Rep, ≤100k MACs/px` (the family name alone when it has no tier text)."""
+    return f"{family} — {TIERS[family]}" if family in TIERS else family
 
 
 def weights_dirs() -> list[Path]:

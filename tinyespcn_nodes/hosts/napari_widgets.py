@@ -125,6 +125,10 @@ class _Base(Container):
                     yield 1
                 t.join()
                 if "error" in result:
+                    from ..core.tiling import UpscaleCancelled
+
+                    if isinstance(result["error"], UpscaleCancelled):  # Cancel seen inside a tile
+                        return None
                     raise result["error"]
                 y = from_model_plane(result["y"], dtype, rng)
                 if out is None:
@@ -176,6 +180,9 @@ class _Base(Container):
     def _finish(self, out, meta):
         from napari.layers import Layer
 
+        if out is None:  # cancelled part-way through a tile
+            self.status.value = "cancelled; no layer written"
+            return
         name = meta["name"]
         if name in self.viewer.layers:  # re-running updates the same layer in place
             target = self.viewer.layers[name]
@@ -191,10 +198,12 @@ class UpscaleWidget(_Base):
     title = "TinyESPCN upscale"
 
     def parameter_widgets(self) -> list:
-        from ..core.catalog import bundled
+        from ..core.catalog import bundled, family_label
 
         names = sorted({n.rsplit("-x", 1)[0] for n in bundled()}) or ["general"]
-        self.weights = ComboBox(label="weights", choices=[*names, "file…"], value=names[0])
+        choices = [(family_label(n), n) for n in names] + [("file…", "file…")]
+        default = "general" if "general" in names else names[0]
+        self.weights = ComboBox(label="weights", choices=choices, value=default)
         from magicgui.widgets import FileEdit
 
         self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
