@@ -149,7 +149,7 @@ def test_gray_float_rgba_and_dask_current_slice(make_napari_viewer, qtbot, weigh
         assert out.data.dtype == src.data.dtype
         if src.name == "g":
             assert out.data.shape == (24, 1200) and out.colormap.name == "magma"
-            assert out.data.max() > 6000 and out.data.min() >= 100  # clipped at the 4100 ceiling otherwise
+            assert out.data.max() > 6000  # the lone maximum survives: the window never clips (4100 otherwise)
         elif src.name == "rgba":
             assert out.data.shape == (32, 28, 4) and out.rgb
         else:

@@ -40,15 +40,15 @@ def check_tensor(x: torch.Tensor, name: str = "image") -> None:
         raise ValueError(f"{name}: contains NaN or Inf values")
 
 
-def to_unit_float(x: torch.Tensor) -> torch.Tensor:
-    """Any supported dtype → float32 in [0,1]."""
+def to_unit_float(x: torch.Tensor, clamp: bool = True) -> torch.Tensor:
+    """Any supported dtype → float32 in [0,1] (floats unclamped with `clamp=False`)."""
     scale = _TORCH_DTYPES[x.dtype]
     y = x.detach()
     y = y.to(torch.int32) if y.dtype == torch.uint16 else y  # uint16 has few CPU kernels
     y = y.float()
     if scale != 1.0:
         return y.div_(scale) if y is not x else y / scale
-    return y.clamp(0, 1)  # never in place: y may be the caller's own tensor
+    return y.clamp(0, 1) if clamp else y.clone()  # never in place: y may be the caller's own tensor
 
 
 def upscale_bchw(
@@ -58,6 +58,7 @@ def upscale_bchw(
     *,
     out_dtype: torch.dtype | None = None,
     size: tuple[int, int] | None = None,
+    clamp: bool = True,
 ) -> torch.Tensor:
     """Upscale [B,C,H,W] (C = 1, 3, 4) of any supported dtype; `rgb_upscale(rgb_float, out_rgb)` fills the RGB part.
 
@@ -70,20 +71,20 @@ def upscale_bchw(
     out = torch.empty((b, c, out_h, out_w), dtype=out_dtype, device=x.device)
     if c == 1:
         rgb_out = torch.empty((b, 3, out_h, out_w), dtype=torch.float32, device=x.device)
-        rgb_upscale(to_unit_float(x).expand(b, 3, h, w), rgb_out)
-        _store(out, rgb_out.mean(dim=1, keepdim=True))
+        rgb_upscale(to_unit_float(x, clamp).expand(b, 3, h, w), rgb_out)
+        _store(out, rgb_out.mean(dim=1, keepdim=True), clamp)
         return out
-    rgb_upscale(to_unit_float(x[:, :3]), out[:, :3])
+    rgb_upscale(to_unit_float(x[:, :3], clamp), out[:, :3])
     if c == 4:
         alpha = pil_resize(to_unit_float(x[:, 3:4]), (out_h, out_w), "bicubic")
         _store(out[:, 3:4], alpha)
     return out
 
 
-def _store(out: torch.Tensor, value: torch.Tensor) -> None:
+def _store(out: torch.Tensor, value: torch.Tensor, clamp: bool = True) -> None:
     from .tiling import store
 
-    store(out, value)
+    store(out, value, clamp)
 
 
 def numpy_to_bchw(arr: np.ndarray, name: str = "image") -> tuple[torch.Tensor, str]:

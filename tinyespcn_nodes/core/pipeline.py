@@ -13,6 +13,7 @@ from torch import nn
 from .defaults import DEFAULT_TILE
 from .devices import get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
+from .intensity import Window, choose_window, from_model, to_model
 from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
 from .tiling import ProgressFn, StopFn, UpscaleCancelled, plan_tiles, store, tile_count, upscale_tensor
 
@@ -101,6 +102,7 @@ def process_bchw(
     margin: int | None = None,
     exact: bool = False,
     factor: float | None = None,
+    clamp: bool = True,
 ) -> torch.Tensor:
     """The one pipeline every host calls: [B,C,H,W] (C = 1, 3, 4; uint8/uint16/float) → model chain → post filters.
 
@@ -109,7 +111,8 @@ def process_bchw(
     (Pillow semantics), "auto" = that of x's dtype. Hosts whose float images come from 8-bit files (ComfyUI)
     pass 255, so the same picture gives the same 8-bit result in every host. `factor` (any value up to the
     chain's scale, e.g. 1.5 or 2.5): the chain's output is Lanczos-resized to round(H·factor) × round(W·factor)
-    inside the last model's tile loop.
+    inside the last model's tile loop. `clamp=False` keeps float values outside [0,1] (intensity-windowed
+    data: see `intensity`); the post filters still work within [0,1].
     """
     check_tensor(x)
     total = progress_total(tuple(x.shape), models, tile, exact)
@@ -145,10 +148,10 @@ def process_bchw(
             cur = upscale_tensor(
                 m, cur, tile=tile, out=out_rgb if last else None, on_tile=tick, should_stop=should_stop,
                 post=post if last else None, post_margin=post.margin if (post and last) else 0,
-                margin=margin, exact=exact, size=size if last else None,
+                margin=margin, exact=exact, size=size if last else None, clamp=clamp,
             )  # fmt: skip
 
-    return upscale_bchw(x, scale, rgb_upscale, out_dtype=target, size=size)
+    return upscale_bchw(x, scale, rgb_upscale, out_dtype=target, size=size, clamp=clamp)
 
 
 def filter_tiles(
@@ -190,15 +193,23 @@ def upscale_array(
     device="auto",
     half: bool = False,
     models: list[nn.Module] | None = None,
+    intensity: str | Window = "auto",
     **options,
 ) -> np.ndarray:
     """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype.
 
     `models` (from `load_models`) replaces scale/weights/device/half, for callers that run many images.
+    `intensity`: how values map to the model's range (`intensity.MODES`, or a `Window` computed by the
+    caller, e.g. once for a whole stack or from napari's contrast limits).
     """
-    t, layout = numpy_to_bchw(image)
-    out = process_bchw(t, models or load_models(weights, scale, device, half), **options)
-    return bchw_to_numpy(out, layout, image.dtype)
+    models = models or load_models(weights, scale, device, half)
+    window = intensity if isinstance(intensity, Window) else choose_window(image, intensity, rgb=image.ndim >= 3)
+    if window is None:
+        t, layout = numpy_to_bchw(image)
+        return bchw_to_numpy(process_bchw(t, models, **options), layout, image.dtype)
+    t, layout = numpy_to_bchw(to_model(image, window))
+    out = process_bchw(t, models, **{**options, "out_dtype": torch.float32, "clamp": False})
+    return from_model(bchw_to_numpy(out, layout, np.float32), image.dtype, window)
 
 
 def filter_array(image: np.ndarray, post: PostProcess, **options) -> np.ndarray:

@@ -159,9 +159,13 @@ def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact:
     return n
 
 
-def store(out: torch.Tensor, value: torch.Tensor) -> None:
-    """Write float [0,1] values into `out` in its own dtype (rounded and clipped for integer dtypes)."""
-    value = value.clamp(0, 1)
+def store(out: torch.Tensor, value: torch.Tensor, clamp: bool = True) -> None:
+    """Write float [0,1] values into `out` in its own dtype (rounded and clipped for integer dtypes).
+
+    `clamp=False` keeps values outside [0,1] for float outputs (intensity-windowed data, see `intensity`).
+    """
+    if clamp or not out.is_floating_point():
+        value = value.clamp(0, 1)
     if out.dtype == torch.uint8:
         value = value.float().mul_(255).round_()
     elif out.dtype == torch.uint16:
@@ -181,9 +185,10 @@ class _Runner:
         post: PostFn | None = None,
         exact: bool = False,
         resize: TiledResize | None = None,
+        clamp: bool = True,
     ) -> None:
         p = next(model.parameters())
-        self.resize = resize
+        self.resize, self.clamp = resize, clamp
         self.exact = exact
         self.model, self.device, self.dtype = model, p.device, p.dtype
         self.margin, self.on_tile, self.should_stop = margin, on_tile, should_stop
@@ -253,11 +258,13 @@ class _Runner:
             if self.post is not None:
                 y = self.post(y.float().clamp_(0, 1))
             if self.resize is None:
-                store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], y[0, :, a * s : b * s, c * s : d * s])
+                core = y[0, :, a * s : b * s, c * s : d * s]
+                store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], core, self.clamp)
                 return
             spans = self.resize.spans(t.y0 * s, t.y1 * s, t.x0 * s, t.x1 * s)
-            block = self.resize.apply(y.float().clamp(0, 1), ((t.y0 - a) * s, (t.x0 - c) * s), spans)
-            store(out[:, spans[0] : spans[1], spans[2] : spans[3]], block[0])
+            y = y.float().clamp(0, 1) if self.clamp else y.float()
+            block = self.resize.apply(y, ((t.y0 - a) * s, (t.x0 - c) * s), spans)
+            store(out[:, spans[0] : spans[1], spans[2] : spans[3]], block[0], self.clamp)
 
         return self.for_each_tile(h, w, tile, infer)
 
@@ -296,6 +303,7 @@ def upscale_tensor(
     post_margin: int = 0,
     exact: bool = False,
     size: tuple[int, int] | None = None,
+    clamp: bool = True,
 ) -> torch.Tensor:
     """RGB float [B,3,H,W] in [0,1] (any device) → [B,3,sH,sW] in `out` (or a new tensor of `out_dtype`) on x's device.
 
@@ -304,7 +312,8 @@ def upscale_tensor(
     below the model's context makes tiles approximate (seams); None uses `context_margin(model)`. `exact`:
     image statistics (models that need them) from a full first pass instead of sampled crops. `size`
     (out_h, out_w): Lanczos-resize the model's output to it inside the same tile loop (any factor, no
-    full-size intermediate), equal to `pil_resize` of the whole upscaled image.
+    full-size intermediate), equal to `pil_resize` of the whole upscaled image. `clamp=False`: a float `out`
+    keeps values outside [0,1] (intensity-windowed inputs).
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
@@ -322,7 +331,7 @@ def upscale_tensor(
     margin = context_margin(model) if margin is None else margin
     margin += math.ceil((post_margin + (resize.margin if resize else 0)) / model.scale)
     total = b * tile_count(h, w, tile, model, exact)
-    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact, resize)
+    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact, resize, clamp)
     with stop_between_layers(model, should_stop):
         for i in range(b):
             tile = runner.run(x[i].detach(), out[i], tile)

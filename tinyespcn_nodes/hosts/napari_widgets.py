@@ -14,13 +14,8 @@ import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
 from ..core.defaults import DEFAULT_TILE
-from .napari_layers import (
-    float_range,
-    from_model_plane,
-    plane_indices,
-    to_model_plane,
-    upscaled_geometry,
-)
+from ..core.intensity import from_model, to_model
+from .napari_layers import plane_indices, upscaled_geometry
 
 
 def _image_layers(viewer) -> list:
@@ -39,6 +34,14 @@ class _Base(Container):
         self.viewer = viewer = napari_viewer
         self.layer_box = ComboBox(label="image layer", choices=self._layer_choices)
         self.current_only = CheckBox(text="current slice only", value=False)
+        self.intensity = ComboBox(
+            label="intensity", choices=["auto", "range", "percentile", "contrast limits"], value="auto"
+        )
+        self.intensity.tooltip = (
+            "How values reach the model: auto = dtype range for 8-bit, 0.1-99.9 % percentiles of the whole "
+            "layer for 16/32-bit and float data outside [0, 1]; range = dtype (or min/max) range; contrast "
+            "limits = the layer's. Values outside the window are kept."
+        )
         self.run_btn = PushButton(text="Run")
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(value=0, max=1, label="progress")
@@ -47,6 +50,7 @@ class _Base(Container):
             [
                 self.layer_box,
                 *self.parameter_widgets(),
+                self.intensity,
                 self.current_only,
                 self.run_btn,
                 self.cancel_btn,
@@ -69,8 +73,10 @@ class _Base(Container):
     def factor(self) -> int:
         return 1
 
-    def make_processor(self):
-        """Return process(plane_bhwc_float_or_int, on_tile, should_stop) -> same layout upscaled/filtered."""
+    def make_processor(self, clamp: bool = True):
+        """Return process(plane_bhwc_float_or_int, on_tile, should_stop) -> same layout upscaled/filtered.
+
+        `clamp=False`: the planes are intensity-windowed floats whose values outside [0, 1] must survive."""
         raise NotImplementedError
 
     def output_name(self, layer) -> str:
@@ -92,8 +98,12 @@ class _Base(Container):
         data, rgb, dtype = layer.data, bool(layer.rgb), np.dtype(layer.data.dtype)
         current = tuple(self.viewer.dims.current_step) if self.current_only.value else None
         planes = plane_indices(data.shape, rgb, current)
-        rng = None if np.issubdtype(dtype, np.integer) else float_range(data)
-        process = self.make_processor()
+        try:
+            window = self._window(layer, rgb)
+        except (ValueError, TypeError) as exc:
+            show_error(f"{layer.name}: {exc}")
+            return
+        process = self.make_processor(clamp=window is None)
         f = self.factor()
         meta = self._meta(layer, f, current)
         total_box = [0]
@@ -102,7 +112,7 @@ class _Base(Container):
             out = None
             for idx in planes:
                 plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
-                x = to_model_plane(plane, dtype, rng)
+                x = to_model(plane, window)
                 events: queue.Queue = queue.Queue()
                 result: dict = {}
 
@@ -130,7 +140,7 @@ class _Base(Container):
                     if isinstance(result["error"], UpscaleCancelled):  # Cancel seen inside a tile
                         return None
                     raise result["error"]
-                y = from_model_plane(result["y"], dtype, rng)
+                y = from_model(result["y"], dtype, window)
                 if out is None:
                     out = np.empty((*data.shape[: len(idx)], *y.shape) if current is None else y.shape, dtype)
                 out[idx if current is None else ()] = y
@@ -147,6 +157,15 @@ class _Base(Container):
         self.run_btn.enabled, self.cancel_btn.enabled = False, True
         self.status.value = "running…"
         worker.start()
+
+    def _window(self, layer, rgb: bool):
+        """One intensity window for the whole layer (every plane shares it, so stacks do not flicker)."""
+        from ..core.intensity import Window, choose_window
+
+        if self.intensity.value == "contrast limits":
+            lo, hi = (float(v) for v in layer.contrast_limits)
+            return Window(lo, hi)
+        return choose_window(layer.data, self.intensity.value, rgb=rgb)
 
     def _tick(self, total: int) -> None:
         self.progress.max = max(total, 1)
@@ -223,7 +242,7 @@ class UpscaleWidget(_Base):
     def output_name(self, layer) -> str:
         return f"{layer.name} (TinyESPCN ×{self.factor()})"
 
-    def make_processor(self):
+    def make_processor(self, clamp: bool = True):
         from ..core.pipeline import PostProcess, load_models, upscale_bchw_tensor
 
         weights = str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
@@ -232,7 +251,7 @@ class UpscaleWidget(_Base):
         tile = int(self.tile.value)
         return _plane_runner(
             lambda t, on_tile, stop: upscale_bchw_tensor(
-                t, models, tile=tile, post=post, on_tile=on_tile, should_stop=stop
+                t, models, tile=tile, post=post, on_tile=on_tile, should_stop=stop, clamp=clamp
             )
         )
 
@@ -247,7 +266,7 @@ class UnsharpWidget(_Base):
         self.threshold = SpinBox(label="threshold", value=1, min=0, max=255)
         return [self.radius, self.percent, self.threshold]
 
-    def make_processor(self):
+    def make_processor(self, clamp: bool = True):
         from ..core.pipeline import PostProcess
 
         post = PostProcess(
@@ -265,7 +284,7 @@ class AntialiasWidget(_Base):
         self.blur = FloatSpinBox(label="blur radius", value=0.5, min=0, max=5, step=0.05)
         return [self.supersample, self.blur]
 
-    def make_processor(self):
+    def make_processor(self, clamp: bool = True):
         from ..core.pipeline import PostProcess
 
         return _filter_runner(

@@ -98,7 +98,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             if img.dtype.kind == "f" and (img.min() < 0 or img.max() > 1):
                 print(f"warning: {f}: float values outside [0, 1] are clipped to it", file=sys.stderr)
             out = upscale_array(
-                img, models=models, tile=args.tile, post=post, on_tile=_progress(f.name), factor=args.factor
+                img,
+                models=models,
+                tile=args.tile,
+                post=post,
+                on_tile=_progress(f.name),
+                factor=args.factor,
+                intensity=args.intensity,
             )
             write_image(target, out, meta=meta)
             print(f"{f} → {target} ({img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype})")
@@ -202,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"else an output folder (default ./{DEFAULT_OUT})",
     )
     up.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+    up.add_argument(
+        "--intensity",
+        choices=("auto", "range", "percentile"),
+        default="auto",
+        help="how values reach the model: auto (default) = dtype range for 8-bit files, 0.1-99.9%% percentiles "
+        "for 16-bit and float files (dim micrographs); range = the dtype's range; percentile = always",
+    )
     up.add_argument("--scale", type=int, choices=(2, 3, 4, 8), default=2, help="2, 3, 4, or 8 (x2 three times)")
     up.add_argument(
         "--factor",
