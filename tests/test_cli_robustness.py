@@ -105,16 +105,20 @@ def test_bad_weights_are_reported_once(tmp_path, capsys):
     assert err.count("bad.safetensors") == 1 and "Traceback" not in err
 
 
-def test_nan_and_out_of_range_floats_name_the_file(tmp_path, weights_file, capsys):
+def test_nan_files_are_named_and_float_micrographs_are_windowed(tmp_path, weights_file, capsys):
     import tifffile
 
-    nan = np.full((8, 8), np.nan, np.float32)
-    tifffile.imwrite(tmp_path / "nan.tif", nan)
-    tifffile.imwrite(tmp_path / "hot.tif", np.full((8, 8), 2.0, np.float32))
+    tifffile.imwrite(tmp_path / "nan.tif", np.full((8, 8), np.nan, np.float32))
+    some = np.random.default_rng(0).random((8, 8)).astype(np.float32)
+    some[2, 3] = np.nan
+    tifffile.imwrite(tmp_path / "some_nan.tif", some)
+    hot = np.random.default_rng(1).random((8, 8)).astype(np.float32) * 4000 + 100  # a float micrograph
+    tifffile.imwrite(tmp_path / "hot.tif", hot)
     assert main(["upscale", str(tmp_path), "-o", str(tmp_path / "o"), "--weights", str(weights_file)]) == 1
     err = capsys.readouterr().err
-    assert "nan.tif" in err and "NaN" in err
-    assert "hot.tif: float values outside [0, 1] are clipped" in err
+    assert "nan.tif: the image has no finite values" in err and "some_nan.tif: image: contains NaN" in err
+    out = read_image(tmp_path / "o" / "hot_x2.tif")
+    assert out.dtype == np.float32 and out.max() > 1000  # windowed by its percentiles, not clipped to [0, 1]
 
 
 def test_icc_profile_and_exif_survive_in_every_format(tmp_path, weights_file):

@@ -85,7 +85,7 @@ def comfy(monkeypatch, tmp_path, weights_file):
 
 
 def load(comfy, weights="mine.safetensors"):
-    return comfy.nodes["TinyESPCN_ModelLoader"]().load(weights, "cpu", False)[0]
+    return comfy.nodes["TinyESPCN_ModelLoader"]().load(weights, "cpu", "fp32")[0]
 
 
 def test_ids_are_prefixed_and_schemas_well_formed(comfy):

@@ -164,7 +164,7 @@ def test_bad_arrays_get_clear_errors(bad, err):
 
 @pytest.mark.skipif(not cpu_has_fast_bf16(), reason="this CPU has no native bf16")
 def test_bf16_model_keeps_an_fp32_skip_and_stays_within_a_level():
-    assert pick_dtype(torch.device("cpu"), half=True) == torch.bfloat16
+    assert pick_dtype(torch.device("cpu"), "auto") == torch.bfloat16
     torch.manual_seed(0)
     model = TinyESPCN(TinyESPCNConfig(scale=2)).eval()
     for p in model.parameters():  # trained-like small weights, so the detail branch is a correction

@@ -51,7 +51,7 @@ def percentile_window(data, percentiles: tuple[float, float] = PERCENTILES, rgb:
     values = _sample(data, 3 if rgb else 2).astype(np.float64, copy=False)
     values = values[np.isfinite(values)]
     if values.size == 0:
-        raise ValueError("the image has no finite values to normalise")
+        raise ValueError("the image has no finite values to normalise (all NaN or Inf)")
     lo, hi = np.percentile(values, percentiles)
     if hi <= lo:  # a (nearly) constant image: fall back to its min/max, then to a unit window
         lo, hi = float(values.min()), float(values.max())
@@ -78,7 +78,7 @@ def choose_window(data, mode: str = "auto", rgb: bool = False) -> Window | None:
     values = _sample(data, 3 if rgb else 2)
     lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError("the image has no finite values to normalise")
+        raise ValueError("the image has no finite values to normalise (all NaN or Inf)")
     if lo >= 0 and hi <= 1:
         return None
     return percentile_window(data, rgb=rgb) if mode == "auto" else Window(lo, hi if hi > lo else lo + 1.0)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from .defaults import DEFAULT_TILE
-from .devices import get_model
+from .devices import DEFAULT_PRECISION, get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
 from .intensity import Window, choose_window, from_model, to_model
 from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
@@ -64,14 +64,16 @@ def scale_for_factor(factor: float) -> int:
     raise ValueError(f"factor must be at most {SCALES[-1]}, got {factor}")
 
 
-def load_models(weights: str | Path | None, scale: int, device="auto", half: bool = False) -> list[nn.Module]:
+def load_models(
+    weights: str | Path | None, scale: int, device="auto", precision: str | bool = DEFAULT_PRECISION
+) -> list[nn.Module]:
     """The chain of models that reaches `scale`: one model, or x2 three times for x8 (LapSRN-style)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
     if scale == 8:
         name = weights if weights not in (None, "") else "general-x2"
-        return [get_model(name, 2, device, half)] * 3
-    return [get_model(weights, scale, device, half)]
+        return [get_model(name, 2, device, precision)] * 3
+    return [get_model(weights, scale, device, precision)]
 
 
 def filter_tile(tile: int) -> int:
@@ -191,18 +193,18 @@ def upscale_array(
     weights: str | Path | None = None,
     *,
     device="auto",
-    half: bool = False,
+    precision: str | bool = DEFAULT_PRECISION,
     models: list[nn.Module] | None = None,
     intensity: str | Window = "auto",
     **options,
 ) -> np.ndarray:
     """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype.
 
-    `models` (from `load_models`) replaces scale/weights/device/half, for callers that run many images.
+    `models` (from `load_models`) replaces scale/weights/device/precision, for callers that run many images.
     `intensity`: how values map to the model's range (`intensity.MODES`, or a `Window` computed by the
     caller, e.g. once for a whole stack or from napari's contrast limits).
     """
-    models = models or load_models(weights, scale, device, half)
+    models = models or load_models(weights, scale, device, precision)
     window = intensity if isinstance(intensity, Window) else choose_window(image, intensity, rgb=image.ndim >= 3)
     if window is None:
         t, layout = numpy_to_bchw(image)

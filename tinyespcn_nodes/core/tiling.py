@@ -255,6 +255,9 @@ class _Runner:
         def infer(t: Tile) -> None:
             x, (a, b, c, d) = self._input(img, t)
             y = model(x) if stats is None else model(x, stats=stats)
+            if self.dtype != torch.float32 and not torch.isfinite(y).all():  # fp16/bf16 overflow: redo in fp32
+                twin = fp32_twin(model)
+                y = twin(x) if stats is None else twin(x, stats=stats.float())
             if self.post is not None:
                 y = self.post(y.float().clamp_(0, 1))
             if self.resize is None:
@@ -281,6 +284,23 @@ class _Runner:
         self.for_each_tile(h, w, tile, pool, tiles=crops)
         area = sum((t.y1 - t.y0) * (t.x1 - t.x0) for t in crops)  # an OOM split keeps the same total area
         return (torch.stack(parts).sum(dim=0) / area).to(self.dtype)
+
+
+def attach_fp32_twin(model: nn.Module, twin: nn.Module) -> None:
+    """Keep the fp32 original beside a reduced-precision model (not a submodule: out of state_dict/.to())."""
+    object.__setattr__(model, "_tinyespcn_fp32", twin)
+
+
+def fp32_twin(model: nn.Module) -> nn.Module:
+    """The fp32 original of a reduced-precision model, for the tiles its own dtype cannot hold (without
+    one, a copy cast back to fp32: the same function, with the reduced weights)."""
+    twin = getattr(model, "_tinyespcn_fp32", None)
+    if twin is None:
+        import copy
+
+        twin = copy.deepcopy(model).float()
+        attach_fp32_twin(model, twin)
+    return twin
 
 
 def context_margin(model: nn.Module) -> int:

@@ -232,9 +232,14 @@ class UpscaleWidget(_Base):
         self.tile.tooltip = "LR tile side; auto (-1) = the largest that fits the memory budget, 0 = whole image"
         self.tile.native.setSpecialValueText("auto")  # shown at the minimum, -1
         self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.precision = ComboBox(label="precision", choices=["auto", "fp32", "bf16", "fp16"], value="auto")
+        self.precision.tooltip = "auto = fp16 on CUDA, bf16 on CPUs with native bf16, else fp32 (≤ 0.02 dB cost)"
         self.sharpen = CheckBox(text="then unsharp mask", value=False)
         self.antialias = CheckBox(text="then MSAA anti-alias", value=False)
-        return [self.weights, self.weights_file, self.scale_box, self.tile, self.device, self.sharpen, self.antialias]
+        return [
+            self.weights, self.weights_file, self.scale_box, self.tile, self.device, self.precision,
+            self.sharpen, self.antialias,
+        ]  # fmt: skip
 
     def factor(self) -> int:
         return int(self.scale_box.value)
@@ -246,7 +251,7 @@ class UpscaleWidget(_Base):
         from ..core.pipeline import PostProcess, load_models, upscale_bchw_tensor
 
         weights = str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
-        models = load_models(weights, self.factor(), self.device.value)
+        models = load_models(weights, self.factor(), self.device.value, self.precision.value)
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
         tile = int(self.tile.value)
         return _plane_runner(

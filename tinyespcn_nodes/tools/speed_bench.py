@@ -110,7 +110,7 @@ def bench_scale(scale: int, size: int, device: torch.device, mm: float) -> dict:
 
 def _reduced_precision(model: torch.nn.Module, x: torch.Tensor, device: torch.device, mm: float) -> dict:
     """`--half` (bf16 on CPUs with native bf16, fp16 on CUDA): speed, and how far its output is from fp32."""
-    dtype = pick_dtype(device, half=True)
+    dtype = pick_dtype(device, "auto")
     if dtype == torch.float32:
         return {}
     half = copy.deepcopy(model).to(dtype)
