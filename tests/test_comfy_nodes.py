@@ -231,6 +231,8 @@ def _cli_result(tmp_path, weights_file, img, *flags):
         "--tile",
         "32",
         "--overwrite",
+        "--precision",
+        "fp32",
         *flags,
     ]
     assert cli_main(argv) == 0
@@ -238,7 +240,8 @@ def _cli_result(tmp_path, weights_file, img, *flags):
 
 
 def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, portrait_u8):
-    """One pipeline: ComfyUI's node chain on a float IMAGE from a uint8 PNG = the CLI = the core's numpy API."""
+    """One pipeline: ComfyUI's node chain on a float IMAGE from a uint8 PNG = the CLI = the core's numpy API
+    (all at the loader's fp32 here; each host's default precision is the same `auto`)."""
     from tinyespcn_nodes.core.pipeline import PostProcess, filter_array, upscale_array
 
     img = np.ascontiguousarray(portrait_u8[40:136, 60:140])
@@ -254,7 +257,13 @@ def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, po
     cli_plain = _cli_result(tmp_path, weights_file, img)
     cli_both = _cli_result(tmp_path, weights_file, img, "--sharpen", "--antialias")
     api_both = upscale_array(
-        img, 2, str(weights_file), device="cpu", tile=32, post=PostProcess(sharpen=True, antialias=True)
+        img,
+        2,
+        str(weights_file),
+        device="cpu",
+        precision="fp32",
+        tile=32,
+        post=PostProcess(sharpen=True, antialias=True),
     )
     np.testing.assert_array_equal(u8(up), cli_plain)
     np.testing.assert_array_equal(u8(both), cli_both)
