@@ -178,3 +178,32 @@ def test_bad_factor_names_the_option(bad, capsys):
     with pytest.raises(SystemExit):
         main(["upscale", "--factor", bad])
     assert "--factor" in capsys.readouterr().err
+
+
+def test_a_tile_below_its_context_is_refused_before_any_work(tmp_path, weights_file, capsys):
+    _photo(tmp_path / "a.png")
+    args = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o"), "--weights", str(weights_file)]
+    assert main([*args, "--tile", "8"]) == 2
+    assert "--tile 8: below 22" in capsys.readouterr().err and not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, capsys, monkeypatch):
+    from tinyespcn_nodes.core import pipeline
+
+    for n in range(3):
+        _photo(tmp_path / f"{n}.png", n)
+    real, calls = pipeline.upscale_array, []
+
+    def interrupted_on_the_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "upscale_array", interrupted_on_the_second)
+    out = tmp_path / "out"
+    assert main(["upscale", str(tmp_path), "-o", str(out), "--weights", str(weights_file)]) == 130
+    err = capsys.readouterr().err
+    assert "interrupted: 1 of 3 file(s) written" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["0_x2.png"]  # complete, and no temp file left
+    assert read_image(out / "0_x2.png").shape == (18, 22, 3)

@@ -104,11 +104,11 @@ def test_ids_are_prefixed_and_schemas_well_formed(comfy):
     assert "mine.safetensors" in comfy.nodes["TinyESPCN_ModelLoader"].INPUT_TYPES()["required"]["weights"][0]
 
 
-@pytest.mark.parametrize("shape", [(3, 20, 17, 3), (1, 12, 10, 4), (1, 1, 1, 3), (2, 40, 3, 3)])
+@pytest.mark.parametrize("shape", [(3, 50, 27, 3), (1, 12, 10, 4), (1, 1, 1, 3), (2, 60, 3, 3)])
 def test_upscale_runs_every_frame_and_layout(comfy, shape):
     model = load(comfy)
     image = torch.rand(shape)
-    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=8, overlap=16)
+    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=24, overlap=16)
     assert isinstance(out, tuple) and len(out) == len(comfy.nodes["TinyESPCN_Upscale"].RETURN_TYPES)
     b, h, w, c = shape
     assert out[0].shape == (b, 2 * h, 2 * w, c) and out[0].dtype == torch.float32
@@ -132,7 +132,7 @@ def test_fp16_intermediates_and_batch_independence(comfy):
 def test_interrupt_from_progress_hook_propagates(comfy):
     comfy.state["interrupt_after"] = 2
     with pytest.raises(Interrupted):
-        comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 64, 64, 3), load(comfy), tile_size=16)
+        comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 64, 64, 3), load(comfy), tile_size=24)
 
 
 def test_simulated_oom_halves_tile_with_same_result(comfy, monkeypatch):
@@ -372,12 +372,18 @@ def test_every_input_has_a_tooltip(comfy):
 def test_scale_by_any_factor_is_the_fewest_passes_then_lanczos(comfy, scale_by, passes):
     from tinyespcn_nodes.core.resize import pil_resize
 
-    image = torch.rand(2, 21, 30, 3)
+    image = torch.rand(2, 31, 50, 3)
     model = load(comfy)
-    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=8, scale_by=scale_by)[0]
-    assert out.shape == (2, round(21 * scale_by), round(30 * scale_by), 3)
+    out = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=24, scale_by=scale_by)[0]
+    assert out.shape == (2, round(31 * scale_by), round(50 * scale_by), 3)
     full = image
     for _ in range(passes):
         full = comfy.nodes["TinyESPCN_Upscale"]().upscale(full, model, tile_size=0)[0]
     ref = pil_resize(full.movedim(-1, 1), out.shape[1:3]).clamp(0, 1).movedim(1, -1)
     assert (out - ref).abs().max().item() < 1e-5
+
+
+@pytest.mark.parametrize("tile_size", [1, 8, 21])
+def test_tiles_smaller_than_their_context_are_refused(comfy, tile_size):
+    with pytest.raises(ValueError, match=f"tile_size {tile_size}: below 22"):
+        comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 30, 30, 3), load(comfy), tile_size=tile_size)

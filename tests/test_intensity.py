@@ -95,11 +95,11 @@ def test_napari_widget_uses_the_same_window(make_napari_viewer, qtbot):
     src = viewer.add_image(stack, name="dim")
     w = UpscaleWidget(viewer)
     w.layer_box.value = src
-    w.tile.value = 32
+    w.tile.value = 48
     w.start()
     qtbot.waitUntil(lambda: "dim (TinyESPCN ×2)" in viewer.layers, timeout=120_000)
     out = viewer.layers["dim (TinyESPCN ×2)"].data
-    ref = upscale_array(plane, 2, "general-x2", intensity=choose_window(stack), tile=32)
+    ref = upscale_array(plane, 2, "general-x2", intensity=choose_window(stack), tile=48)
     assert out.dtype == np.uint16 and np.array_equal(out[0], out[1])
     assert np.abs(out[0].astype(int) - ref.astype(int)).max() <= 1
     assert _score((out[0] - 100) / 500, hr[:128, :160]) > 30

@@ -88,7 +88,7 @@ def test_cancel_leaves_no_layer(make_napari_viewer, qtbot, weights_file):
     w.layer_box.value = src
     w.weights.value = "file…"
     w.weights_file.value = weights_file
-    w.tile.value = 16
+    w.tile.value = 24
     w.start()
     qtbot.waitUntil(lambda: w.progress.value >= 1, timeout=120_000)  # a tile is done: cancel mid-run
     w.cancel()

@@ -123,6 +123,14 @@ def auto_tile(model: nn.Module) -> int:
     return max(64, min(4096, side // 32 * 32))
 
 
+def check_tile(tile: int, model: nn.Module, name: str = "tile") -> None:
+    """Hosts' check of a user's tile: auto (< 0), 0 (whole image) or at least 2·radius + 8 (below that most
+    of the work is context overlap). The core itself accepts any tile (tests use tiny ones)."""
+    least = 2 * model.receptive_radius + 8
+    if 0 < tile < least:
+        raise ValueError(f"{name} {tile}: below {least} (2 x this model's receptive radius + 8); use auto or 0")
+
+
 def resolve_tile(tile: int, model: nn.Module) -> int:
     return auto_tile(model) if tile < 0 else tile
 

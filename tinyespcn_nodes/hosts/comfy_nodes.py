@@ -154,12 +154,13 @@ class TinyESPCNUpscale:
         import math
 
         from ..core.devices import get_model, release
-        from ..core.tiling import context_margin
+        from ..core.tiling import check_tile, context_margin
 
         device, _, _, _ = _host()
         if model.device != "auto":
             device = _checked_device(model.device)
         net = get_model(model.path, model.scale, device, model.precision)
+        check_tile(tile_size, net, "tile_size")
         margin = max(overlap, context_margin(net))
         models, factor = [net], None
         if scale_by and scale_by != net.scale:

@@ -103,7 +103,11 @@ class _Base(Container):
         except (ValueError, TypeError) as exc:
             show_error(f"{layer.name}: {exc}")
             return
-        process = self.make_processor(clamp=window is None)
+        try:
+            process = self.make_processor(clamp=window is None)  # loads weights, checks the tile
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            show_error(f"{self.title}: {exc}")
+            return
         f = self.factor()
         meta = self._meta(layer, f, current)
         total_box = [0]
@@ -252,6 +256,10 @@ class UpscaleWidget(_Base):
 
         weights = str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
         models = load_models(weights, self.factor(), self.device.value, self.precision.value)
+        from ..core.tiling import check_tile
+
+        for m in models:
+            check_tile(int(self.tile.value), m, "tile")
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
         tile = int(self.tile.value)
         return _plane_runner(

@@ -11,18 +11,6 @@ from .imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
 DEFAULT_OUT = "tinyespcn_out"
 
 
-def _progress(prefix: str):
-    def show(done: int, total: int) -> None:
-        width = 30
-        filled = int(width * done / max(total, 1))
-        sys.stderr.write(f"\r{prefix} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} tiles")
-        if done >= total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
-
-    return show
-
-
 def _collect_inputs(inputs: list[str]) -> list[Path]:
     files: list[Path] = []
     for item in inputs:
@@ -75,47 +63,41 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
         return 0
     from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
-    from .imagefiles import read_image_meta, write_image
+    from ..core.tiling import check_tile
+    from .batch import run_batch
 
     files = _collect_inputs(args.inputs)
     scale = scale_for_factor(args.factor) if args.factor else args.scale
     plan = plan_outputs(files, args.output, args.factor or args.scale)
     precision = "auto" if args.half else args.precision
     models = load_models(args.weights, scale, args.device, precision)  # a bad file fails once, here
+    for m in models:
+        check_tile(args.tile, m, "--tile")
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
     inputs = {f.resolve() for f in files}
     failures = 0
+    todo = []
     for f, target in plan:
         if target.resolve() in inputs:
             print(f"error: {target} would overwrite an input; choose another -o", file=sys.stderr)
             failures += 1
-            continue
-        if target.exists() and not args.overwrite:
+        elif target.exists() and not args.overwrite:
             print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
             failures += 1
-            continue
-        try:
-            img, meta = read_image_meta(f)
-            out = upscale_array(
-                img,
-                models=models,
-                tile=args.tile,
-                post=post,
-                on_tile=_progress(f.name),
-                factor=args.factor,
-                intensity=args.intensity,
-            )
-            write_image(target, out, meta=meta)
-            print(f"{f} → {target} ({img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype})")
-        except ImageFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failures += 1
-        except (ValueError, TypeError) as exc:
-            print(f"error: {f}: {exc}", file=sys.stderr)
-            failures += 1
-        except OSError as exc:
-            print(f"error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)
-            failures += 1
+        else:
+            todo.append((f, target))
+
+    def upscale(img, on_tile):
+        return upscale_array(
+            img, models=models, tile=args.tile, post=post, on_tile=on_tile, factor=args.factor,
+            intensity=args.intensity,
+        )  # fmt: skip
+
+    report = run_batch(todo, upscale)
+    failures += len(report.failed)
+    if report.interrupted:
+        print(f"interrupted: {len(report.done)} of {len(plan)} file(s) written, none left partial", file=sys.stderr)
+        return 130
     if failures:
         print(f"{failures} of {len(plan)} file(s) failed", file=sys.stderr)
     return 1 if failures else 0
