@@ -113,7 +113,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .speed_bench import run_bench
 
-    run_bench(size=args.size, scales=args.scales, device=args.device, memory_test=not args.skip_memory)
+    run_bench(
+        width=args.width, height=args.height, scales=args.scales, device=args.device,
+        memory_test=not args.skip_memory, folder_test=not args.skip_folder, out=args.out,
+    )  # fmt: skip
     return 0
 
 
@@ -233,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--weights", nargs="*", help="weights files to describe too")
     info.set_defaults(func=cmd_info)
     bench = sub.add_parser("bench", help="speed and memory ratios measured in one run")
-    bench.add_argument("--size", type=int, default=512, help="LR side for the speed runs")
+    bench.add_argument("--width", type=int, default=1920, help="width of the user-path photo")
+    bench.add_argument("--height", type=int, default=1080, help="height of the user-path photo")
+    bench.add_argument("--skip-folder", action="store_true", help="skip the 16-photo folder run")
+    bench.add_argument("--out", help="also write the printed report here (docs/bench.txt)")
     bench.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
     bench.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run")

@@ -7,6 +7,7 @@ export is checked against torch on an odd-sized input before the file is put in 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import tempfile
 import warnings
 from pathlib import Path
@@ -40,6 +41,9 @@ def export_onnx(weights: str | Path, out: str | Path, scale: int | None = None) 
     model = deployed(model).float().eval()
     example = torch.rand(1, 3, 64, 48)
     h, w = torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
+    registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
+    level = registry_log.level
+    registry_log.setLevel(logging.ERROR)  # "torchvision is not installed" notes: our models use no torchvision op
     with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.export's own deprecations, not actionable here
         program = torch.onnx.export(
@@ -54,6 +58,7 @@ def export_onnx(weights: str | Path, out: str | Path, scale: int | None = None) 
             artifacts_dir=scratch,
             verbose=False,
         )
+    registry_log.setLevel(level)
     with atomic_path(out) as tmp:
         program.save(str(tmp), external_data=False)
         diff = check_onnx(tmp, model)

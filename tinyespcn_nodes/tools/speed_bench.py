@@ -1,21 +1,25 @@
-"""`python -m tinyespcn_nodes bench`: speed and memory measured in one run, reported as ratios.
+"""`python -m tinyespcn_nodes bench`: speed and memory measured in one run, on the path users run.
 
-* model vs Pillow bicubic: ms per output megapixel for both, on the same image;
-* conv efficiency: achieved GFLOP/s (2·MAC/time) ÷ float32 matmul GFLOP/s measured in the same run;
-* filters: megapixels/s of unsharp mask and MSAA vs the Pillow equivalents;
-* tiling: default tiled ÷ untiled wall time on a 768² LR input, and how far the sampled statistics pass
-  (models with a global gate) is from the exact two-pass on Set14 HR inputs, in 8-bit levels;
-* peak RSS of a 2048² → 8192² x4 upscale in a child process, minus the output array's bytes;
-* OpenCV dnn_superres ESPCN on the same image when opencv-contrib and the shared .pb files exist.
+* user path: every bundled tier on one 1920x1080 photo through `upscale_array` as the CLI calls it (default
+  tile and precision), with the post filters off and (x2) on: ms per output MP, achieved GFLOP/s ÷ the
+  float32 matmul rate measured in the same run, speed vs the seed config and vs OpenCV's ESPCN;
+* peers on the same image: Pillow bicubic, OpenCV dnn_superres ESPCN/FSRCNN (when opencv-contrib and the
+  shared .pb files exist); onnxruntime on the exported folded models;
+* folder: 16 mixed JPEG/PNG photos (0.3-12 MP) through the CLI's batch path, images/s and decode/encode share;
+* tiling: default tiled ÷ untiled on a 768² LR input, and the sampled statistics pass vs the exact two-pass;
+* filters: MP/s of unsharp mask and MSAA vs Pillow; memory: peak RSS of a 2048² → 8192² x4 upscale minus
+  the output's bytes, in a child process.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
+import os
+import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,8 +31,10 @@ from ..core.arch import macs_per_lr_pixel
 from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from ..core.catalog import bundled
 from ..core.defaults import DEFAULT_TILE, tile_text
-from ..core.devices import pick_device, pick_dtype
+from ..core.devices import DEFAULT_PRECISION, pick_device
+from ..core.files import write_text_atomic
 from ..core.filters import msaa_antialias, unsharp_mask
+from ..core.pipeline import PostProcess, load_models, upscale_array
 from ..core.shared import shared_path
 from ..core.tiling import needs_statistics, resolve_tile, upscale_tensor
 from ..core.weights import load_model
@@ -71,73 +77,153 @@ def _model_for(scale: int, device: torch.device, tier: str = "general") -> tuple
     return model, name
 
 
-def _test_image(size: int) -> np.ndarray:
+def _test_image(size: int | tuple[int, int]) -> np.ndarray:
+    w, h = (size, size) if isinstance(size, int) else size
     src = Path(__file__).resolve().parents[1] / "data" / "astronaut.png"
-    return np.array(Image.open(src).convert("RGB").resize((size, size), Image.BICUBIC))
+    return np.array(Image.open(src).convert("RGB").resize((w, h), Image.BICUBIC))
 
 
-def bench_scale(scale: int, size: int, device: torch.device, mm: float) -> dict:
-    model, name = _model_for(scale, device)
-    img = _test_image(size)
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).to(device)
-    out_mp = (size * scale) ** 2 / 1e6
-
-    def run_model():
-        upscale_tensor(model, x, tile=0)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    t_model = _best_of(run_model)
-    pil = Image.fromarray(img)
-    t_pil = _best_of(lambda: pil.resize((size * scale, size * scale), Image.BICUBIC))
-    gflops = 2 * macs_per_lr_pixel(model) * size * size / t_model / 1e9
-    row = {
-        "scale": scale,
-        "weights": name,
-        "lr_size": size,
-        "ms_per_out_mp_model": 1e3 * t_model / out_mp,
-        "ms_per_out_mp_pillow_bicubic": 1e3 * t_pil / out_mp,
-        "model_over_pillow": t_model / t_pil,
-        "gflops": gflops,
-        "conv_efficiency": gflops / mm,
-    }
-    row.update(_reduced_precision(model, x, device, mm))
-    cv = _opencv_espcn(img, scale)
-    if cv is not None:
-        row["ms_per_out_mp_opencv_espcn"] = 1e3 * cv / out_mp
-    return row
-
-
-def _reduced_precision(model: torch.nn.Module, x: torch.Tensor, device: torch.device, mm: float) -> dict:
-    """`--half` (bf16 on CPUs with native bf16, fp16 on CUDA): speed, and how far its output is from fp32."""
-    dtype = pick_dtype(device, "auto")
-    if dtype == torch.float32:
-        return {}
-    half = copy.deepcopy(model).to(dtype)
-
-    def run():
-        y = upscale_tensor(half, x, tile=0)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return y
-
-    t = _best_of(run)
-    with torch.inference_mode():
-        ref = (upscale_tensor(model, x, tile=0).clamp(0, 1) * 255).round()
-        low = (run().clamp(0, 1) * 255).round()
-    gflops = 2 * macs_per_lr_pixel(model) * x.shape[-2] * x.shape[-1] / t / 1e9
-    mse = ((ref - low) ** 2).mean().item()
+def machine() -> dict:
+    flags: set[str] = set()
+    model = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name") and model in ("", platform.machine()):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
     return {
-        "half_dtype": str(dtype).removeprefix("torch."),
-        "half_gflops": gflops,
-        "half_over_fp32_matmul": gflops / mm,
-        "half_max_diff_levels": (ref - low).abs().max().item(),
-        "half_psnr_vs_fp32": float("inf") if mse == 0 else 10 * math.log10(255**2 / mse),
+        "cpu": model,
+        "flags": shown,
+        "logical_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
 
-def _opencv_espcn(img: np.ndarray, scale: int) -> float | None:
-    pb = SHARED_PB / f"ESPCN_x{scale}.pb"
+def user_path_rows(img: np.ndarray, scales: list[int], device: str, mm: float) -> list[dict]:
+    """Every bundled tier through `upscale_array` exactly as the CLI calls it (default tile and precision)."""
+    rows = []
+    lr_px = img.shape[0] * img.shape[1]
+    for scale in scales:
+        for tier in TIERS:
+            name = f"{tier}-x{scale}"
+            if name not in bundled():
+                continue
+            models = load_models(name, scale, device, DEFAULT_PRECISION)
+            model = models[0]
+            upscale_array(img[:64, :64], models=models)  # warm-up (kernels, caches)
+            t = _once(lambda m=models: upscale_array(img, models=m))
+            out_mp = lr_px * scale * scale / 1e6
+            macs = macs_per_lr_pixel(model)
+            row = {
+                "weights": name, "scale": scale, "tier": tier, "macs_per_lr_px": macs,
+                "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
+                "tile": resolve_tile(DEFAULT_TILE, model), "seconds": t, "ms_per_out_mp": 1e3 * t / out_mp,
+                "gflops": 2 * macs * lr_px / t / 1e9,
+            }  # fmt: skip
+            row["gflops_over_fp32_matmul"] = row["gflops"] / mm
+            if scale == 2:
+                post = PostProcess(sharpen=True, antialias=True)
+                t_post = _once(lambda m=models, p=post: upscale_array(img, models=m, post=p))
+                row["ms_per_out_mp_with_filters"] = 1e3 * t_post / out_mp
+            rows.append(row)
+    return rows
+
+
+def peer_rows(img: np.ndarray, scales: list[int]) -> dict[int, dict[str, float]]:
+    """ms per output MP of Pillow bicubic and, when installed, OpenCV dnn_superres ESPCN/FSRCNN, same image."""
+    pil = Image.fromarray(img)
+    h, w = img.shape[:2]
+    out = {}
+    for scale in scales:
+        out_mp = h * w * scale * scale / 1e6
+        row = {"pillow_bicubic": 1e3 * _once(lambda s=scale: pil.resize((w * s, h * s), Image.BICUBIC)) / out_mp}
+        for kind in ("espcn", "fsrcnn"):
+            t = _opencv(img, kind, scale)
+            if t is not None:
+                row[f"opencv_{kind}"] = 1e3 * t / out_mp
+        out[scale] = row
+    return out
+
+
+def onnx_rows(img: np.ndarray, names: list[str]) -> list[dict]:
+    """onnxruntime (CPU) on the exported folded model vs torch fp32 untiled on the same image."""
+    try:
+        import onnxruntime as ort
+
+        from .onnx_export import export_onnx
+    except ImportError:
+        return []
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).contiguous()
+    rows = []
+    for name in names:
+        if name not in bundled():
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / f"{name}.onnx"
+            try:
+                export_onnx(bundled()[name], path)
+            except ImportError:
+                return []
+            session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            feed = {"lr": x.numpy()}
+            session.run(None, feed)
+            t_ort = _once(lambda s=session, f=feed: s.run(None, f))
+        model, _ = load_model(bundled()[name])
+        model = model.to(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            model(x[..., :64, :64])
+            t_torch = _once(lambda m=model: m(x))
+        out_mp = x.shape[-1] * x.shape[-2] * model.scale**2 / 1e6
+        rows.append({"weights": name, "onnxruntime_ms_per_out_mp": 1e3 * t_ort / out_mp,
+                     "torch_fp32_ms_per_out_mp": 1e3 * t_torch / out_mp})  # fmt: skip
+    return rows
+
+
+def folder_row(tier: str = "fast", scale: int = 2, count: int = 16) -> dict | None:
+    """`count` mixed JPEG/PNG photos of 0.3-12 MP through the CLI's batch path: images/s, decode/encode share."""
+    from .batch import run_batch
+
+    name = f"{tier}-x{scale}"
+    if name not in bundled():
+        return None
+    models = load_models(name, scale, "auto", DEFAULT_PRECISION)
+    sizes = np.geomspace(0.3e6, 12e6, count)
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in", Path(tmp) / "out"
+        src.mkdir()
+        plan = []
+        rng = np.random.default_rng(0)
+        for i, px in enumerate(sizes):
+            w = int(math.sqrt(px * 4 / 3))
+            h = int(px / w)
+            img = _test_image((w, h)).astype(np.int16) + rng.integers(-6, 7, (h, w, 3), dtype=np.int16)
+            path = src / f"p{i:02d}.{'jpg' if i % 2 else 'png'}"
+            Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path, quality=92)
+            plan.append((path, dst / f"p{i:02d}_x{scale}.png"))
+        report = run_batch(plan, lambda a, on_tile: upscale_array(a, models=models, on_tile=on_tile), quiet=True)
+    total = report.seconds
+    return {
+        "weights": name, "images": len(report.done), "megapixels_in": float(sizes.sum() / 1e6),
+        "images_per_s": len(report.done) / total, "seconds": total,
+        "decode_share": report.decode_seconds / total, "encode_share": report.encode_seconds / total,
+    }  # fmt: skip
+
+
+def _once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _opencv(img: np.ndarray, kind: str, scale: int) -> float | None:
+    pb = SHARED_PB / f"{kind.upper()}_x{scale}.pb"
     try:
         import cv2
 
@@ -147,12 +233,13 @@ def _opencv_espcn(img: np.ndarray, scale: int) -> float | None:
     if not pb.is_file():
         return None
     sr.readModel(str(pb))
-    sr.setModel("espcn", scale)
+    sr.setModel(kind, scale)
     bgr = img[..., ::-1].copy()
-    return _best_of(lambda: sr.upsample(bgr))
+    sr.upsample(bgr[:64, :64])
+    return _once(lambda: sr.upsample(bgr))
 
 
-def bench_tiling(scales: list[int], device: torch.device, size: int = 768) -> list[dict]:
+def bench_tiling(scales: list[int], device: torch.device, size: int = 768, images: int | None = None) -> list[dict]:
     """Default tiled ÷ untiled time per bundled general model; statistics-pass deviation where it applies."""
     rows = []
     x = torch.from_numpy(_test_image(size)).permute(2, 0, 1)[None].float().div(255).to(device)
@@ -165,15 +252,15 @@ def bench_tiling(scales: list[int], device: torch.device, size: int = 768) -> li
         row = {"scale": scale, "weights": name, "lr_size": size, "tile": resolve_tile(DEFAULT_TILE, model)}
         row["tiled_over_untiled"] = t_tiled / t_whole
         if needs_statistics(model):
-            row["statistics_max_levels"] = _statistics_deviation(model, device)
+            row["statistics_max_levels"] = _statistics_deviation(model, device, images)
         rows.append(row)
     return rows
 
 
-def _statistics_deviation(model: torch.nn.Module, device: torch.device) -> float | None:
+def _statistics_deviation(model: torch.nn.Module, device: torch.device, images: int | None = None) -> float | None:
     """Max |sampled − exact| in 8-bit levels over the Set14 HR images used as inputs, default tile."""
     folder = shared_path("data", "benchmarks", "Set14", "image_SRF_2")
-    files = sorted(folder.glob("*_HR.png")) if folder.is_dir() else []
+    files = (sorted(folder.glob("*_HR.png")) if folder.is_dir() else [])[:images]
     if not files:
         return None
     worst = 0.0
@@ -252,55 +339,87 @@ def bench_memory() -> dict:
     return data
 
 
-def run_bench(size: int = 512, scales: list[int] | None = None, device: str = "auto", memory_test: bool = True) -> dict:
+def run_bench(
+    width: int = 1920,
+    height: int = 1080,
+    scales: list[int] | None = None,
+    device: str = "auto",
+    memory_test: bool = True,
+    folder_test: bool = True,
+    out: str | Path | None = None,
+    onnx_test: bool = True,
+    tiling_size: int = 768,
+    filter_size: int = 1024,
+    statistics_images: int | None = None,
+) -> dict:
+    """Measure everything in one run, print it, and (with `out`) write the printed text there too."""
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    scales = scales or [2, 3, 4]
     dev = pick_device(device)
+    info = machine()
     mm = matmul_gflops(dev)
-    print(f"device {dev}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"in-run float32 matmul 2048^3: {mm:.1f} GFLOP/s")
-    rows = [bench_scale(s, size, dev, mm) for s in scales or [2, 3, 4]]
-    print(
-        f"\n{'scale':>5} {'model ms/MP':>12} {'Pillow ms/MP':>13} {'model/Pillow':>13} {'GFLOP/s':>8} "
-        f"{'conv eff.':>9} {'OpenCV ESPCN ms/MP':>19}  weights"
-    )
+    say(f"machine: {info['cpu']}; flags {' '.join(info['flags']) or '-'}; {info['logical_cores']} logical cores, "
+        f"{info['torch_threads']} torch threads; torch {info['torch']}; device {dev}"
+        + (f" ({info['cuda']})" if info["cuda"] else ""))  # fmt: skip
+    say(f"in-run float32 matmul 2048^3: {mm:.1f} GFLOP/s")
+    img = _test_image((width, height))
+    rows = user_path_rows(img, scales, device, mm)
+    peers = peer_rows(img, scales)
+    say(f"\nuser path: one {width}x{height} RGB photo through upscale_array as the CLI runs it "
+        f"(tile {tile_text(DEFAULT_TILE)}, precision {DEFAULT_PRECISION}); ms per output MP")  # fmt: skip
+    say(f"{'model':<14} {'MACs/px':>8} {'dtype':>8} {'tile':>5} {'ms/MP':>8} {'+filters':>9} {'GFLOP/s':>8} "
+        f"{'÷matmul':>8} {'vs seed':>8} {'vs CV ESPCN':>11}")  # fmt: skip
     for r in rows:
-        cv = f"{r['ms_per_out_mp_opencv_espcn']:.1f}" if "ms_per_out_mp_opencv_espcn" in r else "n/a"
-        print(
-            f"{'x' + str(r['scale']):>5} {r['ms_per_out_mp_model']:>12.1f} {r['ms_per_out_mp_pillow_bicubic']:>13.2f} "
-            f"{r['model_over_pillow']:>12.0f}x {r['gflops']:>8.1f} {r['conv_efficiency']:>9.2f} {cv:>19}  {r['weights']}"
-        )
-    for r in rows:
-        if "half_dtype" in r:
-            print(
-                f"{'x' + str(r['scale']):>5} --half ({r['half_dtype']}): {r['half_gflops']:.1f} GFLOP/s = "
-                f"{r['half_over_fp32_matmul']:.2f}× the fp32 matmul, output vs fp32: max {r['half_max_diff_levels']:.0f} "
-                f"levels, PSNR {r['half_psnr_vs_fp32']:.1f} dB"
-            )
-    tiling = bench_tiling(scales or [2, 3, 4], dev)
-    print(f"\ntiling, {tiling[0]['lr_size']}² LR, default tile ({tile_text(DEFAULT_TILE)}):")
+        seed = next((q for q in rows if q["scale"] == r["scale"] and q["tier"] == "general"), None)
+        cv = peers[r["scale"]].get("opencv_espcn")
+        say(f"{r['weights']:<14} {r['macs_per_lr_px']:>8,} {r['dtype']:>8} {r['tile']:>5} {r['ms_per_out_mp']:>8.1f} "
+            f"{r.get('ms_per_out_mp_with_filters', float('nan')):>9.1f} {r['gflops']:>8.1f} "
+            f"{r['gflops_over_fp32_matmul']:>8.2f} "
+            f"{(seed['ms_per_out_mp'] / r['ms_per_out_mp']) if seed else float('nan'):>7.2f}x "
+            f"{(cv / r['ms_per_out_mp']) if cv else float('nan'):>10.2f}x")  # fmt: skip
+    for scale, row in peers.items():
+        say(f"x{scale} peers, same image: " + ", ".join(f"{k} {v:.1f} ms/MP" for k, v in row.items()))
+    result = {"machine": info, "matmul_gflops": mm, "user_path": rows, "peers": peers}
+    ort = onnx_rows(img, [f"{t}-x2" for t in ("fast", "balanced", "general")]) if onnx_test else []
+    for r in ort:
+        say(f"onnxruntime {r['weights']}: {r['onnxruntime_ms_per_out_mp']:.1f} ms/MP vs torch fp32 untiled "
+            f"{r['torch_fp32_ms_per_out_mp']:.1f} ms/MP")  # fmt: skip
+    result["onnx"] = ort
+    if folder_test:
+        f = folder_row()
+        if f is not None:
+            say(f"\nfolder: {f['images']} mixed JPEG/PNG photos, {f['megapixels_in']:.0f} MP in, {f['weights']} x2 "
+                f"through the CLI's batch path: {f['images_per_s']:.2f} images/s ({f['seconds']:.0f} s); decoding "
+                f"{100 * f['decode_share']:.0f} %, encoding {100 * f['encode_share']:.0f} % of the wall time, "
+                "both overlapped with the model")  # fmt: skip
+        result["folder"] = f
+    tiling = bench_tiling(scales, dev, tiling_size, statistics_images)
+    say(f"\ntiling, {tiling[0]['lr_size']}² LR, default tile ({tile_text(DEFAULT_TILE)}), fp32:")
     for r in tiling:
-        dev_text = ""
+        extra = ""
         if "statistics_max_levels" in r:
             levels = r["statistics_max_levels"]
-            dev_text = "; sampled statistics vs exact two-pass on Set14 HR: " + (
+            extra = "; sampled statistics vs exact two-pass on Set14 HR: " + (
                 "n/a (no Set14)" if levels is None else f"max {levels:.2f} levels"
             )
-        print(
-            f"{'x' + str(r['scale']):>5} tile {r['tile']}: tiled ÷ untiled {r['tiled_over_untiled']:.2f}{dev_text}"
-            f"  {r['weights']}"
-        )
-    f = bench_filters()
-    print(
-        f"\nfilters on {f['size']}² RGB: unsharp {f['unsharp_mp_s']:.1f} MP/s vs Pillow {f['unsharp_pillow_mp_s']:.1f} "
+        say(f"{r['weights']:<14} tile {r['tile']}: tiled ÷ untiled {r['tiled_over_untiled']:.2f}{extra}")
+    result["tiling"] = tiling
+    f = bench_filters(filter_size)
+    say(f"\nfilters on {f['size']}² RGB: unsharp {f['unsharp_mp_s']:.1f} MP/s vs Pillow {f['unsharp_pillow_mp_s']:.1f} "
         f"(ratio {f['unsharp_mp_s'] / f['unsharp_pillow_mp_s']:.2f}); MSAA {f['msaa_mp_s']:.2f} MP/s vs Pillow "
-        f"{f['msaa_pillow_mp_s']:.2f} (ratio {f['msaa_mp_s'] / f['msaa_pillow_mp_s']:.2f})"
-    )
-    result = {"matmul_gflops": mm, "scales": rows, "tiling": tiling, "filters": f}
+        f"{f['msaa_pillow_mp_s']:.2f} (ratio {f['msaa_mp_s'] / f['msaa_pillow_mp_s']:.2f})")  # fmt: skip
+    result["filters"] = f
     if memory_test:
         m = bench_memory()
-        print(
-            f"\nmemory: 2048² → {m['shape'][-1]}² x4 uint8: peak RSS {m['peak_rss'] / 2**20:.0f} MB, output "
-            f"{m['out_bytes'] / 2**20:.0f} MB, peak − output {m['peak_minus_output_mb']:.0f} MB "
-            f"(budget 512 MB), RSS before the upscale {m['rss_before'] / 2**20:.0f} MB, {m['seconds']:.0f} s"
-        )
+        say(f"\nmemory: 2048² → {m['shape'][-1]}² x4 uint8 (seed config): peak RSS {m['peak_rss'] / 2**20:.0f} MB, "
+            f"output {m['out_bytes'] / 2**20:.0f} MB, peak − output {m['peak_minus_output_mb']:.0f} MB (budget 512 MB), "
+            f"RSS before the upscale {m['rss_before'] / 2**20:.0f} MB, {m['seconds']:.0f} s")  # fmt: skip
         result["memory"] = m
+    if out is not None:
+        write_text_atomic(out, "\n".join(lines) + "\n")
     return result
