@@ -25,6 +25,12 @@ DATA_LICENCES = """\
 |---|---|---|
 | T91 (91 images) | general pretraining | third-party images in an Apache-2.0 repo; research use |
 | BSDS200 (BSDS500 train split) | general pretraining | Berkeley images, **research use only** |
+| extra/Kodak24, extra/LIVE1 | balanced/fast pretraining | no licence stated; research use |
+| extra/McMaster | balanced/fast pretraining | Apache-2.0 repository, no data licence stated |
+| extra/SunHays80_down | balanced/fast pretraining | "no ownership claimed"; research use |
+| extra/PolyU_mean_down | balanced/fast pretraining | **non-commercial use only** |
+| extra/DebianWallpaperPhotos_down | balanced/fast pretraining | GPL-2+ |
+| extra/skimage_data | balanced/fast pretraining | CC0 / public domain |
 | CelebA-HQ (108 faces; 88 train, 20 held out) | portrait fine-tune, Faces benchmark | **CC BY-NC / non-commercial research only** |
 | Set5, Set14, BSD100 | evaluation only | third-party benchmark images, research use |
 
@@ -113,7 +119,7 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         "Parameters are counted from each file's tensors; MACs per LR pixel are counted by hooks on every conv "
         "and linear layer of the deployed (folded) network in one forward pass (activations, attention gates "
         "and skips are element-wise and not counted). The seeds claimed 0.28M parameters for their "
-        "configuration; the architecture they describe (the `seed-*` files) has the counts above.",
+        "configuration; the architecture they describe (the `general-*` and `portrait-*` files, also loadable as `seed-*`) has the counts above.",
         "",
         "## Training data and licences",
         "",

@@ -195,17 +195,20 @@ def upscale_array(
     device="auto",
     precision: str | bool = DEFAULT_PRECISION,
     models: list[nn.Module] | None = None,
-    intensity: str | Window = "auto",
+    intensity: str | Window | None = "auto",
     **options,
 ) -> np.ndarray:
     """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype.
 
     `models` (from `load_models`) replaces scale/weights/device/precision, for callers that run many images.
     `intensity`: how values map to the model's range (`intensity.MODES`, or a `Window` computed by the
-    caller, e.g. once for a whole stack or from napari's contrast limits).
+    caller, e.g. once for a whole stack or from napari's contrast limits; None = no window).
     """
     models = models or load_models(weights, scale, device, precision)
-    window = intensity if isinstance(intensity, Window) else choose_window(image, intensity, rgb=image.ndim >= 3)
+    if intensity is None or isinstance(intensity, Window):  # None: the dtype path, no window
+        window = intensity
+    else:
+        window = choose_window(image, intensity, rgb=image.ndim >= 3)
     if window is None:
         t, layout = numpy_to_bchw(image)
         return bchw_to_numpy(process_bchw(t, models, **options), layout, image.dtype)
