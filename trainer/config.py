@@ -21,6 +21,7 @@ CHOICES = {
     "amp": ("none", "bf16", "fp16"),
     "vgg_arch": ("vgg16", "vgg19"),
     "device": ("auto", "cpu", "cuda", "mps"),
+    "degradation": ("bicubic", "microscopy"),
 }
 HELP = {
     "arch": "network to train",
@@ -38,6 +39,12 @@ HELP = {
     "cache_mb": "decoded-image cache size in MB",
     "blur_sigma": "extra Gaussian blur of the HR before downscaling (0 = plain bicubic)",
     "rotate_degrees": "random rotation range of training patches",
+    "degradation": "how LR inputs are made: bicubic, or microscopy (PSF blur, binning, background, "
+    "Poisson-Gaussian noise; ranges below)",
+    "psf_sigma": "microscopy: MIN MAX Gaussian PSF sigma in HR pixels, drawn per patch",
+    "gain": "microscopy: MIN MAX photons per unit intensity (shot noise), drawn per patch",
+    "read_noise": "microscopy: MIN MAX camera read-noise std (units of full intensity)",
+    "background": "microscopy: MIN MAX background offset added to input and target",
     "rescales": "extra HR copies at these scales, e.g. 0.8 0.6",
     "replay_data": "general folders mixed into fine-tune batches",
     "replay_fraction": "share of each batch drawn from --replay-data",
@@ -88,6 +95,11 @@ class TrainConfig:
     cache_mb: int = 4096
     blur_sigma: float = 0.0
     rotate_degrees: float = 0.0
+    degradation: str = "bicubic"  # bicubic | microscopy (trainer/degradations.py)
+    psf_sigma: list[float] = field(default_factory=lambda: [0.6, 1.6])  # microscopy: PSF sigma range, HR px
+    gain: list[float] = field(default_factory=lambda: [20.0, 400.0])  # microscopy: photons per unit intensity
+    read_noise: list[float] = field(default_factory=lambda: [0.002, 0.02])  # microscopy: read-noise std range
+    background: list[float] = field(default_factory=lambda: [0.0, 0.05])  # microscopy: offset range
     rescales: list[float] = field(
         default_factory=list
     )  # extra downscaled HR copies (e.g. 0.8 0.6), the classic T91 recipe

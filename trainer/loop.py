@@ -22,6 +22,7 @@ from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .degradations import Microscopy
 from .evaluate import score, validation_sets
 from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
@@ -285,7 +286,10 @@ class Trainer:
             self.run.mkdir(parents=True, exist_ok=True)
             write_text_atomic(self.run / "config.json", cfg.to_json())
         self.model.train()
-        degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees)
+        microscopy = None
+        if cfg.degradation == "microscopy":
+            microscopy = Microscopy(tuple(cfg.psf_sigma), tuple(cfg.gain), tuple(cfg.read_noise), tuple(cfg.background))
+        degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees, microscopy)
         running = torch.zeros((), device=self.device)
         n_running = 0
         t_start, step_start = time.perf_counter(), self.step

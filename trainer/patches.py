@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from tinyespcn_nodes.core.resize import matlab_imresize
 
+from .degradations import Microscopy
 from .sources import ImageRef, centre_square, decode_rgb
 
 
@@ -24,6 +25,7 @@ from .sources import ImageRef, centre_square, decode_rgb
 class Degradation:
     blur_sigma: float = 0.0  # seed 002 README: Gaussian blur before subsampling
     rotate_degrees: float = 0.0  # seed 001: ±20° small rotations (valid region only)
+    microscopy: Microscopy | None = None  # on-the-fly camera model instead of bicubic (degradations.py)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -145,7 +147,7 @@ def sample_batch(
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
     s = pool.scale
     deg = degradation or Degradation()
-    on_the_fly = deg.rotate_degrees > 0
+    on_the_fly = deg.rotate_degrees > 0 or deg.microscopy is not None
     lrs, hrs = [], []
     weights = torch.tensor([t.shape[1] * t.shape[2] for t in pool.lr], dtype=torch.float64)
     picks = torch.multinomial(weights, batch, replacement=True, generator=g)
@@ -160,7 +162,10 @@ def sample_batch(
             angle = (torch.rand(1, generator=g).item() * 2 - 1) * deg.rotate_degrees
             hr = _rotate_valid(crop, angle, hp).clamp(0, 1)
             hr = (hr * 255).round() / 255
-            lr = make_lr((hr[0] * 255).to(torch.uint8), s, deg.blur_sigma)[None]
+            if deg.microscopy is not None:
+                lr, hr = deg.microscopy(hr, s, g)
+            else:
+                lr = make_lr((hr[0] * 255).to(torch.uint8), s, deg.blur_sigma)[None]
         else:
             y = int(torch.randint(0, lr_img.shape[1] - patch_lr + 1, (1,), generator=g))
             x = int(torch.randint(0, lr_img.shape[2] - patch_lr + 1, (1,), generator=g))
