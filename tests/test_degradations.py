@@ -64,3 +64,26 @@ def test_trainer_runs_the_preset_and_records_it(image_folder, tmp_path):
     assert (
         config["degradation"] == "microscopy" and config["gain"] == [30.0, 60.0] and config["psf_sigma"] == [1.0, 1.5]
     )
+
+
+def test_tiff_stacks_and_16_bit_files_train_through_their_percentile_window(tmp_path):
+    import numpy as np
+    import tifffile
+
+    from tinyespcn_nodes.tools.imagefiles import write_image
+    from trainer.sources import decode_ref, lsdir_refs
+
+    rng = np.random.default_rng(0)
+    stack = (rng.random((5, 40, 48)) * 500 + 100).astype(np.uint16)  # a dim 16-bit Z stack
+    tifffile.imwrite(tmp_path / "cells.tif", stack)
+    write_image(tmp_path / "one16.png", (rng.random((40, 48)) * 2000 + 50).astype(np.uint16))
+    refs = lsdir_refs(tmp_path / "cells.tif", 2)
+    assert [r.plane for r in refs] == [0, 1, 2, 3, 4]
+    assert len(lsdir_refs(tmp_path, 2)) == 6  # the folder: five planes plus the PNG
+    planes = [np.asarray(decode_ref(r)) for r in refs]
+    assert all(p.shape == (40, 48, 3) and p.dtype == np.uint8 for p in planes)
+    lo, hi = np.percentile(stack, (0.1, 99.9))
+    expected = np.clip((stack[2].astype(np.float32) - lo) / (hi - lo), 0, 1) * 255
+    assert np.abs(planes[2][..., 0].astype(int) - expected.round()).max() <= 1  # the stack's window, not the plane's
+    png = np.asarray(decode_ref(next(r for r in lsdir_refs(tmp_path, 2) if r.path.endswith(".png"))))
+    assert png.min() <= 1 and png.max() >= 254  # stretched to the full range, not a near-black image

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from tinyespcn_nodes.core.resize import matlab_imresize
 
 from .degradations import Microscopy
-from .sources import ImageRef, centre_square, decode_rgb
+from .sources import ImageRef, centre_square, decode_ref, decode_rgb
 
 
 @dataclass
@@ -66,7 +66,7 @@ class ImagePool:
 def _load_one(ref: ImageRef, scale: int, min_hr: int, resize_to: int | None, blur: float, rescale: float = 1.0):
     from PIL import Image
 
-    img = decode_rgb(ref.read_bytes())
+    img = decode_ref(ref)
     if resize_to:
         img = centre_square(img).resize((resize_to, resize_to), Image.BICUBIC)
     if rescale != 1.0:

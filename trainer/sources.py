@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
@@ -17,6 +18,7 @@ class ImageRef:
     path: str
     row: int = -1  # parquet row index, -1 for a plain file
     lr_path: str | None = None
+    plane: int = -1  # a plane of a TIFF stack (Z/T/... flattened), -1 for a single image
 
     def read_bytes(self) -> bytes:
         if self.row < 0:
@@ -35,6 +37,8 @@ class ImageRef:
 
     @property
     def name(self) -> str:
+        if self.plane >= 0:
+            return f"{self.path}[plane {self.plane}]"
         return f"{self.path}[{self.row}]" if self.row >= 0 else self.path
 
 
@@ -62,10 +66,34 @@ def parquet_refs(root: Path, split: str) -> list[ImageRef]:
     return refs
 
 
+def stack_planes(path: Path) -> int:
+    """Planes of a TIFF file: the product of its leading axes (Y, X and an RGB(A) axis are one plane)."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        shape = tif.series[0].shape
+    spatial = 3 if len(shape) >= 3 and shape[-1] in (3, 4) else 2
+    n = 1
+    for d in shape[:-spatial]:
+        n *= d
+    return n
+
+
+def _file_refs(path: Path) -> list[ImageRef]:
+    if path.suffix.lower() in (".tif", ".tiff"):
+        n = stack_planes(path)
+        if n > 1:
+            return [ImageRef(str(path), plane=i) for i in range(n)]
+    return [ImageRef(str(path))]
+
+
 def lsdir_refs(root: Path, scale: int, split: str = "train") -> list[ImageRef]:
-    """LSDIR as released (nested folders of HR PNGs), the official HR/X{s} pairs, or parquet shards."""
+    """LSDIR as released (nested folders of HR PNGs), the official HR/X{s} pairs, or parquet shards; a TIFF
+    stack (file or in a folder) gives one image per plane."""
     if not root.exists():
         raise FileNotFoundError(f"dataset root {root} does not exist")
+    if root.is_file():
+        return _file_refs(root)
     if any(root.rglob("*.parquet")):
         return parquet_refs(root, split)
     hr_root, lr_root = root / "HR", root / f"X{scale}"
@@ -75,7 +103,7 @@ def lsdir_refs(root: Path, scale: int, split: str = "train") -> list[ImageRef]:
             lr = _paired_lr(hr, hr_root, lr_root, scale) if lr_root.is_dir() else None
             refs.append(ImageRef(str(hr), lr_path=str(lr) if lr else None))
         return refs
-    return [ImageRef(str(p)) for p in list_images(root)]
+    return [r for p in list_images(root) for r in _file_refs(p)]
 
 
 CELEBA_SPLITS = {"train": "0", "val": "1", "test": "2"}
@@ -123,6 +151,53 @@ def centre_square(img):
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
     return img.crop((left, top, left + side, top + side))
+
+
+@lru_cache(maxsize=64)
+def _file_window(path: str):
+    """One percentile window per file: every plane of a stack shares it (no flicker between planes)."""
+    import tifffile
+
+    from tinyespcn_nodes.core.intensity import choose_window
+
+    data = tifffile.imread(path)
+    return choose_window(data, "auto", rgb=data.ndim >= 3 and data.shape[-1] in (3, 4))
+
+
+def decode_ref(ref: ImageRef):
+    """RGB PIL image of any reference: 8-bit files as they are; 16-bit/float files and TIFF stack planes
+    through their file's percentile window (core.intensity), so dim micrographs train as exposed images."""
+    import numpy as np
+    from PIL import Image
+
+    suffix = Path(ref.path).suffix.lower()
+    if ref.row < 0 and (ref.plane >= 0 or suffix in (".tif", ".tiff") or _is_16bit_png(ref.path)):
+        from tinyespcn_nodes.core.intensity import to_model
+        from tinyespcn_nodes.tools.imagefiles import read_image
+
+        if ref.plane >= 0:
+            import tifffile
+
+            arr = tifffile.imread(ref.path, key=ref.plane)  # one page = one plane
+            window = _file_window(ref.path)
+        else:
+            arr = read_image(ref.path)
+            from tinyespcn_nodes.core.intensity import choose_window
+
+            window = choose_window(arr, "auto", rgb=arr.ndim == 3)
+        unit = to_model(arr, window) if window is not None else arr.astype(np.float32) / 255.0
+        u8 = (np.clip(unit, 0, 1) * 255).round().astype(np.uint8)
+        u8 = u8[..., :3] if u8.ndim == 3 else np.repeat(u8[..., None], 3, axis=-1)
+        return Image.fromarray(np.ascontiguousarray(u8))
+    return decode_rgb(ref.read_bytes())
+
+
+def _is_16bit_png(path: str) -> bool:
+    if not path.lower().endswith(".png"):
+        return False
+    with open(path, "rb") as f:
+        head = f.read(25)
+    return len(head) == 25 and head[24] == 16
 
 
 def decode_rgb(data: bytes):
