@@ -107,6 +107,7 @@ def test_sample_data_loads():
 
 def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
     """napari builds dock widgets itself (injecting `napari_viewer`); constructing them by hand would hide that."""
+    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
     from tinyespcn_nodes.hosts.napari_widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
 
     viewer = make_napari_viewer()
@@ -115,6 +116,7 @@ def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
         ("TinyESPCN upscale", UpscaleWidget),
         ("Unsharp mask", UnsharpWidget),
         ("MSAA anti-alias", AntialiasWidget),
+        ("Fine-tune TinyESPCN", FineTuneWidget),
     ]:
         _, widget = viewer.window.add_plugin_dock_widget("tinyespcn-nodes", name)
         assert isinstance(widget, cls)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import weakref
 
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
@@ -16,6 +17,16 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label,
 from ..core.defaults import DEFAULT_TILE
 from ..core.intensity import from_model, to_model
 from .napari_layers import plane_indices, upscaled_geometry
+
+# weights written by the fine-tune widget in this session: name → path, listed by every upscale widget
+USER_WEIGHTS: dict[str, str] = {}
+_UPSCALE_WIDGETS: weakref.WeakSet = weakref.WeakSet()
+
+
+def add_user_weights(name: str, path: str) -> None:
+    USER_WEIGHTS[name] = path
+    for widget in list(_UPSCALE_WIDGETS):
+        widget.weights.reset_choices()
 
 
 def _image_layers(viewer) -> list:
@@ -224,9 +235,14 @@ class UpscaleWidget(_Base):
         from ..core.catalog import bundled, family_label
 
         names = sorted({n.rsplit("-x", 1)[0] for n in bundled()}) or ["general"]
-        choices = [(family_label(n), n) for n in names] + [("file…", "file…")]
+
+        def choices(_widget=None):
+            mine = [(f"{name} — fine-tuned here", path) for name, path in USER_WEIGHTS.items()]
+            return [(family_label(n), n) for n in names] + mine + [("file…", "file…")]
+
         default = "general" if "general" in names else names[0]
         self.weights = ComboBox(label="weights", choices=choices, value=default)
+        _UPSCALE_WIDGETS.add(self)
         from magicgui.widgets import FileEdit
 
         self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
