@@ -199,9 +199,14 @@ def test_public_api_never_modifies_its_inputs(small_model, weights_file):
 
 
 @pytest.mark.parametrize("scale", [2, 4])
-def test_sampled_statistics_stay_within_half_a_level_on_real_images(scale):
-    """The cheap statistics pass vs the exact two-pass, shipped seed-config weights, Set14 HR as the input."""
+def test_sampled_statistics_stay_within_half_a_level_on_real_images(scale, monkeypatch):
+    """Images too big for the code cache: the sampled statistics pass vs the exact two-pass, shipped
+    seed-config weights, Set14 HR as the input."""
     from conftest import shared_path
+
+    from tinyespcn_nodes.core import tiling
+
+    monkeypatch.setattr(tiling, "CODE_CACHE_BYTES", 0)
 
     from tinyespcn_nodes.core.weights import load_model
 
@@ -273,3 +278,22 @@ def test_any_factor_equals_lanczos_of_the_full_upscale(small_model, factor, tile
     assert (out[:, :3] - ref).abs().max().item() < 1e-5
     with pytest.raises(ValueError, match="factor must be"):
         process_bchw(x, [small_model], factor=2.5)
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_code_cache_makes_gated_models_exact_in_one_pass(scale):
+    """Below the cache budget a seed-config model runs encode + decode: equal to the untiled forward."""
+    from tinyespcn_nodes.core.tiling import tile_count, uses_code_cache
+    from tinyespcn_nodes.core.weights import load_model
+
+    model, _ = load_model(REPO / "weights" / f"general-x{scale}.safetensors")
+    img = np.array(Image.open(REPO / "tinyespcn_nodes" / "data" / "astronaut.png").convert("RGB"))[:150, :170]
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    assert uses_code_cache(model, 150, 170) and tile_count(150, 170, 64, model) == 2 * len(plan_tiles(150, 170, 64))
+    with torch.inference_mode():
+        ref = model(x).clamp(0, 1)
+    for tile in (64, 100):
+        assert (upscale_tensor(model, x, tile=tile).clamp(0, 1) - ref).abs().max().item() < 1e-4
+    post = PostProcess(sharpen=True, antialias=True)
+    whole = upscale_bchw_tensor(x, [model], tile=0, post=post)
+    assert (upscale_bchw_tensor(x, [model], tile=64, post=post) - whole).abs().max().item() < 2 / 255

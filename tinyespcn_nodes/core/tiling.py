@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .defaults import DEFAULT_TILE, TILE_BUDGET_BYTES
+from .defaults import CODE_CACHE_BYTES, DEFAULT_TILE, TILE_BUDGET_BYTES
 from .resize import TiledResize
 
 
@@ -155,15 +155,23 @@ def statistics_crops(h: int, w: int, tile: int, exact: bool) -> list[Tile]:
     return [Tile(y, y + ch, x, x + cw) for y in ys for x in xs]
 
 
+def uses_code_cache(model: nn.Module | None, h: int, w: int) -> bool:
+    """Whether an image larger than one tile runs as encode (whole image, exact statistic) + decode per tile."""
+    if not needs_statistics(model) or not hasattr(model, "encode"):
+        return False
+    item = next(model.parameters()).element_size()
+    return model.code_channels * h * w * item <= CODE_CACHE_BYTES
+
+
 def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact: bool = False) -> int:
-    """Progress steps for one image: tiles, plus the statistics crops when the model needs image statistics."""
+    """Progress steps for one image: tiles, plus a statistics pass (cached code or crops) where one is needed."""
     if tile < 0:
         if model is None:
             raise ValueError("an automatic tile size needs the model")
         tile = auto_tile(model)
     n = len(plan_tiles(h, w, tile))
     if n > 1 and needs_statistics(model):
-        return n + len(statistics_crops(h, w, tile, exact))
+        return 2 * n if uses_code_cache(model, h, w) else n + len(statistics_crops(h, w, tile, exact))
     return n
 
 
@@ -204,9 +212,11 @@ class _Runner:
         self.post = post
         self.channels_last = self.device.type == "cpu"
 
-    def _input(self, img: torch.Tensor, t: Tile) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    def _input(
+        self, img: torch.Tensor, t: Tile, margin: int | None = None
+    ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         h, w = img.shape[-2:]
-        m = self.margin
+        m = self.margin if margin is None else margin
         y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
         x = img[None, :, y0:y1, x0:x1].to(
             self.device, torch.float32, non_blocking=True
@@ -254,30 +264,68 @@ class _Runner:
 
     @torch.inference_mode()
     def run(self, img: torch.Tensor, out: torch.Tensor, tile: int) -> int:
-        model, s = self.model, self.model.scale
+        model = self.model
         h, w = img.shape[-2:]
         stats = None
         if needs_statistics(model) and len(plan_tiles(h, w, tile)) > 1:
+            if uses_code_cache(model, h, w):
+                return self.run_cached(img, out, tile)
             stats = self.statistics(img, tile)
 
         def infer(t: Tile) -> None:
-            x, (a, b, c, d) = self._input(img, t)
+            x, offsets = self._input(img, t)
             y = model(x) if stats is None else model(x, stats=stats)
             if self.dtype != torch.float32 and not torch.isfinite(y).all():  # fp16/bf16 overflow: redo in fp32
                 twin = fp32_twin(model)
                 y = twin(x) if stats is None else twin(x, stats=stats.float())
-            if self.post is not None:
-                y = self.post(y.float().clamp_(0, 1))
-            if self.resize is None:
-                core = y[0, :, a * s : b * s, c * s : d * s]
-                store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], core, self.clamp)
-                return
-            spans = self.resize.spans(t.y0 * s, t.y1 * s, t.x0 * s, t.x1 * s)
-            y = y.float().clamp(0, 1) if self.clamp else y.float()
-            block = self.resize.apply(y, ((t.y0 - a) * s, (t.x0 - c) * s), spans)
-            store(out[:, spans[0] : spans[1], spans[2] : spans[3]], block[0], self.clamp)
+            self.emit(out, t, y, offsets)
 
         return self.for_each_tile(h, w, tile, infer)
+
+    def run_cached(self, img: torch.Tensor, out: torch.Tensor, tile: int) -> int:
+        """Encode every tile into a whole-image code (its trunk part gives the exact gate statistic), then
+        decode tile by tile: one full pass plus a cheap one, instead of a statistics pass plus a full pass."""
+        model = self.model
+        h, w = img.shape[-2:]
+        c = model.config.channels
+        code = torch.empty((1, model.code_channels, h, w), dtype=self.dtype, device=self.device)
+        total = torch.zeros((1, c), dtype=torch.float64, device=self.device)
+
+        def encode(t: Tile) -> None:
+            x, (a, b, c0, d) = self._input(img, t)
+            core = model.encode(x)[:, :, a:b, c0:d]
+            code[:, :, t.y0 : t.y1, t.x0 : t.x1] = core
+            total.add_(core[:, :c].sum(dim=(2, 3), dtype=torch.float64))
+
+        tile = self.for_each_tile(h, w, tile, encode)
+        stats = (total / (h * w)).to(self.dtype)
+        m = max(2, self.margin - model.receptive_radius)  # the decode's own context: 3x3 conv + bicubic, + post
+
+        def decode(t: Tile) -> None:
+            x, offsets = self._input(img, t, m)
+            y0, x0 = t.y0 - offsets[0], t.x0 - offsets[2]
+            y = model.decode(x, code[:, :, y0 : y0 + x.shape[-2], x0 : x0 + x.shape[-1]], stats)
+            if self.dtype != torch.float32 and not torch.isfinite(y).all():  # fp16/bf16 overflow: redo in fp32
+                wide, offsets = self._input(img, t)
+                y = fp32_twin(model)(wide, stats=stats.float())
+            self.emit(out, t, y, offsets)
+
+        return self.for_each_tile(h, w, tile, decode)
+
+    def emit(self, out: torch.Tensor, t: Tile, y: torch.Tensor, offsets: tuple[int, int, int, int]) -> None:
+        """Post filters, then the tile's core (or its resized block) into `out`."""
+        s = self.model.scale
+        a, b, c, d = offsets
+        if self.post is not None:
+            y = self.post(y.float().clamp_(0, 1))
+        if self.resize is None:
+            core = y[0, :, a * s : b * s, c * s : d * s]
+            store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], core, self.clamp)
+            return
+        spans = self.resize.spans(t.y0 * s, t.y1 * s, t.x0 * s, t.x1 * s)
+        y = y.float().clamp(0, 1) if self.clamp else y.float()
+        block = self.resize.apply(y, ((t.y0 - a) * s, (t.x0 - c) * s), spans)
+        store(out[:, spans[0] : spans[1], spans[2] : spans[3]], block[0], self.clamp)
 
     def statistics(self, img: torch.Tensor, tile: int) -> torch.Tensor:
         """The whole-image mean [1,C] from the sampled crops (or every tile when exact), fp64-accumulated."""

@@ -118,6 +118,32 @@ class TinyESPCN(nn.Module):
             x2 = x2[:, :, a:b, c:d]
         return x2.sum(dim=(2, 3), dtype=torch.float64)
 
+    @property
+    def code_channels(self) -> int:
+        return self.config.channels + 3 * self.config.scale**2
+
+    def encode(self, lr: torch.Tensor) -> torch.Tensor:
+        """Everything the output needs except the gate: [B, C + 3s², h, w] = trunk output x2 and to_sub(x1).
+
+        to_sub is linear, so to_sub(x1 + g·x2) = to_sub(x1) + conv(x2, W·diag(g)): the tiler caches this code
+        for the whole image in one pass, takes the gate's statistic from it exactly, then `decode`s per tile.
+        """
+        x1, x2 = self.features(lr)
+        return torch.cat([x2, self.to_sub(x1)], dim=1)
+
+    def decode(self, lr: torch.Tensor, code: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        """`encode`'s code of this input + the whole image's trunk mean [B,C] → the same output as `forward`."""
+        c = self.config.channels
+        x2, head = code[:, :c], code[:, c:]
+        gate = self.gate(stats.to(x2.dtype))
+        if gate is None:
+            detail = self.to_sub(x2) - self.to_sub.bias[None, :, None, None] + head
+        else:
+            weight = self.to_sub.weight * gate[0][None, :, None, None].to(self.to_sub.weight.dtype)
+            detail = F.conv2d(x2, weight, None, padding=1) + head
+        base = F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return base.add_(self.shuffle(detail))
+
     def forward(self, lr: torch.Tensor, stats: torch.Tensor | None = None) -> torch.Tensor:
         """`stats`: the whole image's per-channel trunk mean [B,C] (tiled inference); default: this input's own."""
         x1, x2 = self.features(lr)
