@@ -31,6 +31,7 @@ def test_finetune_a_layer_and_upscale_with_the_result(make_napari_viewer, qtbot,
     assert out.is_file(), w.status.value
     info, _ = read_weights(out)
     assert info.scale == 2 and info.training["config"]["degradation"] == "microscopy"
+    assert (info.config.channels, info.config.blocks) == (16, 3)  # the start file's architecture, not a default one
     assert info.training["steps"] == 4 and w.progress.value == 4
     assert str(out) in [value for value in up.weights.choices]
     up.layer_box.value = src

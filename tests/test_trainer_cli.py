@@ -98,3 +98,24 @@ def test_every_option_has_help_with_its_default_and_choices(capsys):
     for name in CHOICES:
         with pytest.raises(ValueError, match=f"{name} must be one of"):
             TrainConfig().updated({name: "bogus"}, source="cfg.toml")
+
+
+def test_finetune_trains_the_init_files_own_architecture(image_folder, tmp_path):
+    import torch
+
+    from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
+    from tinyespcn_nodes.core.weights import read_weights, save_weights
+
+    torch.manual_seed(0)
+    start = save_weights(
+        tmp_path / "rep-x2.safetensors", TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=2)).deploy()
+    )
+    run = tmp_path / "ft"
+    argv = [
+        "finetune", "--init", str(start), "--data", str(image_folder), "--dataset", "folder", "--subset", "0",
+        "--face-size", "0", "--patch", "12", "--batch", "2", "--steps", "2", "--warmup", "1", "--val-sets",
+        "--threads", "1", "--workers", "1", "--run-dir", str(run),
+    ]  # fmt: skip
+    assert main(argv) == 0
+    info, _ = read_weights(run / "final.safetensors")
+    assert info.spec.name == "rep" and (info.config.channels, info.config.blocks) == (8, 2)

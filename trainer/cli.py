@@ -126,7 +126,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def training_config(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig a parsed `pretrain`/`finetune` command line means."""
-    return _config_from_args(args, PRETRAIN_DEFAULTS if args.command == "pretrain" else FINETUNE_DEFAULTS)
+    cfg = _config_from_args(args, PRETRAIN_DEFAULTS if args.command == "pretrain" else FINETUNE_DEFAULTS)
+    return _with_init_architecture(cfg, args)
+
+
+def _with_init_architecture(cfg: TrainConfig, args: argparse.Namespace) -> TrainConfig:
+    from .models import adopt_init_architecture
+
+    chosen = args.arch is not None or bool(args.config and "arch" in read_config_file(args.config))
+    return adopt_init_architecture(cfg, keep_arch=chosen)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,22 @@ def build_model(cfg: TrainConfig) -> nn.Module:
     return by_name(cfg.arch).build(arch_config(cfg))
 
 
+def adopt_init_architecture(cfg: TrainConfig, keep_arch: bool = False) -> TrainConfig:
+    """`init` names a file or bundled name: resolve it, and (unless `keep_arch`) train that file's own
+    architecture and options; options already in `cfg.model` still win."""
+    if not cfg.init:
+        return cfg
+    from tinyespcn_nodes.core.catalog import resolve_weights
+
+    path = resolve_weights(cfg.init, cfg.scale)
+    cfg = cfg.updated({"init": str(path)})
+    if keep_arch:
+        return cfg
+    info, _ = read_weights(path)
+    options = {k: getattr(info.config, k) for k in info.config.option_names() if k not in ("scale", "deployed")}
+    return cfg.updated({"arch": info.spec.name, "model": {**options, **cfg.model}})
+
+
 def init_from(model: nn.Module, path: str) -> list[str]:
     """Copy every tensor whose name and shape match (e.g. an x2 trunk into an x4 model); return what was copied.
 
