@@ -6,17 +6,9 @@ import argparse
 import sys
 from dataclasses import fields
 
-from tinyespcn_nodes.core.shared import shared_root
-
 from .config import CHOICES, FINETUNE_DEFAULTS, HELP, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
+from .evaluate import default_val_sets
 from .models import ARCHITECTURES
-
-_SHARED = shared_root()
-
-
-def default_val_sets() -> list[str]:
-    sets = [_SHARED / "data/benchmarks/Set5/HR"]
-    return [str(p) for p in sets if p.is_dir()]
 
 
 def _help(name: str, defaults: TrainConfig) -> str:

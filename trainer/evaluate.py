@@ -24,6 +24,14 @@ class Pair:
     gray: bool = False  # the HR file is single-channel: scored on its intensity, as MATLAB scripts do
 
 
+def default_val_sets() -> list[str]:
+    """Set5 HR from the shared folder when it is there (what runs validate on, and exports measure, by default)."""
+    from tinyespcn_nodes.core.shared import shared_path
+
+    folder = shared_path("data", "benchmarks", "Set5", "HR")
+    return [str(folder)] if folder.is_dir() else []
+
+
 def load_pairs(folder: str | Path, scale: int, limit: int = 0, resize_to: int | None = None) -> list[Pair]:
     """Benchmark pairs from a folder of HR images (sorted; the first `limit` if given)."""
     folder = Path(folder)

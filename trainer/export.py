@@ -17,7 +17,7 @@ from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint
 from .config import FINETUNE_DEFAULTS, PRETRAIN_DEFAULTS, TrainConfig
-from .evaluate import score, validation_sets
+from .evaluate import default_val_sets, score, validation_sets
 from .models import build_model
 from .sources import face_split
 
@@ -98,7 +98,8 @@ def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
             for root in cfg.data
             for r in face_split(Path(root).expanduser(), cfg.split, cfg.subset, cfg.holdout, cfg.seed)[1]
         ]
-    sets = validation_sets(cfg.scale, held, cfg.face_size, cfg.val_sets, cfg.val_limit, skip_missing=True)
+    val_sets = cfg.val_sets or ([] if held else default_val_sets())  # a run without validation: Set5
+    sets = validation_sets(cfg.scale, held, cfg.face_size, val_sets, cfg.val_limit, skip_missing=True)
     return {
         f"{name}_x{cfg.scale}_psnr_y": round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)
         for name, pairs in sets.items()
