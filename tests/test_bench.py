@@ -153,6 +153,11 @@ def test_legacy_baseline_files_still_load(tmp_path):
 
 
 def test_recorded_command_line_rebuilds_the_same_config(tmp_path):
+    from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+    from tinyespcn_nodes.core.weights import save_weights
+    from trainer.models import arch_config
+
+    save_weights(tmp_path / "w.safetensors", TinyESPCN(TinyESPCNConfig(scale=4, attention=False)))
     cfg = TrainConfig().updated({
         "dataset": "celeba", "data": [str(tmp_path / "faces")], "scale": 4, "init": str(tmp_path / "w.safetensors"),
         "face_size": 512, "holdout": 20, "steps": 1500, "lr": 5e-5, "amp": "bf16", "rescales": [0.8, 0.6],
@@ -160,10 +165,11 @@ def test_recorded_command_line_rebuilds_the_same_config(tmp_path):
     })  # fmt: skip
     args = build_parser().parse_args(shlex.split(command_line(cfg))[3:])
     rebuilt = training_config(args)
-    ignore = _BOOKKEEPING | {"val_sets"}
+    ignore = _BOOKKEEPING | {"val_sets", "model"}  # `model` is compared as the effective architecture config
     assert {k: v for k, v in asdict(rebuilt).items() if k not in ignore} == {
         k: v for k, v in asdict(cfg).items() if k not in ignore
     }
+    assert arch_config(rebuilt) == arch_config(cfg)
 
 
 def test_eval_scores_only_the_given_weights_against_bicubic(weights_file, tmp_path):

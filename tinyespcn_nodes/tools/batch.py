@@ -29,7 +29,9 @@ def _timed(fn, *args, **kwargs):
     return result, time.perf_counter() - t0
 
 
-def run_batch(plan: list[tuple[Path, Path]], upscale, *, quiet: bool = False) -> BatchReport:
+def run_batch(
+    plan: list[tuple[Path, Path]], upscale, *, quiet: bool = False, png_level: int | None = None
+) -> BatchReport:
     """`upscale(array, on_tile) -> array` for every (input, target) pair; errors are collected per file."""
     from tqdm import tqdm
 
@@ -62,17 +64,19 @@ def run_batch(plan: list[tuple[Path, Path]], upscale, *, quiet: bool = False) ->
                 except (ValueError, TypeError) as exc:
                     _fail(report, src, f"{src}: {exc}", bar)
                     continue
-                _finish_write(pending_write, report, bar)
+                _finish_write(pending_write, report, bar, quiet)
                 shape = f"{img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype}"
-                pending_write = (writers.submit(_timed, write_image, target, out, meta=meta), src, target, shape)
+                extra = {} if png_level is None else {"png_level": png_level}
+                job = writers.submit(_timed, write_image, target, out, meta=meta, **extra)
+                pending_write = (job, src, target, shape)
                 del img, out
-            _finish_write(pending_write, report, bar)
+            _finish_write(pending_write, report, bar, quiet)
             pending_write = None
         except KeyboardInterrupt:
             report.interrupted = True
             if pending_read is not None:
                 pending_read.cancel()
-            _finish_write(pending_write, report, bar)  # a started write completes; nothing is left half-written
+            _finish_write(pending_write, report, bar, quiet)  # a started write completes; nothing is half-written
     bar.close()
     report.seconds = time.perf_counter() - t_start
     return report
@@ -84,7 +88,7 @@ def _fail(report: BatchReport, src: Path, message: str, bar) -> None:
     bar.update(1)
 
 
-def _finish_write(pending, report: BatchReport, bar) -> None:
+def _finish_write(pending, report: BatchReport, bar, quiet: bool = False) -> None:
     if pending is None:
         return
     future, src, target, shape = pending
@@ -92,7 +96,8 @@ def _finish_write(pending, report: BatchReport, bar) -> None:
         _, dt = future.result()
         report.encode_seconds += dt
         report.done.append(target)
-        bar.write(f"{src} → {target} ({shape})", file=sys.stdout)
+        if not quiet:
+            bar.write(f"{src} → {target} ({shape})", file=sys.stdout)
     except ImageFileError as exc:
         report.failed.append((src, str(exc)))
         bar.write(f"error: {exc}", file=sys.stderr)

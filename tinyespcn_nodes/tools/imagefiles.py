@@ -16,6 +16,9 @@ import numpy as np
 
 READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 WRITE_SUFFIXES = READ_SUFFIXES
+# zlib level of 8-bit PNG outputs: level 1 encodes a 4K photo in half the time of Pillow's default 6 for
+# ~13 % larger files (PNG stays lossless); encoding dominated the folder bench at level 6
+PNG_LEVEL = 1
 EXIF_ORIENTATION = 0x0112
 
 
@@ -141,7 +144,13 @@ def _png16(arr: np.ndarray, meta: ImageMeta = ImageMeta()) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + body
 
 
-def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95, meta: ImageMeta = ImageMeta()) -> Path:
+def write_image(
+    path: str | os.PathLike,
+    arr: np.ndarray,
+    quality: int = 95,
+    meta: ImageMeta = ImageMeta(),
+    png_level: int = PNG_LEVEL,
+) -> Path:
     """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF; ICC and EXIF from `meta` kept."""
     from PIL import Image
 
@@ -161,6 +170,8 @@ def write_image(path: str | os.PathLike, arr: np.ndarray, quality: int = 95, met
         else:
             img = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
             params = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+            if suffix == ".png":
+                params["compress_level"] = png_level
             if meta.icc and suffix != ".bmp":
                 params["icc_profile"] = meta.icc
             if meta.exif and suffix in (".jpg", ".jpeg", ".webp", ".png", ".tif", ".tiff"):
