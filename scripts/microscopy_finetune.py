@@ -11,11 +11,14 @@ plane (with the same background), border 2. The printed table is the figure the 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # measure this checkout, not an installed copy
 
 
 def synthetic_stack(planes: int = 12, size: int = 192, seed: int = 0) -> np.ndarray:

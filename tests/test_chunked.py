@@ -41,3 +41,11 @@ def test_post_filters_keep_chunk_seams_exact(weights_file):
     )
     ref = upscale_array(data, 2, str(weights_file), device="cpu", precision="fp32", post=post)
     assert np.abs(lazy.compute().astype(int) - ref.astype(int)).max() <= 1
+
+
+def test_x8_chain_seams_are_exact(weights_file):
+    """Three x2 passes: each later pass's context counts at its own (larger) resolution."""
+    data = np.random.default_rng(2).integers(0, 256, (50, 64, 3)).astype(np.uint8)
+    lazy = upscale_dask(da.from_array(data, chunks=(25, 32, 3)), 8, str(weights_file), device="cpu", precision="fp32")
+    ref = upscale_array(data, 8, str(weights_file), device="cpu", precision="fp32")
+    assert np.abs(lazy.compute().astype(int) - ref.astype(int)).max() <= 1

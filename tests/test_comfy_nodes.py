@@ -317,17 +317,23 @@ def test_foreign_files_are_not_offered_and_say_what_they_are(comfy):
         load(comfy, "vgg16.safetensors")
 
 
-@pytest.mark.parametrize("tile_size", [0, 4096])
-def test_cancel_stops_a_single_tile_upscale_part_way(comfy, tile_size):
-    """tile_size 0 or ≥ the image: ComfyUI's interrupt check runs between layers, not only between tiles."""
+def _cancel_after(comfy, allowed: int) -> list:
+    """ComfyUI's interrupt check, faked: it raises on call `allowed + 1`; returns the list of calls."""
     checks = []
 
     def throw():
         checks.append(1)
-        if len(checks) > 5:
+        if len(checks) > allowed:
             raise Interrupted("Processing interrupted")
 
     comfy.mm.throw_exception_if_processing_interrupted = throw
+    return checks
+
+
+@pytest.mark.parametrize("tile_size", [0, 4096])
+def test_cancel_stops_a_single_tile_upscale_part_way(comfy, tile_size):
+    """tile_size 0 or ≥ the image: ComfyUI's interrupt check runs between layers, not only between tiles."""
+    checks = _cancel_after(comfy, 5)
     with pytest.raises(Interrupted):
         comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 48, 40, 3), load(comfy), tile_size=tile_size)
     assert len(checks) == 6
@@ -338,14 +344,7 @@ def test_filter_nodes_are_tiled_report_progress_and_stop(comfy, node, args):
     image = torch.rand(1, 1100, 600, 3)
     whole = comfy.nodes[node]().apply(image, *args)[0]
     assert ("new", 6) in comfy.updates and comfy.updates.count(("step", 1)) == 6  # 3 × 2 tiles of ≤ 512²
-    checks = []
-
-    def throw():
-        checks.append(1)
-        if len(checks) > 1:
-            raise Interrupted("Processing interrupted")
-
-    comfy.mm.throw_exception_if_processing_interrupted = throw
+    checks = _cancel_after(comfy, 1)
     with pytest.raises(Interrupted):
         comfy.nodes[node]().apply(image, *args)
     assert len(checks) == 2 and whole.shape == image.shape

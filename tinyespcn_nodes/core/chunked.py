@@ -47,7 +47,8 @@ def upscale_dask(
     if rgb and array.chunks[-1] != (array.shape[-1],):
         array = array.rechunk({array.ndim - 1: -1})  # a pixel's channels stay together
     models = load_models(weights, scale, device, precision)  # validates here, on the client
-    margin = sum(context_margin(m) * math.prod(n.scale for n in models[:i]) for i, m in enumerate(models))
+    # each model's context, in input pixels: later models of a chain run at the earlier ones' output size
+    margin = sum(context_margin(m) / math.prod(n.scale for n in models[:i]) for i, m in enumerate(models))
     total = math.prod(m.scale for m in models)
     depth_px = math.ceil(margin + (post.margin / total if post is not None else 0)) + 1
     window = intensity if isinstance(intensity, Window) else choose_window(array, intensity, rgb=rgb)

@@ -48,7 +48,11 @@ def _sample(data, spatial_axes: int = 2) -> np.ndarray:
 
 
 def percentile_window(data, percentiles: tuple[float, float] = PERCENTILES, rgb: bool = False) -> Window:
-    values = _sample(data, 3 if rgb else 2).astype(np.float64, copy=False)
+    return _percentiles_of(_sample(data, 3 if rgb else 2), percentiles)
+
+
+def _percentiles_of(values: np.ndarray, percentiles: tuple[float, float] = PERCENTILES) -> Window:
+    values = values.astype(np.float64, copy=False)
     values = values[np.isfinite(values)]
     if values.size == 0:
         raise ValueError("the image has no finite values to normalise (all NaN or Inf)")
@@ -81,7 +85,7 @@ def choose_window(data, mode: str = "auto", rgb: bool = False) -> Window | None:
         raise ValueError("the image has no finite values to normalise (all NaN or Inf)")
     if lo >= 0 and hi <= 1:
         return None
-    return percentile_window(data, rgb=rgb) if mode == "auto" else Window(lo, hi if hi > lo else lo + 1.0)
+    return _percentiles_of(values) if mode == "auto" else Window(lo, hi if hi > lo else lo + 1.0)
 
 
 def to_model(plane: np.ndarray, window: Window | None) -> np.ndarray:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +171,7 @@ def filter_tiles(
     for t in plan_tiles(h, w, tile):
         if should_stop is not None and should_stop():
             raise UpscaleCancelled("cancelled")
-        y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
+        y0, y1, x0, x1 = astuple(t.grown(m, h, w))
         y = to_unit_float(x[:, :, y0:y1, x0:x1])
         if post is not None:
             y = post(y)  # the filters pass an RGBA alpha through untouched

@@ -23,7 +23,7 @@ import math
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 import torch
 from torch import nn
@@ -86,6 +86,12 @@ class Tile:
     y1: int
     x0: int
     x1: int
+
+    def grown(self, margin: int, h: int, w: int) -> Tile:
+        """This tile with `margin` pixels of context on every side, clipped to an h×w image."""
+        return Tile(
+            max(0, self.y0 - margin), min(h, self.y1 + margin), max(0, self.x0 - margin), min(w, self.x1 + margin)
+        )
 
 
 def plan_tiles(h: int, w: int, tile: int) -> list[Tile]:
@@ -165,10 +171,9 @@ def uses_code_cache(model: nn.Module | None, h: int, w: int) -> bool:
 
 def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact: bool = False) -> int:
     """Progress steps for one image: tiles, plus a statistics pass (cached code or crops) where one is needed."""
-    if tile < 0:
-        if model is None:
-            raise ValueError("an automatic tile size needs the model")
-        tile = auto_tile(model)
+    if tile < 0 and model is None:
+        raise ValueError("an automatic tile size needs the model")
+    tile = resolve_tile(tile, model)
     n = len(plan_tiles(h, w, tile))
     if n > 1 and needs_statistics(model):
         return 2 * n if uses_code_cache(model, h, w) else n + len(statistics_crops(h, w, tile, exact))
@@ -216,8 +221,7 @@ class _Runner:
         self, img: torch.Tensor, t: Tile, margin: int | None = None
     ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         h, w = img.shape[-2:]
-        m = self.margin if margin is None else margin
-        y0, y1, x0, x1 = max(0, t.y0 - m), min(h, t.y1 + m), max(0, t.x0 - m), min(w, t.x1 + m)
+        y0, y1, x0, x1 = astuple(t.grown(self.margin if margin is None else margin, h, w))
         x = img[None, :, y0:y1, x0:x1].to(
             self.device, torch.float32, non_blocking=True
         )  # the model casts for its convs

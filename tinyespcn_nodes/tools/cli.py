@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
     up.add_argument(
         "--png-level", type=int, choices=range(10), default=None, metavar="0-9",
-        help="zlib level of PNG outputs (default 1: fast, ~13%% larger than 6; PNG is lossless at any level)",
+        help="zlib level of PNG outputs (default 1: fastest, somewhat larger files than Pillow's 6; lossless at any level)",
     )  # fmt: skip
     up.add_argument(
         "--intensity",

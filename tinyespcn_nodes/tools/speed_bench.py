@@ -268,14 +268,16 @@ def _statistics_deviation(model: torch.nn.Module, device: torch.device, images: 
 
     worst, budget = 0.0, tiling.CODE_CACHE_BYTES
     tiling.CODE_CACHE_BYTES = 0  # the sampled pass that images above the code-cache budget take
-    with torch.inference_mode():
-        for f in files:
-            x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
-            x = x.to(device)
-            exact = upscale_tensor(model, x, exact=True).clamp(0, 1)
-            sampled = upscale_tensor(model, x).clamp(0, 1)
-            worst = max(worst, (exact - sampled).abs().max().item() * 255)
-    tiling.CODE_CACHE_BYTES = budget
+    try:
+        with torch.inference_mode():
+            for f in files:
+                x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
+                x = x.to(device)
+                exact = upscale_tensor(model, x, exact=True).clamp(0, 1)
+                sampled = upscale_tensor(model, x).clamp(0, 1)
+                worst = max(worst, (exact - sampled).abs().max().item() * 255)
+    finally:
+        tiling.CODE_CACHE_BYTES = budget
     return worst
 
 
