@@ -34,9 +34,9 @@ def _portrait(h=40, w=36):
 def test_registry_lookups_are_consistent():
     assert len({s.id for s in SPECS}) == len({s.name for s in SPECS}) == len(SPECS)
     for spec in SPECS:
-        model = spec.build(spec.config_cls(scale=3))
+        model = spec.build(spec.config_cls(scale=4))  # not any default scale (2, or 8 for the pyramid)
         assert spec_of(model) is spec is by_id(spec.id) is by_name(spec.name)
-        assert model.scale == 3 and model.receptive_radius >= 1
+        assert model.scale == 4 and model.receptive_radius >= 1
         assert spec.config_cls.from_json(model.config.to_json()) == model.config
         assert spec.detect(deployed(model).state_dict())
     with pytest.raises(ValueError, match="unknown architecture 'nope'"):
@@ -114,7 +114,8 @@ def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, 
 
     assert register()
     for spec, cfg in ((by_name("tinyespcn"), {"channels": 16, "blocks": 2, "residual": True}),
-                      (by_name("rep"), {"channels": 8, "blocks": 3, "attn_every": 3})):  # fmt: skip
+                      (by_name("rep"), {"channels": 8, "blocks": 3, "attn_every": 3}),
+                      (by_name("pyramid"), {"stem": 8, "channels": 8, "blocks": 2})):  # fmt: skip
         model = _perturbed(spec.build(spec.config_cls(scale=2, **cfg)), 0.01)
         path = save_weights(tmp_path / f"{spec.name}.safetensors", model)
         desc = spandrel.ModelLoader().load_from_file(str(path))

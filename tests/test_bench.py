@@ -15,7 +15,7 @@ from trainer.config import TrainConfig
 from trainer.export import _BOOKKEEPING, command_line
 from trainer.lpips import LPIPS
 from trainer.model_card import commands_text, train_time_text
-from trainer.quality_bench import bicubic_row, model_row, score_row
+from trainer.quality_bench import bicubic_row, model_rows, score_row
 
 # published bicubic rows (SAFMN table, docs/sr-benchmarks.md §1): (PSNR, SSIM)
 PUBLISHED_BICUBIC = {
@@ -180,7 +180,7 @@ def test_eval_scores_only_the_given_weights_against_bicubic(weights_file, tmp_pa
     assert list(results) == ["2"]  # the weights' own scale only
     rows = results["2"]
     assert [r["name"] for r in rows] == ["bicubic", f"TinyESPCN {weights_file.stem}"]  # no baselines, no OpenCV
-    expected, _ = score_row(model_row(weights_file, torch.device("cpu")), load_set("Set5", 2, limit=2), None, set())
+    expected, _ = score_row(model_rows(weights_file, torch.device("cpu"))[0], load_set("Set5", 2, limit=2), None, set())
     assert rows[1]["sets"]["Set5"]["n"] == 2 and abs(rows[1]["sets"]["Set5"]["psnr"] - expected.psnr) < 1e-3
 
 

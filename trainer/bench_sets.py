@@ -34,8 +34,9 @@ def load_set(name: str, scale: int, data_root: Path = SHARED_DATA, limit: int = 
     if name == "BSD100":
         return load_pairs(bench / "BSD100" / "HR", scale, limit)
     if name == "Set14":
-        folder = bench / "Set14" / f"image_SRF_{scale}"
-        files = sorted(folder.glob(f"*_SRF_{scale}_HR.png"))
+        srf = scale if scale <= 4 else 4  # no SRF_8 folder: its x4 HR, mod-cropped again to 8, is the same crop
+        folder = bench / "Set14" / f"image_SRF_{srf}"
+        files = sorted(folder.glob(f"*_SRF_{srf}_HR.png"))
         if not files:
             raise FileNotFoundError(f"no Set14 HR images in {folder}")
         return [make_pair(f.name.split("_SRF_")[0], Image.open(f), scale) for f in files[: limit or None]]

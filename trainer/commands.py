@@ -12,6 +12,7 @@ SHARED = REPO.parent / "shared"
 DEFAULT_BASELINES = REPO / "weights" / "baselines"
 DEFAULT_OPENCV = SHARED / "weights" / "opencv_dnn_superres"
 DEFAULT_CROPS = ("Set5=butterfly", "Set14=img_005", "Faces=")
+CHAINED_AT_X8 = ("general-x2", "balanced-x2", "fast-x2")
 
 
 def add_parsers(sub) -> None:
@@ -102,7 +103,7 @@ def _benchmark(args: argparse.Namespace) -> int:
     from .bench_report import markdown, write_outputs
     from .bench_sets import available_sets
     from .lpips import shared_lpips
-    from .quality_bench import bicubic_row, model_row, opencv_rows, run_scale
+    from .quality_bench import bicubic_row, chained_row, model_rows, opencv_rows, run_scale
 
     device = pick_device(args.device)
     if args.command == "eval":
@@ -123,11 +124,13 @@ def _benchmark(args: argparse.Namespace) -> int:
     lpips = None if args.no_lpips else shared_lpips()
     if lpips is None and not args.no_lpips:
         print("LPIPS left out: ../shared/weights/alexnet_features.safetensors or the LPIPS heads are missing")
-    model_rows = [model_row(w, device) for w in [*weights, *baselines]]
-    scales = args.scales or sorted({r.scale for r in model_rows}) or [2, 3, 4]
+    rows_by_file = [r for w in [*weights, *baselines] for r in model_rows(w, device)]
+    scales = args.scales or sorted({r.scale for r in rows_by_file}) or [2, 3, 4]
+    if 8 in scales:  # x8 without an x8 file is x2 three times: show that path for each bundled x2 product tier
+        rows_by_file += [chained_row(w, device) for w in weights if w.stem in CHAINED_AT_X8]
     results = []
     for scale in scales:
-        rows = [bicubic_row(scale), *[r for r in model_rows if r.scale == scale]]
+        rows = [bicubic_row(scale), *[r for r in rows_by_file if r.scale == scale]]
         if opencv_dir:
             rows += opencv_rows(opencv_dir, scale)
         results.append(run_scale(scale, rows, sets, lpips, crops, limit=args.limit))

@@ -15,7 +15,7 @@ RESUMABLE = frozenset(
 )  # fmt: skip
 CHOICES = {
     "dataset": ("folder", "lsdir", "celeba"),
-    "loss": ("psnr", "seed-readme", "seed-paper"),
+    "loss": ("psnr", "seed-readme", "seed-paper", "dssim"),
     "optimizer": ("adam", "adamw"),
     "schedule": ("cosine", "step", "constant"),
     "amp": ("none", "bf16", "fp16"),
@@ -25,7 +25,7 @@ CHOICES = {
 }
 HELP = {
     "arch": "network to train",
-    "scale": "upscaling factor (2, 3 or 4)",
+    "scale": "upscaling factor (2, 3 or 4; 2, 4 or 8 for --arch pyramid, which also learns the smaller ones)",
     "init": "weights (.safetensors or bundled name) to start from; tensors of matching name and shape are copied",
     "data": "dataset root folder(s)",
     "dataset": "layout of --data: folder (any images), lsdir (HR/X{s} or parquet), celeba (partition file)",
@@ -106,7 +106,7 @@ class TrainConfig:
     replay_data: list[str] = field(default_factory=list)  # fine-tunes: general image folders mixed into every batch
     replay_fraction: float = 0.0  # share of each batch drawn from replay_data (keeps the general skill)
     # optimisation
-    loss: str = "psnr"  # preset name: psnr | seed-readme | seed-paper
+    loss: str = "psnr"  # preset name: psnr | seed-readme | seed-paper | dssim
     loss_weights: dict = field(default_factory=dict)  # per-term overrides, e.g. {"charbonnier": 1.0}
     vgg_weights: str | None = None
     vgg_arch: str = "vgg16"

@@ -18,6 +18,7 @@ from torch import nn
 
 from tinyespcn_nodes.core.devices import pick_device
 from tinyespcn_nodes.core.files import atomic_path, write_text_atomic
+from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -30,6 +31,11 @@ from .models import build_model, init_from
 from .patches import Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
 from .sources import face_split, lsdir_refs
+
+
+def pyramid_targets(hr: torch.Tensor, levels: int) -> list[torch.Tensor]:
+    """HR, HR/2, HR/4 ... (MATLAB bicubic, as the LR is made), smallest first, for a pyramid's `levels` outputs."""
+    return [hr if k == 0 else matlab_imresize(hr, scale=0.5**k) for k in reversed(range(levels))]
 
 
 def lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -122,6 +128,8 @@ class Trainer:
             self.log = lambda *a, **k: None
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg)
+        if hasattr(self.model, "deep_supervision"):
+            self.model.deep_supervision = True  # LapSRN: a loss at every pyramid level
         if cfg.init:
             copied = init_from(self.model, cfg.init)
             self.log(f"initialised {len(copied)} tensors from {cfg.init}")
@@ -258,7 +266,10 @@ class Trainer:
         )
         with torch.autocast(self.device.type, dtype=amp_dtype, enabled=use_amp):
             pred = self.net(lr)
-        loss, _ = self.criterion(pred.float(), hr)
+        if isinstance(pred, list):  # a multi-output net: every level against the HR downscaled to its size
+            loss = sum(self.criterion(p.float(), t)[0] for p, t in zip(pred, pyramid_targets(hr, len(pred))))
+        else:
+            loss, _ = self.criterion(pred.float(), hr)
         self.opt.zero_grad(set_to_none=True)
         if self.scaler:
             self.scaler.scale(loss).backward()

@@ -111,6 +111,7 @@ PRESETS = {
     "psnr": LossWeights(l1=1.0),
     "seed-readme": LossWeights(l1=0.6, vgg=0.2, edge=0.1, lab=0.1),
     "seed-paper": LossWeights(vgg=1.0, edge=0.2, lab=0.1),
+    "dssim": LossWeights(dssim=1.0),  # seed 004: (1 − SSIM)/2 alone
 }
 
 

@@ -49,20 +49,45 @@ def bicubic_row(scale: int) -> Row:
     )
 
 
-def model_row(path: str | Path, device: torch.device, name: str | None = None) -> Row:
-    model, info = load_model(path)
-    spec = info.spec
+def model_rows(path: str | Path, device: torch.device, name: str | None = None) -> list[Row]:
+    """One row per scale the file serves (a multi-output pyramid gives x2, x4 and x8 rows)."""
+    _, info = load_model(path)
     if name is None:
         steps = info.training.get("steps")
         label = weights_label(path).removesuffix(".safetensors")  # two runs' final files stay two rows
-        name = f"{spec.id} (our trainer, {steps} steps)" if spec.baseline else f"{spec.id} {label}"
-    model = model.to(device)
+        name = f"{info.spec.id} (our trainer, {steps} steps)" if info.spec.baseline else f"{info.spec.id} {label}"
+    rows = []
+    for scale in info.scales:
+        model = load_model(path, scale)[0].to(device)
+        rows.append(Row(name, info.spec.name, scale, _runner(model, device), count_parameters(model),
+                        macs_per_lr_pixel(model), str(path)))  # fmt: skip
+    return rows
 
+
+def chained_row(path: str | Path, device: torch.device, times: int = 3) -> Row:
+    """An x2 file run `times` times (x8 = three x2 passes, what the pipeline does for an x2 file at x8)."""
+    model, info = load_model(path, 2)
+    model = model.to(device)
+    one = _runner(model, device)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        for _ in range(times):
+            x = one(x)
+        return x
+
+    label = weights_label(path).removesuffix(".safetensors")
+    macs = macs_per_lr_pixel(model) * sum(4**k for k in range(times))  # each pass runs on 4x the pixels
+    return Row(
+        f"{info.spec.id} {label} ×{times}", info.spec.name, 2**times, run, count_parameters(model), macs, str(path)
+    )
+
+
+def _runner(model: torch.nn.Module, device: torch.device) -> Upscale:
     @torch.inference_mode()
     def run(x: torch.Tensor) -> torch.Tensor:
         return model(x.to(device)).float().cpu()
 
-    return Row(name, spec.name, info.scale, run, count_parameters(model), macs_per_lr_pixel(model), str(path))
+    return run
 
 
 def opencv_rows(folder: Path, scale: int) -> list[Row]:

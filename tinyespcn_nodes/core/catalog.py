@@ -15,6 +15,7 @@ SUFFIX = ".safetensors"
 # Names that resolve to another bundled file without being listed twice: the seed-faithful files are
 # `general-x*` until the balanced tier beats them on Set5, Set14 and BSD100 (the model card says which).
 ALIASES = {"seed": "general", "seed-portrait": "portrait"}
+DEFAULT_X8 = "pyramid-x8"
 # what each bundled family is, for the hosts' choice text (costs from `python -m tinyespcn_nodes info`)
 TIERS = {
     "general": "seed config, best quality (~390k MACs/px)",
@@ -46,6 +47,9 @@ def bundled() -> dict[str, Path]:
 
 
 def default_name(scale: int) -> str:
+    """The default file per scale; x8 is the pyramid when it ships, else `load_models` runs general-x2 three times."""
+    if scale == 8:
+        return DEFAULT_X8 if DEFAULT_X8 in bundled() else "general-x2"
     return f"general-x{scale}"
 
 
@@ -70,5 +74,11 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
         stem, _, suffix = candidate.rpartition("-x")
         if stem in ALIASES and f"{ALIASES[stem]}-x{suffix}" in table:
             return table[f"{ALIASES[stem]}-x{suffix}"]
+    if scale:  # a multi-output file (`pyramid-x8` serves x2/x4/x8) answers its family's smaller scales too
+        from .weights import offered_scales
+
+        for name in sorted(n for n in table if n.rpartition("-x")[0] == text):
+            if scale in offered_scales(table[name]):
+                return table[name]
     names = ", ".join(sorted(table)) or "none installed"
     raise FileNotFoundError(f"unknown weights {text!r} (bundled: {names})")

@@ -83,7 +83,7 @@ def get_model(
     dev = pick_device(device)
     dtype = pick_dtype(dev, precision)
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(dev), dtype)
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(dev), dtype, scale)
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:

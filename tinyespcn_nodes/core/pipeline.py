@@ -10,12 +10,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from .catalog import default_name, resolve_weights
 from .defaults import DEFAULT_TILE
 from .devices import DEFAULT_PRECISION, get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
 from .intensity import Window, choose_window, from_model, to_model
 from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
 from .tiling import ProgressFn, StopFn, UpscaleCancelled, plan_tiles, store, tile_count, upscale_tensor
+from .weights import WeightsError, offered_scales
 
 SCALES = (2, 3, 4, 8)
 FILTER_TILE = 512  # side of the tiles the same-size filters run on (MSAA's supersampled copy is 4x that)
@@ -67,12 +69,18 @@ def scale_for_factor(factor: float) -> int:
 def load_models(
     weights: str | Path | None, scale: int, device="auto", precision: str | bool = DEFAULT_PRECISION
 ) -> list[nn.Module]:
-    """The chain of models that reaches `scale`: one model, or x2 three times for x8 (LapSRN-style)."""
+    """The chain of models that reaches `scale`: one model; at x8 an x8 file, or an x2 file three times."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
     if scale == 8:
-        name = weights if weights not in (None, "") else "general-x2"
-        return [get_model(name, 2, device, precision)] * 3
+        path = resolve_weights(weights if weights not in (None, "") else default_name(8), 8)
+        offered = offered_scales(path)
+        if 8 in offered:
+            return [get_model(path, 8, device, precision)]
+        if 2 not in offered:
+            shown = "/".join(f"x{s}" for s in offered) or "no scale"
+            raise WeightsError(path, f"x8 needs an x8 file or an x2 file (run three times); this one is {shown}")
+        return [get_model(path, 2, device, precision)] * 3
     return [get_model(weights, scale, device, precision)]
 
 

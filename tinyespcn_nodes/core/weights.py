@@ -47,6 +47,11 @@ class WeightsInfo:
         return self.config.scale
 
     @property
+    def scales(self) -> tuple[int, ...]:
+        """Every scale the file serves (several for multi-output nets such as the pyramid)."""
+        return self.spec.scales(self.config)
+
+    @property
     def architecture(self) -> str:
         return self.spec.id
 
@@ -67,6 +72,7 @@ def save_weights(
         "architecture": spec.id,
         "scale": str(model.config.scale),
         "config": model.config.to_json(),
+        "scales": ",".join(map(str, spec.scales(model.config))),
         "training": json.dumps(training or {}, sort_keys=True),
         "metrics": json.dumps(metrics or {}, sort_keys=True),
     }
@@ -95,6 +101,13 @@ def peek_metadata(path: str | os.PathLike) -> dict[str, str] | None:
         return None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
     return meta if isinstance(meta, dict) else {}
+
+
+def offered_scales(path: str | os.PathLike) -> tuple[int, ...]:
+    """The scales a file serves, from its header alone (files written before multi-output nets: `scale`)."""
+    meta = peek_metadata(path) or {}
+    text = meta.get("scales") or meta.get("scale") or ""
+    return tuple(int(v) for v in text.split(",") if v.strip().isdigit())
 
 
 def describe_foreign(path: str | os.PathLike) -> str | None:
@@ -127,8 +140,10 @@ def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> 
     spec, config = _spec_and_config(path, meta)
     if meta.get("scale") != str(config.scale):
         raise WeightsError(path, f"metadata scale {meta.get('scale')!r} disagrees with config scale {config.scale}")
-    if expected_scale is not None and config.scale != expected_scale:
-        raise WeightsError(path, f"weights are for x{config.scale}, but x{expected_scale} was requested")
+    offered = spec.scales(config)
+    if expected_scale is not None and expected_scale not in offered:
+        shown = "/".join(f"x{s}" for s in offered)
+        raise WeightsError(path, f"weights are for {shown}, but x{expected_scale} was requested")
     reference = spec.build(config).state_dict()
     missing, unexpected = set(reference) - set(state), set(state) - set(reference)
     if missing or unexpected:
@@ -175,6 +190,8 @@ def load_model(path: str | os.PathLike, expected_scale: int | None = None) -> tu
     info, state = read_weights(path, expected_scale)
     model = info.spec.build(info.config)
     model.load_state_dict(state)
+    if expected_scale is not None and expected_scale != info.config.scale:
+        model = model.at_scale(expected_scale)  # a multi-output net answering one of its smaller scales
     return model.eval().requires_grad_(False), info
 
 

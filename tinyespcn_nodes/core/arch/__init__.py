@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import espcn, rep, srcnn, tinyespcn
+from . import espcn, pyramid, rep, srcnn, tinyespcn
 from .spec import SUPPORTED_SCALES, ArchConfig, ArchSpec, count_parameters, macs_per_lr_pixel
 
-SPECS: tuple[ArchSpec, ...] = (tinyespcn.SPEC, rep.SPEC, espcn.SPEC, srcnn.SPEC)
+SPECS: tuple[ArchSpec, ...] = (tinyespcn.SPEC, rep.SPEC, pyramid.SPEC, espcn.SPEC, srcnn.SPEC)
 
 __all__ = ["SPECS", "SUPPORTED_SCALES", "ArchConfig", "ArchSpec", "by_id", "by_name", "count_parameters",
            "deployed", "macs_per_lr_pixel", "names", "spec_of"]  # fmt: skip

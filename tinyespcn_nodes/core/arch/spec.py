@@ -71,6 +71,11 @@ class ArchSpec:
     runs_at_hr: bool = False  # SRCNN-style: the network runs on the bicubic-upscaled image
     baseline: bool = False  # a published reference re-trained for comparison, not a product model
     describe: Callable[[ArchConfig], str] | None = None  # one line for the model card (default: description + config)
+    offers: Callable[[ArchConfig], tuple[int, ...]] | None = None  # multi-output nets: every scale a file serves
+
+    def scales(self, config: ArchConfig) -> tuple[int, ...]:
+        """The scales a file of this config serves (`config.scale` only, unless the net has several outputs)."""
+        return self.offers(config) if self.offers is not None else (config.scale,)
 
     def build(self, config: ArchConfig) -> nn.Module:
         return self.model_cls(config)
