@@ -386,3 +386,20 @@ def test_scale_by_any_factor_is_the_fewest_passes_then_lanczos(comfy, scale_by, 
 def test_tiles_smaller_than_their_context_are_refused(comfy, tile_size):
     with pytest.raises(ValueError, match=f"tile_size {tile_size}: below 22"):
         comfy.nodes["TinyESPCN_Upscale"]().upscale(torch.rand(1, 30, 30, 3), load(comfy), tile_size=tile_size)
+
+
+def test_a_pyramid_file_serves_its_smaller_scales_by_scale_by(comfy):
+    from tinyespcn_nodes.core.arch.pyramid import LapPyramidSR, PyramidConfig
+    from tinyespcn_nodes.core.weights import load_model, save_weights
+
+    torch.manual_seed(0)
+    path = save_weights(comfy.models_dir / "pyr.safetensors", LapPyramidSR(PyramidConfig(stem=8, channels=8, blocks=3)))
+    model = load(comfy, "pyr.safetensors")
+    image = torch.rand(1, 20, 18, 3)
+    node = comfy.nodes["TinyESPCN_Upscale"]()
+    assert node.upscale(image, model, tile_size=0)[0].shape == (1, 160, 144, 3)  # the file's top scale, x8
+    for s in (2, 4):  # its own x2 / x4 level, not x8 then a downscale
+        out = node.upscale(image, model, tile_size=0, scale_by=float(s))[0]
+        with torch.no_grad():
+            ref = load_model(path, s)[0](image.movedim(-1, 1)).clamp(0, 1).movedim(1, -1)
+        assert out.shape == ref.shape and (out - ref).abs().max().item() < 1e-5

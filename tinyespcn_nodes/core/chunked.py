@@ -20,6 +20,20 @@ def _spatial_axes(ndim: int, rgb: bool) -> tuple[int, int]:
     return (ndim - 3, ndim - 2) if rgb else (ndim - 2, ndim - 1)
 
 
+def _fit_chunks(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
+    """Chunks of at least `depth` (when the axis allows): a short last chunk joins its neighbour, tiny ones grow."""
+    if min(chunks) >= depth or len(chunks) == 1:
+        return chunks
+    size, total = max(chunks[0], depth), sum(chunks)
+    out = [size] * (total // size)
+    rest = total - sum(out)
+    if rest and out and rest < depth:
+        out[-1] += rest
+    elif rest:
+        out.append(rest)
+    return tuple(out) or (total,)
+
+
 def upscale_dask(
     array,
     scale: int = 2,
@@ -52,6 +66,9 @@ def upscale_dask(
     total = math.prod(m.scale for m in models)
     depth_px = math.ceil(margin + (post.margin / total if post is not None else 0)) + 1
     window = intensity if isinstance(intensity, Window) else choose_window(array, intensity, rgb=rgb)
+    fitted = {ax: _fit_chunks(array.chunks[ax], depth_px) for ax in (ya, xa)}
+    if any(fitted[ax] != array.chunks[ax] for ax in fitted):
+        array = array.rechunk(fitted)  # overlap needs every chunk at least as deep as the context band
     depth = {ax: (depth_px if ax in (ya, xa) else 0) for ax in range(array.ndim)}
     grown = overlap(array, depth=depth, boundary="none")
     nblocks = array.numblocks

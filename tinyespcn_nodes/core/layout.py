@@ -118,3 +118,12 @@ def bchw_to_numpy(t: torch.Tensor, layout: str, dtype: np.dtype) -> np.ndarray:
     elif layout == "HWC":
         arr = arr[0]
     return arr.astype(dtype, copy=False)
+
+
+def upscaled_geometry(scale, translate, ndim_world: int, factor: int) -> tuple[tuple, tuple]:
+    """scale' = scale/s and translate' = translate + scale·(1/s − 1)/2 on Y and X only (pixel centres)."""
+    scale, translate = list(scale), list(translate)
+    for ax in (ndim_world - 2, ndim_world - 1):
+        translate[ax] = translate[ax] + scale[ax] * (1 / factor - 1) / 2
+        scale[ax] = scale[ax] / factor
+    return tuple(scale), tuple(translate)

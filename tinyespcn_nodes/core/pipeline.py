@@ -73,7 +73,11 @@ def load_models(
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
     if scale == 8:
-        path = resolve_weights(weights if weights not in (None, "") else default_name(8), 8)
+        name = weights if weights not in (None, "") else default_name(8)
+        try:
+            path = resolve_weights(name, 8)
+        except FileNotFoundError:  # a family without an x8 file (`general`): its x2 file
+            path = resolve_weights(name, 2)
         offered = offered_scales(path)
         if 8 in offered:
             return [get_model(path, 8, device, precision)]

@@ -155,11 +155,15 @@ class TinyESPCNUpscale:
 
         from ..core.devices import get_model, release
         from ..core.tiling import check_tile, context_margin
+        from ..core.weights import offered_scales
 
         device, _, _, _ = _host()
         if model.device != "auto":
             device = _checked_device(model.device)
-        net = get_model(model.path, model.scale, device, model.precision)
+        scale = model.scale
+        if scale_by > 1:  # a multi-output file (the pyramid) answers the smallest of its scales that reaches it
+            scale = min((s for s in offered_scales(model.path) if s >= scale_by), default=scale)
+        net = get_model(model.path, scale, device, model.precision)
         check_tile(tile_size, net, "tile_size")
         margin = max(overlap, context_margin(net))
         models, factor = [net], None

@@ -7,14 +7,9 @@ from __future__ import annotations
 
 import itertools
 
+from ..core.layout import upscaled_geometry
 
-def upscaled_geometry(scale, translate, ndim_world: int, factor: int) -> tuple[tuple, tuple]:
-    """scale' = scale/s and translate' = translate + scale·(1/s − 1)/2 on Y and X only (pixel centres)."""
-    scale, translate = list(scale), list(translate)
-    for ax in (ndim_world - 2, ndim_world - 1):
-        translate[ax] = translate[ax] + scale[ax] * (1 / factor - 1) / 2
-        scale[ax] = scale[ax] / factor
-    return tuple(scale), tuple(translate)
+__all__ = ["plane_indices", "upscaled_geometry"]
 
 
 def plane_indices(shape: tuple[int, ...], rgb: bool, current: tuple[int, ...] | None = None) -> list[tuple]:

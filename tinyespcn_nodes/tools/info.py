@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ..core.arch import count_parameters, deployed, macs_per_lr_pixel
+from ..core.arch.pyramid import LapPyramidSR
 from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from ..core.catalog import bundled
 from ..core.weights import load_model
@@ -27,13 +28,16 @@ def describe(extra: list[str] | None = None) -> str:
     lines = [head, "-" * len(head)]
     for s in (2, 3, 4):
         lines.append(_row("seed-faithful (plain trunk)", TinyESPCN(TinyESPCNConfig(scale=s))))
+    for s in (2, 4, 8):
+        lines.append(_row("seed-004 pyramid (faithful)", LapPyramidSR().at_scale(s)))
     files = dict(bundled())
     for path in extra or []:
         files[path] = path
     for name, path in files.items():
         try:
-            model, info = load_model(path)
-            lines.append(_row(name, model, info.spec.id))
+            _, info = load_model(path)
+            for scale in info.scales:  # a multi-output file: one row per scale it serves
+                lines.append(_row(name, load_model(path, scale)[0], info.spec.id))
         except Exception as exc:  # describe what is broken instead of stopping
             lines.append(f"{name:<28} unreadable: {exc}")
     faithful = count_parameters(TinyESPCN(TinyESPCNConfig(scale=2)))
