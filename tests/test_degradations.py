@@ -87,3 +87,29 @@ def test_tiff_stacks_and_16_bit_files_train_through_their_percentile_window(tmp_
     assert np.abs(planes[2][..., 0].astype(int) - expected.round()).max() <= 1  # the stack's window, not the plane's
     png = np.asarray(decode_ref(next(r for r in lsdir_refs(tmp_path, 2) if r.path.endswith(".png"))))
     assert png.min() <= 1 and png.max() >= 254  # stretched to the full range, not a near-black image
+
+
+def test_zarr_and_ome_zarr_stores_train_plane_by_plane_through_one_window(tmp_path):
+    import numpy as np
+    import tifffile
+
+    zarr = pytest.importorskip("zarr")
+    pytest.importorskip("dask.array")
+    from trainer.sources import decode_ref, lsdir_refs
+
+    rng = np.random.default_rng(1)
+    stack = (rng.random((2, 3, 40, 48)) * 500 + 100).astype(np.uint16)  # C=2, Z=3 planes
+    tifffile.imwrite(tmp_path / "same.tif", stack.reshape(6, 40, 48))
+    group = zarr.open_group(str(tmp_path / "data" / "cells.zarr"), mode="w")
+    group.create_array("0", shape=stack.shape, chunks=(1, 1, 20, 24), dtype=stack.dtype)[:] = stack
+    axes = [{"name": n, "type": t} for n, t in (("c", "channel"), ("z", "space"), ("y", "space"), ("x", "space"))]
+    group.attrs["multiscales"] = [{"version": "0.4", "axes": axes, "datasets": [{"path": "0"}]}]
+    plain = zarr.create_array(str(tmp_path / "data" / "plain.zarr"), shape=(4, 40, 48), dtype="uint16")
+    plain[:] = stack.reshape(6, 40, 48)[:4]
+
+    refs = lsdir_refs(tmp_path / "data" / "cells.zarr", 2)
+    assert [r.plane for r in refs] == list(range(6))
+    assert len(lsdir_refs(tmp_path / "data", 2)) == 10  # a folder of stores: 6 + 4 planes
+    tiff_refs = lsdir_refs(tmp_path / "same.tif", 2)
+    for z_ref, t_ref in zip(refs, tiff_refs):  # same planes, same whole-store window as the TIFF stack
+        assert np.array_equal(np.asarray(decode_ref(z_ref)), np.asarray(decode_ref(t_ref)))

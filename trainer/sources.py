@@ -87,11 +87,44 @@ def _file_refs(path: Path) -> list[ImageRef]:
     return [ImageRef(str(path))]
 
 
+def _zarr_array(path: str):
+    from tinyespcn_nodes.tools.zarr_job import open_source
+
+    return open_source(Path(path))  # (array, multiscales entry or None, transforms): level 0 of OME-Zarr
+
+
+def _zarr_lead_shape(path: str) -> tuple[tuple[int, ...], bool]:
+    arr, ms, _ = _zarr_array(path)
+    rgb = ms is None and arr.ndim >= 3 and arr.shape[-1] in (3, 4)
+    return tuple(arr.shape[: arr.ndim - (3 if rgb else 2)]), rgb
+
+
+def zarr_refs(path: Path) -> list[ImageRef]:
+    """A zarr array or OME-Zarr image (level 0): one image per plane over its leading (C/Z/T) axes."""
+    lead, _ = _zarr_lead_shape(str(path))
+    n = 1
+    for d in lead:
+        n *= d
+    return [ImageRef(str(path), plane=i) for i in range(n)]
+
+
+def _zarr_plane(path: str, plane: int):
+    import numpy as np
+
+    arr, _, _ = _zarr_array(path)
+    lead, _ = _zarr_lead_shape(path)
+    return np.asarray(arr[tuple(int(i) for i in np.unravel_index(plane, lead))] if lead else arr[...])
+
+
 def lsdir_refs(root: Path, scale: int, split: str = "train") -> list[ImageRef]:
     """LSDIR as released (nested folders of HR PNGs), the official HR/X{s} pairs, or parquet shards; a TIFF
-    stack (file or in a folder) gives one image per plane."""
+    stack or a zarr / OME-Zarr store (itself, or in a folder) gives one image per plane."""
+    from tinyespcn_nodes.tools.zarr_job import is_zarr
+
     if not root.exists():
         raise FileNotFoundError(f"dataset root {root} does not exist")
+    if root.is_dir() and is_zarr(root):
+        return zarr_refs(root)
     if root.is_file():
         return _file_refs(root)
     if any(root.rglob("*.parquet")):
@@ -103,7 +136,8 @@ def lsdir_refs(root: Path, scale: int, split: str = "train") -> list[ImageRef]:
             lr = _paired_lr(hr, hr_root, lr_root, scale) if lr_root.is_dir() else None
             refs.append(ImageRef(str(hr), lr_path=str(lr) if lr else None))
         return refs
-    return [r for p in list_images(root) for r in _file_refs(p)]
+    stores = sorted(p for p in root.iterdir() if p.is_dir() and is_zarr(p))
+    return [r for p in list_images(root) for r in _file_refs(p)] + [r for z in stores for r in zarr_refs(z)]
 
 
 CELEBA_SPLITS = {"train": "0", "val": "1", "test": "2"}
@@ -156,9 +190,15 @@ def centre_square(img):
 @lru_cache(maxsize=64)
 def _file_window(path: str):
     """One percentile window per file: every plane of a stack shares it (no flicker between planes)."""
-    import tifffile
-
     from tinyespcn_nodes.core.intensity import choose_window
+    from tinyespcn_nodes.tools.zarr_job import is_zarr
+
+    if is_zarr(path):  # sampled through dask: the store may not fit in memory
+        import dask.array as da
+
+        arr, _, _ = _zarr_array(path)
+        return choose_window(da.from_zarr(arr), "auto", rgb=_zarr_lead_shape(path)[1])
+    import tifffile
 
     data = tifffile.imread(path)
     return choose_window(data, "auto", rgb=data.ndim >= 3 and data.shape[-1] in (3, 4))
@@ -175,7 +215,10 @@ def decode_ref(ref: ImageRef):
         from tinyespcn_nodes.core.intensity import to_model
         from tinyespcn_nodes.tools.imagefiles import read_image
 
-        if ref.plane >= 0:
+        if ref.plane >= 0 and suffix not in (".tif", ".tiff"):
+            arr = _zarr_plane(ref.path, ref.plane)
+            window = _file_window(ref.path)
+        elif ref.plane >= 0:
             import tifffile
 
             arr = tifffile.imread(ref.path, key=ref.plane)  # one page = one plane
