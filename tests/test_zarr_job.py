@@ -149,3 +149,27 @@ def test_local_cluster_survives_a_killed_worker_with_a_memory_limit(tmp_path):
     assert flag.exists()  # a worker really died mid-job
     assert report.written == report.chunks
     np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "out.zarr"))[:], _reference(data))
+
+
+def test_a_folder_on_a_local_cluster_writes_every_good_file_and_reports_the_bad_one(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    from PIL import Image
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(4)
+    for name in ("a.png", "b.jpg"):
+        Image.fromarray((rng.random((30, 41, 3)) * 255).astype(np.uint8)).save(folder / name)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    args = ["upscale", str(folder), "--weights", WEIGHTS, "--precision", "fp32"]
+    assert main([*args, "-o", str(tmp_path / "local")]) == 1  # the in-process path, for reference
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:  # fmt: skip
+        capsys.readouterr()
+        assert main([*args, "-o", str(tmp_path / "remote"), "--scheduler", cluster.scheduler_address]) == 1
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "1 of 3 file(s) failed" in err
+    for name in ("a_x2.png", "b_x2.png"):
+        local = np.asarray(Image.open(tmp_path / "local" / name))
+        np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "remote" / name)), local)
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == ["a_x2.png", "b_x2.png"]

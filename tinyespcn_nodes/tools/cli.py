@@ -96,7 +96,16 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             intensity=args.intensity,
         )  # fmt: skip
 
-    report = run_batch(todo, upscale, png_level=args.png_level)
+    if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
+        from .cluster_batch import FileJob, run_on_scheduler
+
+        job = FileJob(
+            args.weights, scale, args.device, precision, args.tile, args.factor, args.intensity, args.sharpen,
+            args.antialias, args.png_level,
+        )  # fmt: skip
+        report = run_on_scheduler(todo, job, args.scheduler)
+    else:
+        report = run_batch(todo, upscale, png_level=args.png_level)
     failures += len(report.failed)
     if report.interrupted:
         print(f"interrupted: {len(report.done)} of {len(plan)} file(s) written, none left partial", file=sys.stderr)
@@ -262,8 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--half", action="store_true", help="same as --precision auto (kept for old scripts)")
     up.add_argument(
         "--scheduler", default="threads",
-        help="zarr inputs: threads (default), processes, or the address of a running dask.distributed "
-        "scheduler (tcp://HOST:PORT); an interrupted run re-run with the same arguments skips finished chunks",
+        help="threads (default: one process), processes, or the address of a running dask.distributed "
+        "scheduler (tcp://HOST:PORT): zarr chunks or image files become tasks on its workers; an interrupted "
+        "zarr run re-run with the same arguments skips finished chunks",
     )  # fmt: skip
     up.add_argument("--level", type=int, default=0, help="OME-Zarr inputs: the multiscale level to upscale")
     up.set_defaults(func=cmd_upscale)

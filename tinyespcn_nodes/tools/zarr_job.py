@@ -223,15 +223,9 @@ def _compute(tasks: list, scheduler: str, progress: bool) -> None:
         else:
             dask.compute(*tasks, scheduler=scheduler)
         return
-    try:
-        from distributed import Client, as_completed
-    except ImportError:
-        raise ZarrJobError("--scheduler ADDRESS needs dask.distributed: pip install 'tinyespcn-nodes[dask]'") from None
-    try:
-        client = Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise ZarrJobError(f"--scheduler {scheduler}: no dask scheduler answers there ({exc})") from None
-    with client:
+    from distributed import as_completed
+
+    with connect(scheduler) as client:
         futures = client.compute(tasks)
         done = as_completed(futures)
         if progress:
@@ -240,3 +234,15 @@ def _compute(tasks: list, scheduler: str, progress: bool) -> None:
             done = tqdm(done, total=len(futures), unit="chunk")
         for future in done:
             future.result()  # raises the task's error, after the scheduler's own retries
+
+
+def connect(address: str):
+    """A dask.distributed client of the scheduler at `address`, or a clear error naming it."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ZarrJobError("--scheduler ADDRESS needs dask.distributed: pip install 'tinyespcn-nodes[dask]'") from None
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ZarrJobError(f"--scheduler {address}: no dask scheduler answers there ({exc})") from None
