@@ -173,3 +173,28 @@ def test_weights_choices_show_each_tier(make_napari_viewer):
     for family in families:
         assert any(label.startswith(family) and TIERS.get(family, "") in label for label in labels), labels
     assert w.weights.value == "general" and labels[-1] == "file…"
+
+
+def test_a_dask_stack_is_written_to_zarr_lazily_and_equals_the_in_memory_run(make_napari_viewer, qtbot, weights_file, tmp_path):
+    da = pytest.importorskip("dask.array")
+    pytest.importorskip("zarr")
+    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+
+    viewer = make_napari_viewer()
+    stack = (np.random.default_rng(2).random((3, 40, 36)) * 900 + 100).astype(np.uint16)
+    src = viewer.add_image(da.from_array(stack, chunks=(1, 20, 36)), name="lazy", scale=(2.0, 0.4, 0.4))
+    w = UpscaleWidget(viewer)
+    w.layer_box.value = src
+    w.weights.value = "file…"
+    w.weights_file.value = weights_file
+    w.precision.value = "fp32"
+    run_widget(qtbot, w)  # in memory, for reference
+    ref = np.asarray(viewer.layers["lazy (TinyESPCN ×2)"].data)
+    viewer.layers.remove("lazy (TinyESPCN ×2)")
+    w.zarr_out.value = tmp_path / "up.zarr"
+    run_widget(qtbot, w)
+    out = viewer.layers["lazy (TinyESPCN ×2)"]
+    assert isinstance(out.data, da.Array)  # opened lazily from the store, not materialised
+    np.testing.assert_array_equal(np.asarray(out.data), ref)
+    np.testing.assert_allclose(out.scale, (2.0, 0.2, 0.2))
+    assert w.progress.value == w.progress.max == 6  # one tick per chunk: 3 planes x 2 row chunks

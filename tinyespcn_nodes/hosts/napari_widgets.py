@@ -115,6 +115,14 @@ class _Base(Container):
             show_error(f"{layer.name}: {exc}")
             return
         try:
+            target = None if current is not None else self.zarr_target()
+        except ValueError as exc:
+            show_error(f"{self.title}: {exc}")
+            return
+        if target is not None:
+            self._start_zarr(layer, rgb, window, target)
+            return
+        try:
             process = self.make_processor(clamp=window is None)  # loads weights, checks the tile
         except (ValueError, TypeError, FileNotFoundError) as exc:
             show_error(f"{self.title}: {exc}")
@@ -171,6 +179,70 @@ class _Base(Container):
         worker.finished.connect(self._idle)
         self.run_btn.enabled, self.cancel_btn.enabled = False, True
         self.status.value = "running…"
+        worker.start()
+
+    def zarr_target(self):
+        """A zarr store to write the result into lazily (upscale widget only), or None: in memory."""
+        return None
+
+    def _start_zarr(self, layer, rgb: bool, window, dst) -> None:
+        """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
+        import dask.array as da
+        from napari.qt.threading import thread_worker
+        from napari.utils.notifications import show_error
+
+        from ..tools.zarr_job import ZarrJobError, write_upscaled
+
+        data = layer.data
+        lead = data.ndim - (3 if rgb else 2)
+        lazy = (
+            data if isinstance(data, da.Array) else da.from_array(data, chunks=(1,) * lead + (1024, 1024) + (-1,) * rgb)
+        )
+        meta = self._meta(layer, self.factor(), None)
+        progress: queue.Queue = queue.Queue()
+        job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)), "window": window,
+               "intensity": self.intensity.value, "precision": self.precision.value}  # fmt: skip
+
+        def work():
+            result: dict = {}
+
+            def run():
+                try:
+                    result["report"] = write_upscaled(
+                        lazy, dst, self.factor(), self.weights_name(), rgb=rgb, job=job, device=self.device.value,
+                        precision=self.precision.value, intensity=window if window is not None else "auto",
+                        tile=int(self.tile.value),
+                        on_chunk=lambda done, total: progress.put(total), should_stop=lambda: worker.abort_requested,
+                    )  # fmt: skip
+                except BaseException as exc:
+                    result["error"] = exc
+                progress.put(None)
+
+            t = threading.Thread(target=run, daemon=True)
+            t.start()
+            while (total := progress.get()) is not None:
+                self._chunks_total = total
+                yield 1
+            t.join()
+            if "error" in result:
+                raise result["error"]
+            report = result["report"]
+            return None if report.interrupted else da.from_zarr(str(dst))
+
+        worker = thread_worker(work)()
+        self.worker, self._chunks_total = worker, 1
+        self.progress.value, self.progress.max = 0, 1
+        worker.yielded.connect(lambda _: self._tick(self._chunks_total))
+        worker.returned.connect(lambda out: self._finish(out, meta))
+        worker.errored.connect(
+            lambda exc: show_error(
+                f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else f"{self.title} failed: {exc}"
+            )
+        )
+        worker.aborted.connect(lambda: self.status.set_value("cancelled; finished chunks kept, Run resumes"))
+        worker.finished.connect(self._idle)
+        self.run_btn.enabled, self.cancel_btn.enabled = False, True
+        self.status.value = f"writing {dst}…"
         worker.start()
 
     def _window(self, layer, rgb: bool):
@@ -256,10 +328,26 @@ class UpscaleWidget(_Base):
         self.precision.tooltip = "auto = fp16 on CUDA, bf16 on CPUs with native bf16, else fp32 (≤ 0.02 dB cost)"
         self.sharpen = CheckBox(text="then unsharp mask", value=False)
         self.antialias = CheckBox(text="then MSAA anti-alias", value=False)
+        self.zarr_out = FileEdit(label="zarr output", mode="w", filter="*.zarr", value="")
+        self.zarr_out.tooltip = (
+            "Optional: write the result into this zarr store chunk by chunk and open it lazily (stacks larger "
+            "than memory; Cancel keeps finished chunks and Run resumes). Empty = in memory."
+        )
         return [
             self.weights, self.weights_file, self.scale_box, self.tile, self.device, self.precision,
-            self.sharpen, self.antialias,
+            self.sharpen, self.antialias, self.zarr_out,
         ]  # fmt: skip
+
+    def zarr_target(self):
+        text = str(self.zarr_out.value or "").strip()
+        if text in ("", "."):
+            return None
+        if self.sharpen.value or self.antialias.value:
+            raise ValueError("zarr output runs the upscale alone; untick the post filters")
+        return text
+
+    def weights_name(self) -> str:
+        return str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
 
     def factor(self) -> int:
         return int(self.scale_box.value)
@@ -270,7 +358,7 @@ class UpscaleWidget(_Base):
     def make_processor(self, clamp: bool = True):
         from ..core.pipeline import PostProcess, load_models, upscale_bchw_tensor
 
-        weights = str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
+        weights = self.weights_name()
         models = load_models(weights, self.factor(), self.device.value, self.precision.value)
         from ..core.tiling import check_tile
 

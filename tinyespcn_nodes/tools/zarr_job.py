@@ -38,6 +38,7 @@ class JobReport:
     chunks: int
     written: int
     skipped: int
+    interrupted: bool = False
 
 
 def is_zarr(path: str | os.PathLike) -> bool:
@@ -87,8 +88,8 @@ def open_source(path: Path, level: int = 0):
     return node[datasets[level]["path"]], ms, datasets[level].get("coordinateTransformations")
 
 
-def _fingerprint(src: Path, level: int, settings: dict) -> str:
-    text = json.dumps({"src": str(src.resolve()), "level": level, **settings}, sort_keys=True, default=str)
+def _fingerprint(settings: dict) -> str:
+    text = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -164,26 +165,56 @@ def upscale_zarr(
     progress: bool = True,
 ) -> JobReport:
     """The whole job; `scheduler` is threads, processes, or a dask.distributed scheduler address."""
+    import dask.array as da
+
+    src, dst = Path(src), Path(dst)
+    if dst.resolve() == src.resolve():
+        raise ZarrJobError(f"{dst}: would overwrite the input; choose another -o")
+    arr, ms, transforms = open_source(src, level)
+    rgb = ms is None and arr.ndim >= 3 and arr.shape[-1] in (3, 4)
+    settings = {"src": str(src.resolve()), "level": level, "precision": precision, "intensity": intensity}
+    return write_upscaled(
+        da.from_zarr(arr), dst, scale, weights, rgb=rgb, job=settings, ms=ms, transforms=transforms,
+        overwrite=overwrite, device=device, precision=precision, intensity=intensity, tile=tile,
+        scheduler=scheduler, progress=progress,
+    )  # fmt: skip
+
+
+def write_upscaled(
+    lazy,
+    dst: str | os.PathLike,
+    scale: int,
+    weights: str | None,
+    *,
+    rgb: bool,
+    job: dict,
+    ms: dict | None = None,
+    transforms: list | None = None,
+    overwrite: bool = False,
+    device: str = "auto",
+    precision: str = "auto",
+    intensity=None,
+    tile: int = -1,
+    scheduler: str = "threads",
+    progress: bool = True,
+    on_chunk=None,
+    should_stop=None,
+) -> JobReport:
+    """A dask array upscaled into the zarr store `dst`, resumably. `job` (plus shapes, scale and weights)
+    identifies the job for resuming. With `on_chunk(done, total)` the chunks run one after another in this
+    process (a GUI's progress and Cancel: `should_stop()` is checked between chunks; finished ones stay)."""
     import dask
 
     from ..core.chunked import upscale_dask
 
     zarr = _require_zarr()
-    src, dst = Path(src), Path(dst)
-    if dst.resolve() == src.resolve():
-        raise ZarrJobError(f"{dst}: would overwrite the input; choose another -o")
-    arr, ms, transforms = open_source(src, level)
-    import dask.array as da
-
-    lazy = da.from_zarr(arr)
-    rgb = ms is None and arr.ndim >= 3 and arr.shape[-1] in (3, 4)
+    dst = Path(dst)
     up = upscale_dask(lazy, scale, weights, rgb=rgb, device=device, precision=precision, intensity=intensity,
                       tile=tile)  # fmt: skip
     out_chunks = tuple(c[0] for c in up.chunks)
-    settings = {"scale": scale, "weights": str(weights), "precision": precision, "intensity": intensity,
-                "shape": arr.shape, "chunks": arr.chunks}  # fmt: skip
-    out, complete = _prepare_output(zarr, dst, arr, up.shape, out_chunks, ms, transforms, scale,
-                                    _fingerprint(src, level, settings), overwrite)  # fmt: skip
+    settings = {**job, "scale": scale, "weights": str(weights), "shape": lazy.shape, "chunks": lazy.chunks}
+    out, complete = _prepare_output(zarr, dst, lazy, up.shape, out_chunks, ms, transforms, scale,
+                                    _fingerprint(settings), overwrite)  # fmt: skip
     total = int(np.prod(up.numblocks))
     if complete:
         return JobReport(dst, total, 0, total)
@@ -200,7 +231,14 @@ def upscale_zarr(
         region = tuple((int(starts[ax][i]), int(starts[ax][i + 1])) for ax, i in enumerate(index))
         tasks.append(dask.delayed(write_chunk, pure=False)(blocks[index], array_path, region, str(marker)))
     skipped = total - len(tasks)
-    _compute(tasks, scheduler, progress)
+    if on_chunk is None:
+        _compute(tasks, scheduler, progress)
+    else:
+        for i, task in enumerate(tasks):
+            if should_stop is not None and should_stop():
+                return JobReport(dst, total, i, skipped, interrupted=True)
+            task.compute(scheduler="sync")
+            on_chunk(skipped + i + 1, total)
     group = zarr.open(str(dst), mode="r+")
     group.attrs[JOB_KEY] = {**dict(group.attrs)[JOB_KEY], "complete": True}
     for f in progress_dir.iterdir():
