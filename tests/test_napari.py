@@ -175,7 +175,9 @@ def test_weights_choices_show_each_tier(make_napari_viewer):
     assert w.weights.value == "general" and labels[-1] == "file…"
 
 
-def test_a_dask_stack_is_written_to_zarr_lazily_and_equals_the_in_memory_run(make_napari_viewer, qtbot, weights_file, tmp_path):
+def test_a_dask_stack_is_written_to_zarr_lazily_and_equals_the_in_memory_run(
+    make_napari_viewer, qtbot, weights_file, tmp_path
+):
     da = pytest.importorskip("dask.array")
     pytest.importorskip("zarr")
     from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget

@@ -6,7 +6,7 @@ from tinyespcn_nodes.tools.speed_bench import run_bench
 def test_bench_reports_every_section_and_writes_its_text(tmp_path, capsys):
     out = tmp_path / "bench.txt"
     res = run_bench(
-        width=48, height=40, scales=[2], memory_test=False, folder_test=False, onnx_test=False, out=out,
+        width=48, height=40, scales=[2], memory_test=False, folder_test=False, onnx_test=False, big_test=False, out=out,
         tiling_size=64, filter_size=64, statistics_images=1,
     )  # fmt: skip
     text = out.read_text()

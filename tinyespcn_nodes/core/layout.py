@@ -69,12 +69,14 @@ def upscale_bchw(
     out_h, out_w = size or (h * scale, w * scale)
     out_dtype = out_dtype or x.dtype
     out = torch.empty((b, c, out_h, out_w), dtype=out_dtype, device=x.device)
+    # integers go to the tiler as they are (it converts each tile); floats are clamped here once
+    src = x.detach() if x.dtype in (torch.uint8, torch.uint16) else to_unit_float(x, clamp)
     if c == 1:
         rgb_out = torch.empty((b, 3, out_h, out_w), dtype=torch.float32, device=x.device)
-        rgb_upscale(to_unit_float(x, clamp).expand(b, 3, h, w), rgb_out)
+        rgb_upscale(src.expand(b, 3, h, w), rgb_out)
         _store(out, rgb_out.mean(dim=1, keepdim=True), clamp)
         return out
-    rgb_upscale(to_unit_float(x[:, :3], clamp), out[:, :3])
+    rgb_upscale(src[:, :3], out[:, :3])
     if c == 4:
         alpha = pil_resize(to_unit_float(x[:, 3:4]), (out_h, out_w), "bicubic")
         _store(out[:, 3:4], alpha)

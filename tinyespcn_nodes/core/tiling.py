@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from .defaults import CODE_CACHE_BYTES, DEFAULT_TILE, TILE_BUDGET_BYTES
+from .layout import to_unit_float
 from .resize import TiledResize
 
 
@@ -222,9 +223,10 @@ class _Runner:
     ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         h, w = img.shape[-2:]
         y0, y1, x0, x1 = astuple(t.grown(self.margin if margin is None else margin, h, w))
-        x = img[None, :, y0:y1, x0:x1].to(
-            self.device, torch.float32, non_blocking=True
-        )  # the model casts for its convs
+        x = img[None, :, y0:y1, x0:x1].to(self.device, non_blocking=True)
+        # integer images are converted per tile (a whole-image float copy would be 4x the input); the model
+        # casts for its convs
+        x = x if x.dtype == torch.float32 else to_unit_float(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, (t.y0 - y0, t.y0 - y0 + t.y1 - t.y0, t.x0 - x0, t.x0 - x0 + t.x1 - t.x0)
@@ -385,7 +387,8 @@ def upscale_tensor(
     size: tuple[int, int] | None = None,
     clamp: bool = True,
 ) -> torch.Tensor:
-    """RGB float [B,3,H,W] in [0,1] (any device) → [B,3,sH,sW] in `out` (or a new tensor of `out_dtype`) on x's device.
+    """RGB [B,3,H,W] (float in [0,1], or uint8/uint16 converted tile by tile; any device) → [B,3,sH,sW] in `out`
+    (or a new tensor of `out_dtype`) on x's device.
 
     `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
     context it needs, added to the tile's LR context so the filtered result is also seam-free. `margin`

@@ -149,7 +149,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     run_bench(
         width=args.width, height=args.height, scales=args.scales, device=args.device,
-        memory_test=not args.skip_memory, folder_test=not args.skip_folder, out=args.out,
+        memory_test=not args.skip_memory, folder_test=not args.skip_folder, big_test=not args.skip_big, out=args.out,
     )  # fmt: skip
     return 0
 
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4])
     bench.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run")
+    bench.add_argument("--skip-big", action="store_true", help="skip the 8192² → 16384² big-image rows (~2 GB disk)")
     bench.set_defaults(func=cmd_bench)
     conv = sub.add_parser("convert", help="seed .pth state_dict → safetensors (weights_only load)")
     conv.add_argument("src")
