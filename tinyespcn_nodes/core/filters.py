@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from .resize import pil_resize, quantize_levels
+from .resize import pil_resize, quantize_levels_
 
 BOX_PASSES = 3
 
@@ -67,20 +66,33 @@ def gaussian_blur(x: torch.Tensor, radius: float, levels: int | None = None) -> 
     k = _box_kernel(r, y.device)
     pad = k.numel() // 2
     y = y.reshape(b * c, 1, h, w)
-    for _ in range(BOX_PASSES):
-        y = _shifted_sum(F.pad(y, (pad, pad, 0, 0), mode="replicate"), k, -1, w)
-        y = quantize_levels(y, levels) if levels else y
-    for _ in range(BOX_PASSES):
-        y = _shifted_sum(F.pad(y, (0, 0, pad, pad), mode="replicate"), k, -2, h)
-        y = quantize_levels(y, levels) if levels else y
+    for dim in (-1, -2):  # Pillow: horizontal passes first
+        for _ in range(BOX_PASSES):
+            y = _shifted_sum(y, k.tolist(), dim, pad)
+            if levels:
+                quantize_levels_(y, levels)
     return y.reshape(b, c, h, w).to(dtype)
 
 
-def _shifted_sum(padded: torch.Tensor, k: torch.Tensor, dim: int, size: int) -> torch.Tensor:
-    """1-D correlation with a short kernel as a sum of weighted shifted views (a 1-channel conv2d is slow)."""
-    out = padded.narrow(dim, 0, size) * k[0]
-    for i in range(1, k.numel()):
-        out.add_(padded.narrow(dim, i, size), alpha=float(k[i]))
+def _shifted_sum(x: torch.Tensor, k: list[float], dim: int, pad: int) -> torch.Tensor:
+    """1-D correlation with edge replication as weighted shifted views, no padded copy (a 1-channel conv2d
+    is slow): tap i reads offset i − pad; reads past an edge take the edge value."""
+    size = x.shape[dim]
+    out = torch.empty_like(x)
+    for i, weight in enumerate(k):
+        d = i - pad
+        lo, hi = max(0, -d), size - max(0, d)  # outputs whose source lies inside the image
+        if hi > lo:
+            dst, src = out.narrow(dim, lo, hi - lo), x.narrow(dim, lo + d, hi - lo)
+            torch.mul(src, weight, out=dst) if i == 0 else dst.add_(src, alpha=weight)
+        edge = [(0, min(lo, size), 0)] if d < 0 else [(max(hi, 0), size - max(hi, 0), size - 1)] if d > 0 else []
+        for start, length, at in edge:
+            if length > 0:
+                dst, src = (
+                    out.narrow(dim, start, length),
+                    x.narrow(dim, at, 1).expand_as(out.narrow(dim, start, length)),
+                )
+                torch.mul(src, weight, out=dst) if i == 0 else dst.add_(src, alpha=weight)
     return out
 
 
