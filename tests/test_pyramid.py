@@ -87,6 +87,8 @@ def test_one_file_serves_three_scales_through_the_catalog_and_the_pipeline(pyram
 
     monkeypatch.setenv("TINYESPCN_WEIGHTS_DIR", str(pyramid_file.parent))
     assert resolve_weights("pyramid", 2) == pyramid_file  # the family name finds the file serving x2
+    with pytest.raises(FileNotFoundError, match=r"'pyramid' have no x3 model \(they serve x2/x4/x8\)"):
+        resolve_weights("pyramid", 3)
     chain = load_models("pyramid", 8, "cpu", "fp32")
     assert len(chain) == 1 and chain[0].scale == 8
     x2, x8 = load_models("pyramid", 2, "cpu", "fp32")[0], chain[0]

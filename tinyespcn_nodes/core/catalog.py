@@ -22,6 +22,7 @@ TIERS = {
     "portrait": "faces, seed config",
     "balanced": "TinyESPCN-Rep, ≤100k MACs/px",
     "fast": "TinyESPCN-Rep, ≤25k MACs/px",
+    "pyramid": "seed 004 pyramid, x2/x4/x8 from one file",
 }
 
 
@@ -80,5 +81,13 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
         for name in sorted(n for n in table if n.rpartition("-x")[0] == text):
             if scale in offered_scales(table[name]):
                 return table[name]
+    family = sorted(n for n in table if n.rpartition("-x")[0] == text)
+    if family and scale:
+        from .weights import offered_scales
+
+        served = sorted({s for n in family for s in offered_scales(table[n])})
+        raise FileNotFoundError(
+            f"weights {text!r} have no x{scale} model (they serve {'/'.join(f'x{s}' for s in served)})"
+        )
     names = ", ".join(sorted(table)) or "none installed"
     raise FileNotFoundError(f"unknown weights {text!r} (bundled: {names})")
