@@ -21,6 +21,13 @@ import numpy as np  # noqa: E402
 
 
 def _peak_rss_mb() -> float:
+    """This process's own high-water mark (VmHWM; ru_maxrss can carry a parent's peak across fork/exec)."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
