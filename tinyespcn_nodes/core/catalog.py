@@ -76,19 +76,15 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
         stem, _, suffix = candidate.rpartition("-x")
         if stem in ALIASES and f"{ALIASES[stem]}-x{suffix}" in table:
             return table[f"{ALIASES[stem]}-x{suffix}"]
-    if scale:  # a multi-output file (`pyramid-x8` serves x2/x4/x8) answers its family's smaller scales too
-        from .weights import offered_scales
-
-        for name in sorted(n for n in table if n.rpartition("-x")[0] == text):
-            if scale in offered_scales(table[name]):
-                return table[name]
     family = sorted(n for n in table if n.rpartition("-x")[0] == text)
-    if family and scale:
+    if family and scale:  # a multi-output file (`pyramid-x8` serves x2/x4/x8) answers its family's smaller scales
         from .weights import offered_scales
 
-        served = sorted({s for n in family for s in offered_scales(table[n])})
-        raise FileNotFoundError(
-            f"weights {text!r} have no x{scale} model (they serve {'/'.join(f'x{s}' for s in served)})"
-        )
+        served = {n: offered_scales(table[n]) for n in family}
+        for name, scales in served.items():
+            if scale in scales:
+                return table[name]
+        shown = "/".join(f"x{s}" for s in sorted({s for scales in served.values() for s in scales}))
+        raise FileNotFoundError(f"weights {text!r} have no x{scale} model (they serve {shown})")
     names = ", ".join(sorted(table)) or "none installed"
     raise FileNotFoundError(f"unknown weights {text!r} (bundled: {names})")
