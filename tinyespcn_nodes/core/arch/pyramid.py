@@ -52,6 +52,10 @@ class PyramidConfig(ArchConfig):
     def levels(self) -> int:
         return int(math.log2(self.scale))
 
+    def offered_scales(self) -> tuple[int, ...]:
+        """Every scale a file of this config serves: x2 up to `scale` in powers of two."""
+        return tuple(2 ** (k + 1) for k in range(self.levels))
+
     def level_blocks(self) -> list[int]:
         """Blocks per level, x2 level first: `blocks` split L:L-1:...:1, rounding down, remainder to level 1."""
         weights = list(range(self.levels, 0, -1))
@@ -124,22 +128,22 @@ class LapPyramidSR(nn.Module):
     def scale(self) -> int:
         return self.output_scale
 
-    @property
-    def offered_scales(self) -> tuple[int, ...]:
-        return tuple(2 ** (k + 1) for k in range(self.config.levels))
-
     def at_scale(self, scale: int) -> LapPyramidSR:
-        """This model, answering `scale` (one of `offered_scales`); only the levels up to it run."""
-        if scale not in self.offered_scales:
-            raise ValueError(f"this pyramid offers x{'/x'.join(map(str, self.offered_scales))}, not x{scale}")
+        """This model, answering `scale` (one of the config's offered scales); only the levels up to it run."""
+        offered = self.config.offered_scales()
+        if scale not in offered:
+            raise ValueError(f"this pyramid offers x{'/x'.join(map(str, offered))}, not x{scale}")
         self.output_scale = scale
         return self
+
+    def _active_levels(self) -> nn.ModuleList:
+        return self.levels[: int(math.log2(self.output_scale))]
 
     @property
     def receptive_radius(self) -> int:
         """Context in LR pixels of the levels up to the chosen output (the tests measure it by perturbation)."""
         radius = 3.0  # the stem's three 3x3 convs
-        for k, level in enumerate(self.levels[: int(math.log2(self.output_scale))]):
+        for k, level in enumerate(self._active_levels()):
             convs = 2 * len(level.blocks) + (1 if level.compress is not None else 0) + 1
             radius += convs / 2**k  # level k runs at 2^k x the LR size
         return math.ceil(radius) + 1  # + the sub-pixel steps and the bicubic image path (2 taps, in parallel)
@@ -149,7 +153,7 @@ class LapPyramidSR(nn.Module):
         x = x.to(self.stem[0].weight.dtype)
         f = self.stem(x)
         image, outs = x, []
-        for level in self.levels[: int(math.log2(self.output_scale))]:
+        for level in self._active_levels():
             residual, f = level(f)
             image = _up2(image) + residual
             outs.append(image)
@@ -173,7 +177,7 @@ def _config_from_state(state: dict[str, torch.Tensor]) -> PyramidConfig:
 
 def _describe(cfg: PyramidConfig) -> str:
     split = "/".join(map(str, cfg.level_blocks()))
-    outs = "/".join(f"x{2 ** (k + 1)}" for k in range(cfg.levels))
+    outs = "/".join(f"x{s}" for s in cfg.offered_scales())
     return (
         f"LapSRN-style pyramid (seed 004): stem 3→{cfg.stem}→{cfg.channels}→{cfg.channels}, {cfg.blocks} pixel-"
         f"attention residual blocks ({split} per level), concat → 3×3 compress + skip per level, sub-pixel x2 "
@@ -190,5 +194,5 @@ SPEC = ArchSpec(
     detect_keys=("stem.0.weight", "stem.4.weight", "levels.0.to_residual.weight"),
     config_from_state=_config_from_state,
     describe=_describe,
-    offers=lambda cfg: tuple(2 ** (k + 1) for k in range(cfg.levels)),
+    offers=PyramidConfig.offered_scales,
 )
