@@ -51,14 +51,14 @@ def bicubic_row(scale: int) -> Row:
 
 def model_rows(path: str | Path, device: torch.device, name: str | None = None) -> list[Row]:
     """One row per scale the file serves (a multi-output pyramid gives x2, x4 and x8 rows)."""
-    _, info = load_model(path)
+    top, info = load_model(path)
     if name is None:
         steps = info.training.get("steps")
         label = weights_label(path).removesuffix(".safetensors")  # two runs' final files stay two rows
         name = f"{info.spec.id} (our trainer, {steps} steps)" if info.spec.baseline else f"{info.spec.id} {label}"
     rows = []
     for scale in info.scales:
-        model = load_model(path, scale)[0].to(device)
+        model = (top if scale == info.scale else load_model(path, scale)[0]).to(device)
         rows.append(Row(name, info.spec.name, scale, _runner(model, device), count_parameters(model),
                         macs_per_lr_pixel(model), str(path)))  # fmt: skip
     return rows

@@ -35,9 +35,9 @@ def describe(extra: list[str] | None = None) -> str:
         files[path] = path
     for name, path in files.items():
         try:
-            _, info = load_model(path)
+            model, info = load_model(path)
             for scale in info.scales:  # a multi-output file: one row per scale it serves
-                lines.append(_row(name, load_model(path, scale)[0], info.spec.id))
+                lines.append(_row(name, model if scale == info.scale else load_model(path, scale)[0], info.spec.id))
         except Exception as exc:  # describe what is broken instead of stopping
             lines.append(f"{name:<28} unreadable: {exc}")
     faithful = count_parameters(TinyESPCN(TinyESPCNConfig(scale=2)))
