@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from .resize import pil_resize, quantize_levels_
+from .resize import accumulate_, pil_resize, quantize_levels_
 
 BOX_PASSES = 3
 
@@ -66,9 +66,10 @@ def gaussian_blur(x: torch.Tensor, radius: float, levels: int | None = None) -> 
     k = _box_kernel(r, y.device)
     pad = k.numel() // 2
     y = y.reshape(b * c, 1, h, w)
+    taps = k.tolist()
     for dim in (-1, -2):  # Pillow: horizontal passes first
         for _ in range(BOX_PASSES):
-            y = _shifted_sum(y, k.tolist(), dim, pad)
+            y = _shifted_sum(y, taps, dim, pad)
             if levels:
                 quantize_levels_(y, levels)
     return y.reshape(b, c, h, w).to(dtype)
@@ -81,18 +82,13 @@ def _shifted_sum(x: torch.Tensor, k: list[float], dim: int, pad: int) -> torch.T
     out = torch.empty_like(x)
     for i, weight in enumerate(k):
         d = i - pad
-        lo, hi = max(0, -d), size - max(0, d)  # outputs whose source lies inside the image
+        lo, hi = min(size, max(0, -d)), max(0, size - max(0, d))  # outputs whose source lies inside the image
         if hi > lo:
-            dst, src = out.narrow(dim, lo, hi - lo), x.narrow(dim, lo + d, hi - lo)
-            torch.mul(src, weight, out=dst) if i == 0 else dst.add_(src, alpha=weight)
-        edge = [(0, min(lo, size), 0)] if d < 0 else [(max(hi, 0), size - max(hi, 0), size - 1)] if d > 0 else []
-        for start, length, at in edge:
-            if length > 0:
-                dst, src = (
-                    out.narrow(dim, start, length),
-                    x.narrow(dim, at, 1).expand_as(out.narrow(dim, start, length)),
-                )
-                torch.mul(src, weight, out=dst) if i == 0 else dst.add_(src, alpha=weight)
+            accumulate_(out.narrow(dim, lo, hi - lo), x.narrow(dim, lo + d, hi - lo), weight, i == 0)
+        start, length, edge = (0, lo, 0) if d < 0 else (hi, size - hi, size - 1)  # beyond an edge: its value
+        if d and length > 0:
+            dst = out.narrow(dim, start, length)
+            accumulate_(dst, x.narrow(dim, edge, 1).expand_as(dst), weight, i == 0)
     return out
 
 

@@ -95,13 +95,17 @@ def _apply_taps(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor) -
         n = len(range(o0, b, period))
         dst = out.narrow(dim, o0, b - o0)[_every(dim, period)]
         for k, weight in enumerate(w[o0].tolist()):
-            src = x.narrow(dim, int(idx[o0, k]), (n - 1) * step + 1)[_every(dim, step)]
-            torch.mul(src, weight, out=dst) if k == 0 else dst.add_(src, alpha=weight)
+            accumulate_(dst, x.narrow(dim, int(idx[o0, k]), (n - 1) * step + 1)[_every(dim, step)], weight, k == 0)
     edges = torch.cat([torch.arange(0, a), torch.arange(b, idx.shape[0])])
     if edges.numel():
         e = edges.to(x.device)
         out.index_copy_(dim, e, _gather_taps(x, dim, idx[edges].to(x.device), w[e]))
     return out
+
+
+def accumulate_(dst: torch.Tensor, src: torch.Tensor, weight: float, first: bool) -> None:
+    """dst = src·weight on the first tap, dst += src·weight after: one fused pass, no temporary."""
+    torch.mul(src, weight, out=dst) if first else dst.add_(src, alpha=weight)
 
 
 def _every(dim: int, step: int) -> tuple:
@@ -126,7 +130,8 @@ def _periodic_run(in_size: int, idx: torch.Tensor, w: torch.Tensor) -> tuple[int
     period, step = out_size // g, in_size // g
     if period > 4 or out_size < 4 * period:
         return None
-    same = (idx[period:] == idx[:-period] + step).all(dim=1) & (w[period:].cpu() == w[:-period].cpu()).all(dim=1)
+    wc = w.cpu()
+    same = (idx[period:] == idx[:-period] + step).all(dim=1) & (wc[period:] == wc[:-period]).all(dim=1)
     best, run_start, a, b = 0, None, 0, 0
     for o, ok in enumerate([*same.tolist(), False]):  # `same[o]`: output o + period repeats output o
         if ok and run_start is None:
