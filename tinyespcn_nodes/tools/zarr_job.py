@@ -101,8 +101,7 @@ def _out_transforms(transforms: list | None, ndim: int, scale: int) -> list:
 
 
 def _prepare_output(zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transforms, scale, fingerprint, overwrite):
-    """The output array, created or (same fingerprint, unfinished) reopened for resuming."""
-    array_path = dst / "0" if ms is not None else dst
+    """Create the output store, or keep one of the same job for resuming; True when that job is complete."""
     if dst.exists():
         try:
             attrs = dict(zarr.open(str(dst), mode="r").attrs)
@@ -110,7 +109,7 @@ def _prepare_output(zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transfo
             attrs = {}
         job = attrs.get(JOB_KEY, {})
         if job.get("fingerprint") == fingerprint and not overwrite:
-            return zarr.open_array(str(array_path), mode="r+"), bool(job.get("complete"))
+            return bool(job.get("complete"))
         if not overwrite:
             why = "holds another job's result" if job else "exists"
             raise ZarrJobError(f"{dst}: {why}; pass --overwrite to replace it")
@@ -119,9 +118,9 @@ def _prepare_output(zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transfo
         out = zarr.create_array(str(dst), shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0,
                                 overwrite=True)  # fmt: skip
         out.attrs[JOB_KEY] = job
-        return out, False
+        return False
     group = zarr.open_group(str(dst), mode="w")
-    out = group.create_array("0", shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0)
+    group.create_array("0", shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0)
     entry = {
         "version": ms.get("version", "0.4"),
         "name": ms.get("name", dst.stem),
@@ -130,7 +129,7 @@ def _prepare_output(zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transfo
         "metadata": {"method": "tinyespcn-nodes upscale"},
     }
     group.attrs.update({"multiscales": [entry], JOB_KEY: job})
-    return out, False
+    return False
 
 
 def _marker(progress: Path, index: tuple[int, ...]) -> Path:
@@ -213,7 +212,7 @@ def write_upscaled(
                       tile=tile)  # fmt: skip
     out_chunks = tuple(c[0] for c in up.chunks)
     settings = {**job, "scale": scale, "weights": str(weights), "shape": lazy.shape, "chunks": lazy.chunks}
-    out, complete = _prepare_output(zarr, dst, lazy, up.shape, out_chunks, ms, transforms, scale,
+    complete = _prepare_output(zarr, dst, lazy, up.shape, out_chunks, ms, transforms, scale,
                                     _fingerprint(settings), overwrite)  # fmt: skip
     total = int(np.prod(up.numblocks))
     if complete:
