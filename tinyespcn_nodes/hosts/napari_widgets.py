@@ -96,7 +96,6 @@ class _Base(Container):
     # ---- run -------------------------------------------------------------------------------
     def start(self, *_):
         from napari.layers import Labels
-        from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
 
         layer = self.layer_box.value
@@ -142,7 +141,7 @@ class _Base(Container):
                 def run_plane(x=x, events=events, result=result):
                     try:
                         result["y"] = process(
-                            x, lambda done, total, q=events: q.put(("tile", total)), lambda: worker.abort_requested
+                            x, lambda done, total, q=events: q.put(("tile", total)), lambda: self.worker.abort_requested
                         )
                     except BaseException as exc:  # handed to the worker thread below
                         result["error"] = exc
@@ -169,17 +168,10 @@ class _Base(Container):
                 out[idx if current is None else ()] = y
             return out
 
-        worker = thread_worker(work)()
-        self.worker = worker
-        self.progress.value, self.progress.max = 0, 1
-        worker.yielded.connect(lambda _: self._tick(total_box[0]))
-        worker.returned.connect(lambda out: self._finish(out, meta))
-        worker.errored.connect(lambda exc: show_error(f"{self.title} failed: {exc}"))
-        worker.aborted.connect(lambda: self.status.set_value("cancelled; no layer written"))
-        worker.finished.connect(self._idle)
-        self.run_btn.enabled, self.cancel_btn.enabled = False, True
-        self.status.value = "running…"
-        worker.start()
+        self._launch(
+            work, meta, lambda: total_box[0], "running…", "cancelled; no layer written",
+            lambda exc: f"{self.title} failed: {exc}",
+        )  # fmt: skip
 
     def zarr_target(self):
         """A zarr store to write the result into lazily (upscale widget only), or None: in memory."""
@@ -188,8 +180,6 @@ class _Base(Container):
     def _start_zarr(self, layer, rgb: bool, window, dst) -> None:
         """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
         import dask.array as da
-        from napari.qt.threading import thread_worker
-        from napari.utils.notifications import show_error
 
         from ..tools.zarr_job import ZarrJobError, write_upscaled
 
@@ -200,6 +190,7 @@ class _Base(Container):
         )
         meta = self._meta(layer, self.factor(), None)
         progress: queue.Queue = queue.Queue()
+        chunks_total = [1]
         job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)), "window": window,
                "intensity": self.intensity.value, "precision": self.precision.value}  # fmt: skip
 
@@ -212,7 +203,7 @@ class _Base(Container):
                         lazy, dst, self.factor(), self.weights_name(), rgb=rgb, job=job, device=self.device.value,
                         precision=self.precision.value, intensity=window if window is not None else "auto",
                         tile=int(self.tile.value),
-                        on_chunk=lambda done, total: progress.put(total), should_stop=lambda: worker.abort_requested,
+                        on_chunk=lambda done, total: progress.put(total), should_stop=lambda: self.worker.abort_requested,
                     )  # fmt: skip
                 except BaseException as exc:
                     result["error"] = exc
@@ -221,7 +212,7 @@ class _Base(Container):
             t = threading.Thread(target=run, daemon=True)
             t.start()
             while (total := progress.get()) is not None:
-                self._chunks_total = total
+                chunks_total[0] = total
                 yield 1
             t.join()
             if "error" in result:
@@ -229,21 +220,29 @@ class _Base(Container):
             report = result["report"]
             return None if report.interrupted else da.from_zarr(str(dst))
 
+        self._launch(
+            work, meta, lambda: chunks_total[0], f"writing {dst}…", "cancelled; finished chunks kept, Run resumes",
+            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else f"{self.title} failed: {exc}",
+        )  # fmt: skip
+
+    def _launch(self, work, meta: dict, total, running: str, cancelled: str, error_text):
+        """Start `work` (a generator yielding once per step) in a thread_worker wired to the progress bar,
+        the Run/Cancel buttons, the status line and the output layer; returns the worker."""
+        from napari.qt.threading import thread_worker
+        from napari.utils.notifications import show_error
+
         worker = thread_worker(work)()
-        self.worker, self._chunks_total = worker, 1
+        self.worker = worker
         self.progress.value, self.progress.max = 0, 1
-        worker.yielded.connect(lambda _: self._tick(self._chunks_total))
+        worker.yielded.connect(lambda _: self._tick(total()))
         worker.returned.connect(lambda out: self._finish(out, meta))
-        worker.errored.connect(
-            lambda exc: show_error(
-                f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else f"{self.title} failed: {exc}"
-            )
-        )
-        worker.aborted.connect(lambda: self.status.set_value("cancelled; finished chunks kept, Run resumes"))
+        worker.errored.connect(lambda exc: show_error(error_text(exc)))
+        worker.aborted.connect(lambda: self.status.set_value(cancelled))
         worker.finished.connect(self._idle)
         self.run_btn.enabled, self.cancel_btn.enabled = False, True
-        self.status.value = f"writing {dst}…"
+        self.status.value = running
         worker.start()
+        return worker
 
     def _window(self, layer, rgb: bool):
         """One intensity window for the whole layer (every plane shares it, so stacks do not flicker)."""
