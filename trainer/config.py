@@ -15,7 +15,7 @@ RESUMABLE = frozenset(
 )  # fmt: skip
 CHOICES = {
     "dataset": ("folder", "lsdir", "celeba"),
-    "loss": ("psnr", "seed-readme", "seed-paper", "dssim"),
+    "loss": ("psnr", "psnr-mse", "seed-readme", "seed-paper", "dssim"),
     "optimizer": ("adam", "adamw"),
     "schedule": ("cosine", "step", "constant"),
     "amp": ("none", "bf16", "fp16"),
@@ -106,7 +106,7 @@ class TrainConfig:
     replay_data: list[str] = field(default_factory=list)  # fine-tunes: general image folders mixed into every batch
     replay_fraction: float = 0.0  # share of each batch drawn from replay_data (keeps the general skill)
     # optimisation
-    loss: str = "psnr"  # preset name: psnr | seed-readme | seed-paper | dssim
+    loss: str = "psnr"  # preset name: psnr | psnr-mse | seed-readme | seed-paper | dssim
     loss_weights: dict = field(default_factory=dict)  # per-term overrides, e.g. {"charbonnier": 1.0}
     vgg_weights: str | None = None
     vgg_arch: str = "vgg16"

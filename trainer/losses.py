@@ -100,6 +100,7 @@ def dssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 @dataclass(frozen=True)
 class LossWeights:
     l1: float = 0.0
+    mse: float = 0.0
     charbonnier: float = 0.0
     vgg: float = 0.0
     edge: float = 0.0
@@ -109,6 +110,7 @@ class LossWeights:
 
 PRESETS = {
     "psnr": LossWeights(l1=1.0),
+    "psnr-mse": LossWeights(mse=1.0),  # L2 fine-tune after L1: PSNR is an MSE measure
     "seed-readme": LossWeights(l1=0.6, vgg=0.2, edge=0.1, lab=0.1),
     "seed-paper": LossWeights(vgg=1.0, edge=0.2, lab=0.1),
     "dssim": LossWeights(dssim=1.0),  # seed 004: (1 − SSIM)/2 alone
@@ -130,6 +132,8 @@ class CombinedLoss(nn.Module):
         parts: dict[str, torch.Tensor] = {}
         if w.l1:
             parts["l1"] = F.l1_loss(pred, target)
+        if w.mse:
+            parts["mse"] = F.mse_loss(pred, target)
         if w.charbonnier:
             parts["charbonnier"] = charbonnier(pred, target)
         if w.vgg:
