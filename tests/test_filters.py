@@ -100,3 +100,23 @@ def test_flat_image_is_a_fixed_point():
 def test_bad_parameters_raise(call, msg):
     with pytest.raises(ValueError, match=msg):
         call(torch.rand(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("levels", [255, 65535, None])
+def test_filters_leave_their_input_alone(levels):
+    x = torch.rand(1, 3, 30, 26)
+    before = x.clone()
+    for fn in (unsharp_mask, msaa_antialias):
+        y = fn(x, levels=levels)
+        assert torch.equal(x, before) and not torch.equal(y, x)
+    for fn in (gaussian_blur,):
+        fn(x, 1.0, levels)
+        assert torch.equal(x, before)
+
+
+def test_unsharp_sixteen_bit_grid_keeps_the_pillow_shape(portrait_u8):
+    """levels=65535 works on the 16-bit grid: the result rounds to it and tracks the 8-bit result."""
+    x = to_t(portrait_u8[:80, :90])
+    y16 = unsharp_mask(x, levels=65535)
+    assert ((y16 * 65535) - (y16 * 65535).round()).abs().max() < 1e-2
+    assert (y16 - unsharp_mask(x, levels=None)).abs().max() <= 2 / 255

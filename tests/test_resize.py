@@ -5,7 +5,7 @@ from conftest import shared_path
 from PIL import Image
 
 from tinyespcn_nodes.core.metrics import psnr
-from tinyespcn_nodes.core.resize import matlab_imresize, pil_resize
+from tinyespcn_nodes.core.resize import matlab_imresize, pil_resize, rows_conv, transposed
 
 
 def test_matlab_bicubic_reproduces_official_set5_lr():
@@ -41,3 +41,33 @@ def test_matlab_upscale_then_downscale_is_close():
     up = matlab_imresize(x, scale=2)
     assert up.shape == (1, 3, 40, 48)
     assert (matlab_imresize(up, scale=0.5) - x).abs().mean() < 0.005
+
+
+@pytest.mark.parametrize("stride,start", [(1, 0), (1, 5), (2, 3), (2, 4), (3, 7)])
+def test_rows_conv_is_the_tap_sum(stride, start):
+    g = torch.Generator().manual_seed(stride * 10 + start)
+    x = torch.rand(2, 3, 64, 37, generator=g)
+    k = torch.randn(6, generator=g)
+    count = (64 - start - 6) // stride + 1
+    ref = sum(k[i] * x[..., start + i : start + i + stride * (count - 1) + 1 : stride, :] for i in range(6))
+    assert torch.allclose(rows_conv(x, k, start, count, stride), ref, atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [1000, 1024, 128])
+def test_transposed_equals_transpose(width):
+    x = torch.rand(3, 40, width)
+    assert torch.equal(transposed(x), x.transpose(-1, -2).contiguous())
+    hwc = x.permute(1, 2, 0).contiguous().permute(2, 0, 1)  # a channels-last view, as images from numpy are
+    assert torch.equal(transposed(hwc), x.transpose(-1, -2).contiguous())
+
+
+@pytest.mark.parametrize("size", [(79, 101), (300, 220), (40, 52)])
+def test_pil_resize_paths_agree(portrait_u8, size):
+    """The float32 depthwise-conv path (any memory layout), the float64 shifted-sum path and grid units agree."""
+    hwc = torch.from_numpy(portrait_u8[:150, :130]).permute(2, 0, 1).float() / 255  # channels-last view
+    ref = pil_resize(hwc.double(), size, "lanczos")
+    for x in (hwc, hwc.contiguous()):
+        assert torch.allclose(pil_resize(x, size, "lanczos").double(), ref, atol=1e-5)
+    grid = pil_resize(hwc * 255, size, "lanczos", 255, grid_units=True) / 255
+    diff = (grid - pil_resize(hwc, size, "lanczos", 255)).abs() * 255
+    assert diff.max() <= 1 + 1e-4 and (diff < 1e-3).float().mean() >= 0.9999  # rounding ties may fall either way

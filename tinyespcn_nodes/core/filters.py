@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from .resize import accumulate_, pil_resize, quantize_levels_
+from .resize import pil_resize, quantize_levels_, round_grid_, rows_conv, transposed
 
 BOX_PASSES = 3
 
@@ -52,44 +52,40 @@ def blur_margin(sigma: float) -> int:
     return (int(box_radius(sigma)) + 1) * BOX_PASSES if sigma > 0 else 0
 
 
-def gaussian_blur(x: torch.Tensor, radius: float, levels: int | None = None) -> torch.Tensor:
-    """Pillow `ImageFilter.GaussianBlur(radius)` on float [B,C,H,W] (each pass rounded to `levels` if given)."""
+def gaussian_blur(x: torch.Tensor, radius: float, levels: int | None = None, grid_units: bool = False) -> torch.Tensor:
+    """Pillow `ImageFilter.GaussianBlur(radius)` on float [B,C,H,W] (each pass rounded to `levels` if given).
+
+    `grid_units`: `x` is scaled to 0..levels, as in `pil_resize`.
+    """
     _check(x, "gaussian_blur")
     if radius < 0:
         raise ValueError(f"gaussian_blur: radius must be >= 0, got {radius}")
     if radius == 0 or x.numel() == 0:
         return x.clone()
     dtype = x.dtype
-    y = x.float()
-    b, c, h, w = y.shape
+    b, c, h, w = x.shape
     r = box_radius(radius)
-    k = _box_kernel(r, y.device)
+    k = _box_kernel(r, x.device)
     pad = k.numel() // 2
-    y = y.reshape(b * c, 1, h, w)
-    taps = k.tolist()
-    for dim in (-1, -2):  # Pillow: horizontal passes first
-        for _ in range(BOX_PASSES):
-            y = _shifted_sum(y, taps, dim, pad)
-            if levels:
-                quantize_levels_(y, levels)
+    # Pillow's horizontal passes come first: run them along H of the transpose, where the conv is fast
+    y = transposed(x.float().reshape(b * c, h, w).contiguous())
+    for i in range(2 * BOX_PASSES):
+        if i == BOX_PASSES:
+            y = transposed(y)
+        y = _box_pass(y, k, pad)
+        if levels and not grid_units:
+            quantize_levels_(y, levels)
+        elif levels:  # box weights are positive: after the first clamp every pass stays on 0..levels
+            round_grid_(y, levels) if i == 0 else y.round_()
     return y.reshape(b, c, h, w).to(dtype)
 
 
-def _shifted_sum(x: torch.Tensor, k: list[float], dim: int, pad: int) -> torch.Tensor:
-    """1-D correlation with edge replication as weighted shifted views, no padded copy (a 1-channel conv2d
-    is slow): tap i reads offset i − pad; reads past an edge take the edge value."""
-    size = x.shape[dim]
-    out = torch.empty_like(x)
-    for i, weight in enumerate(k):
-        d = i - pad
-        lo, hi = min(size, max(0, -d)), max(0, size - max(0, d))  # outputs whose source lies inside the image
-        if hi > lo:
-            accumulate_(out.narrow(dim, lo, hi - lo), x.narrow(dim, lo + d, hi - lo), weight, i == 0)
-        start, length, edge = (0, lo, 0) if d < 0 else (hi, size - hi, size - 1)  # beyond an edge: its value
-        if d and length > 0:
-            dst = out.narrow(dim, start, length)
-            accumulate_(dst, x.narrow(dim, edge, 1).expand_as(dst), weight, i == 0)
-    return out
+def _box_pass(x: torch.Tensor, k: torch.Tensor, pad: int) -> torch.Tensor:
+    """1-D correlation along H of a [N, H, W] float32 tensor with edge replication: reads past an edge take
+    the edge value (Pillow's box blur), one padded copy and one depthwise conv."""
+    size = x.shape[-2]
+    padded = torch.cat([x[:, :1].expand(-1, pad, -1), x, x[:, size - 1 :].expand(-1, pad, -1)], dim=1)
+    return rows_conv(padded, k, 0, size)
 
 
 def unsharp_mask(
@@ -109,24 +105,26 @@ def unsharp_mask(
         raise ValueError(f"unsharp_mask: threshold must be >= 0, got {threshold}")
     if x.numel() == 0:
         return x.clone()
-    color = x[:, :3].float()
-    diff = color - gaussian_blur(color, radius, levels)
-    mask = diff.abs() * 255.0 >= threshold - 1e-3  # threshold is in 8-bit levels whatever the data depth
-    boost = diff * (percent / 100.0)
-    if levels:
-        boost = torch.trunc(boost * levels + torch.sign(boost) * 1e-4) / levels
-    sharpened = torch.where(mask, color + boost, color).clamp_(0, 1)
+    top = levels or 1  # the value of white: work in grid units when rounding to a grid, as Pillow's integers do
+    color = x[:, :3].float() * top  # a new tensor: the steps below work in place
+    diff = color - gaussian_blur(color, radius, levels, grid_units=True)
+    mask = diff.abs() >= (threshold - 1e-3) * top / 255.0  # threshold is in 8-bit levels whatever the data depth
+    boost = diff.mul_(percent / 100.0)
+    if levels:  # C's integer division truncates toward zero
+        boost.add_(torch.sign(boost), alpha=1e-4).trunc_()
+    sharpened = color.add_(boost.mul_(mask))
     out = x.clone()
-    out[:, :3] = sharpened.to(x.dtype)
+    out[:, :3] = sharpened.clamp_(0, top).div_(top).to(x.dtype)
     return out
 
 
 def _msaa_core(x: torch.Tensor, supersample: int, blur_radius: float, levels: int | None) -> torch.Tensor:
     h, w = x.shape[-2:]
-    up = pil_resize(x, (h * supersample, w * supersample), "lanczos", levels)
+    top = levels or 1  # grid units between the stages: each rounding is two passes, not four
+    up = pil_resize(x * top, (h * supersample, w * supersample), "lanczos", levels, grid_units=True)
     if blur_radius > 0:
-        up = gaussian_blur(up, blur_radius, levels)
-    return pil_resize(up, (h, w), "lanczos", levels)
+        up = gaussian_blur(up, blur_radius, levels, grid_units=True)
+    return pil_resize(up, (h, w), "lanczos", levels, grid_units=True).div_(top)
 
 
 def msaa_margin(supersample: int, blur_radius: float) -> int:
