@@ -81,11 +81,19 @@ def gaussian_blur(x: torch.Tensor, radius: float, levels: int | None = None, gri
 
 
 def _box_pass(x: torch.Tensor, k: torch.Tensor, pad: int) -> torch.Tensor:
-    """1-D correlation along H of a [N, H, W] float32 tensor with edge replication: reads past an edge take
-    the edge value (Pillow's box blur), one padded copy and one depthwise conv."""
+    """1-D correlation along H of a [N, H, W] float32 tensor with edge replication (Pillow's box blur): one
+    zero-padded depthwise conv, then the few edge rows get the taps that fell outside, times the edge row."""
     size = x.shape[-2]
-    padded = torch.cat([x[:, :1].expand(-1, pad, -1), x, x[:, size - 1 :].expand(-1, pad, -1)], dim=1)
-    return rows_conv(padded, k, 0, size)
+    y = rows_conv(x, k, 0, size, pad=pad)
+    taps = k.tolist()
+    for r in sorted({*range(min(pad, size)), *range(max(0, size - pad), size)}):
+        above = sum(taps[: max(0, pad - r)])  # taps j with r + j − pad < 0
+        below = sum(taps[max(0, size - 1 - r + pad + 1) :])  # taps j with r + j − pad > size − 1
+        if above:
+            y[:, r].add_(x[:, 0], alpha=above)
+        if below:
+            y[:, r].add_(x[:, size - 1], alpha=below)
+    return y
 
 
 def unsharp_mask(

@@ -124,8 +124,11 @@ def _conv_ready(x: torch.Tensor) -> bool:
     return x.dtype == torch.float32 and x.dim() >= 2
 
 
-def rows_conv(x: torch.Tensor, kernel: torch.Tensor, start: int, count: int, stride: int = 1) -> torch.Tensor:
-    """`out[..., m, :] = Σ_k kernel[k] · x[..., start + stride·m + k, :]` for m < count, on a contiguous [..., H, W].
+def rows_conv(
+    x: torch.Tensor, kernel: torch.Tensor, start: int, count: int, stride: int = 1, pad: int = 0
+) -> torch.Tensor:
+    """`out[..., m, :] = Σ_k kernel[k] · x[..., start + stride·m + k − pad, :]` for m < count, on a contiguous
+    [..., H, W]; rows outside the image (only with `pad`) read zero.
 
     One depthwise conv with the W columns as its channels: a row-major image already is that conv's
     channels-last input, so nothing is copied and the kernel vectorises over W, several times faster than one
@@ -138,7 +141,7 @@ def rows_conv(x: torch.Tensor, kernel: torch.Tensor, start: int, count: int, str
     k = kernel.numel()
     v = x.reshape(-1, h, 1, w).permute(0, 3, 1, 2)
     weight = kernel.to(x).reshape(1, 1, k, 1).expand(w, 1, k, 1).contiguous()
-    y = torch.nn.functional.conv2d(v, weight, stride=(stride, 1), groups=w)  # [N, W, rows, 1], channels-last
+    y = torch.nn.functional.conv2d(v, weight, stride=(stride, 1), padding=(pad, 0), groups=w)  # channels-last
     y = y.permute(0, 2, 3, 1).reshape(*x.shape[:-2], -1, w)
     return y.narrow(-2, (start - lead) // stride, count)
 
