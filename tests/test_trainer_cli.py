@@ -119,3 +119,15 @@ def test_finetune_trains_the_init_files_own_architecture(image_folder, tmp_path)
     assert main(argv) == 0
     info, _ = read_weights(run / "final.safetensors")
     assert info.spec.name == "rep" and (info.config.channels, info.config.blocks) == (8, 2)
+
+
+def test_counters_are_checked_and_val_every_zero_means_never(image_folder, tmp_path, capsys):
+    for option, value in (("--ckpt-every", "0"), ("--log-every", "-1"), ("--val-every", "-5"), ("--batch", "0")):
+        _fails_cleanly(_args(image_folder, tmp_path / "r", option, value), capsys, option[2:].replace("-", "_"), ">=")
+    set5 = tmp_path / "val"
+    set5.mkdir()
+    (set5 / "a.png").write_bytes((image_folder / "0001000" / "0000000.png").read_bytes())
+    argv = _args(image_folder, tmp_path / "v", "--val-every", "0")
+    argv[argv.index("--val-sets") + 1 : argv.index("--val-sets") + 1] = [str(set5)]
+    assert main(argv) == 0  # validation sets given but never run: no modulo-by-zero traceback
+    assert "dB" not in capsys.readouterr().err

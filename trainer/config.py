@@ -23,6 +23,7 @@ CHOICES = {
     "device": ("auto", "cpu", "cuda", "mps"),
     "degradation": ("bicubic", "microscopy"),
 }
+COUNTER_MINIMUM = {"steps": 1, "batch": 1, "patch": 1, "ckpt_every": 1, "log_every": 1, "val_every": 0}
 HELP = {
     "arch": "network to train",
     "scale": "upscaling factor (2, 3 or 4; 2, 4 or 8 for --arch pyramid, which also learns the smaller ones)",
@@ -68,7 +69,7 @@ HELP = {
     "threads": "torch CPU threads (0 = torch default)",
     "run_dir": f"run folder (default: {RUNS_ROOT}/ARCH-xSCALE-HASH of the options that define the run)",
     "ckpt_every": "checkpoint every N steps",
-    "val_every": "validate every N steps",
+    "val_every": "validate every N steps (0 = never)",
     "log_every": "log every N steps",
     "val_sets": "HR folders to validate on (default: Set5 if present)",
     "val_limit": "validate on at most N images per set (0 = all)",
@@ -141,6 +142,10 @@ class TrainConfig:
         for name, allowed in CHOICES.items():
             if name in values and values[name] not in allowed:
                 raise ValueError(f"{source}: {name} must be one of {', '.join(allowed)}, got {values[name]!r}")
+        for name, low in COUNTER_MINIMUM.items():
+            value = values.get(name)
+            if value is not None and (not isinstance(value, int) or value < low):
+                raise ValueError(f"{source}: {name} must be an integer >= {low}, got {value!r}")
         merged = {**asdict(self), **values}
         return TrainConfig(**merged)
 

@@ -329,7 +329,7 @@ class Trainer:
                     eta = (cfg.steps - self.step) / max(rate, 1e-9)
                     self.history_loss.append((self.step, mean_loss))
                     psnrs = {}
-                    if self.val_pairs and (self.step % cfg.val_every == 0 or done):
+                    if self.val_pairs and cfg.val_every and (self.step % cfg.val_every == 0 or done):
                         psnrs = self.validate()
                         main = next(iter(psnrs.values()))
                         self.history_psnr.append((self.step, main))
