@@ -243,3 +243,17 @@ def test_bench_writes_table_json_crops_card_and_readme(weights_file, tmp_path):
     assert f"| {weights_file.name} |" in card_text  # its row in the file table
     assert "(command not recorded)" in card_text  # the fixture file has no training command in its metadata
     assert "| bicubic |" in card_text  # the benchmark table from the same run
+
+
+def test_wild_faces_are_oriented_square_crops_never_trained_on():
+    root = shared_path("data/faces/portraits_wild")
+    from trainer.bench_sets import WILD_FACE_BOXES
+    from trainer.sources import IMAGE_SUFFIXES
+
+    photos = {p.name for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    assert set(WILD_FACE_BOXES) == photos  # every photo has a box, and every box a photo
+    pairs = load_set("WildFaces", 4)
+    assert len(pairs) == 7 and all(p.hr.shape[-2:] == (512, 512) and p.lr.shape[-2:] == (128, 128) for p in pairs)
+    # EXIF orientation applied: 20200320.101220.jpg is stored landscape with orientation 6 (portrait when shown)
+    left, top, side = WILD_FACE_BOXES["20200320.101220.jpg"]
+    assert top + side <= 4032 and left + side <= 3024

@@ -7,6 +7,8 @@ import os
 import platform
 from pathlib import Path
 
+from .bench_sets import SET_NAMES
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 DEFAULT_BASELINES = REPO / "weights" / "baselines"
@@ -51,7 +53,7 @@ def add_parsers(sub) -> None:
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--sets", nargs="*", default=None, help="Set5 Set14 BSD100 Faces (default: those present)")
+    p.add_argument("--sets", nargs="*", default=None, help=f"{' '.join(SET_NAMES)} (default: those present)")
     p.add_argument("--limit", type=int, default=0, help="at most N images per set (0 = all)")
     p.add_argument("--scales", nargs="*", type=int, default=None, help="default: the scales of the weights")
     p.add_argument("--no-lpips", action="store_true", help="leave out LPIPS")
@@ -140,6 +142,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         "MATLAB-bicubic (antialiased) downscale of the HR mod-cropped to the scale"
         + ("; LPIPS = AlexNet v0.1 on full RGB images (lower is better)" if lpips is not None else "")
         + "; Faces = the 20 CelebA-HQ faces held out from the portrait fine-tune, resized to 512²"
+        + "; WildFaces = square face crops of the 7 portraits_wild photos (another source, never trained on), 512²"
         + f"; ms = best of 3 for one 256² LR input on {machine}. (n) = images per set."
     )
     table = markdown(results, protocol)

@@ -33,6 +33,7 @@ DATA_LICENCES = """\
 | extra/skimage_data | balanced/fast pretraining | CC0 / public domain |
 | CelebA-HQ (108 faces; 88 train, 20 held out) | portrait fine-tune, Faces benchmark | **CC BY-NC / non-commercial research only** |
 | Set5, Set14, BSD100 | evaluation only | third-party benchmark images, research use |
+| faces/portraits_wild (7 photos) | evaluation only (WildFaces: face crops) | GPEN / II2S example images, no licence stated |
 
 Because the training images are research-only, treat the shipped weights as research artefacts: the
 portrait weights in particular inherit CelebA-HQ's non-commercial terms."""
