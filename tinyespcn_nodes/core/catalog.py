@@ -21,6 +21,7 @@ TIERS = {
     "general": "seed config, best quality (~390k MACs/px)",
     "portrait": "faces, seed config",
     "balanced": "TinyESPCN-Rep, ≤100k MACs/px",
+    "balanced-portrait": "faces, TinyESPCN-Rep, ≤100k MACs/px",
     "fast": "TinyESPCN-Rep, ≤25k MACs/px",
     "pyramid": "seed 004 pyramid, x2/x4/x8 from one file",
 }

@@ -106,7 +106,7 @@ class TinyESPCNModelLoader:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = seed config, balanced ≤100k MACs/px, fast ≤25k, portrait = faces) and TinyESPCN files in models/upscale_models."}),
+            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = seed config, balanced ≤100k MACs/px, fast ≤25k, portrait = faces, balanced-portrait = faces at the balanced cost) and TinyESPCN files in models/upscale_models."}),
             "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
             "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
         }}  # fmt: skip
