@@ -68,7 +68,7 @@ def gaussian_blur(x: torch.Tensor, radius: float, levels: int | None = None, gri
     k = _box_kernel(r, x.device)
     pad = k.numel() // 2
     # Pillow's horizontal passes come first: run them along H of the transpose, where the conv is fast
-    y = transposed(x.float().reshape(b * c, h, w).contiguous())
+    y = transposed(x.float().reshape(b * c, h, w))
     for i in range(2 * BOX_PASSES):
         if i == BOX_PASSES:
             y = transposed(y)

@@ -77,6 +77,7 @@ def _pil_taps(in_size: int, out_size: int, filter_name: str) -> tuple[torch.Tens
 
 
 def _apply_taps(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Resample `x` along `dim` with the (idx, w) tap table."""
     dim = dim % x.dim()
     w = w.to(device=x.device, dtype=x.dtype)
     plan = _periodic_run(x.shape[dim], idx, w)
@@ -85,7 +86,14 @@ def _apply_taps(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor) -
     if dim == x.dim() - 1 and x.dim() >= 2 and (plan is None or _conv_ready(x)):
         # rows are cheaper than columns: gathering whole rows beats gathering single elements, and the
         # depthwise conv runs along H with the columns as its channels; resample along H of the transpose
-        return transposed(_apply_taps(transposed(x), -2, idx, w))
+        return transposed(_taps_along(transposed(x), dim - 1, idx, w, plan))
+    return _taps_along(x, dim, idx, w, plan)
+
+
+def _taps_along(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor, plan) -> torch.Tensor:
+    """`_apply_taps` once the orientation is chosen: the periodic interior by one filter per phase (a
+    depthwise conv along H in float32), the rest by gathers."""
+    conv = dim == x.dim() - 2 and _conv_ready(x)
     if plan is None:
         return _gather_taps(x, dim, idx.to(x.device), w)
     a, b, period, step = plan
@@ -97,7 +105,7 @@ def _apply_taps(x: torch.Tensor, dim: int, idx: torch.Tensor, w: torch.Tensor) -
         n = len(range(o0, b, period))
         dst = out.narrow(dim, o0, b - o0)[_every(dim, period)]
         start = int(idx[o0, 0])
-        if dim == x.dim() - 2 and _conv_ready(x) and bool((idx[o0] == start + torch.arange(idx.shape[1])).all()):
+        if conv and bool((idx[o0] == start + torch.arange(idx.shape[1])).all()):
             dst.copy_(rows_conv(x, w[o0], start, n, step))
             continue
         for k, weight in enumerate(w[o0].tolist()):
@@ -116,6 +124,8 @@ def transposed(x: torch.Tensor) -> torch.Tensor:
     if w % 128 == 0 and x.dim() >= 2:
         padded = x.new_empty(*x.shape[:-1], w + 16)[..., :w]
         x = padded.copy_(x)
+    elif not x.is_contiguous():
+        x = x.contiguous()  # a row-major copy first: transposing a channels-last view directly is as slow
     return x.transpose(-1, -2).contiguous()
 
 
