@@ -50,8 +50,7 @@ def upscale_dask(
     import dask.array as da
     from dask.array.overlap import overlap
 
-    from .pipeline import load_models
-    from .tiling import context_margin
+    from .pipeline import chain_context, load_models
 
     if rgb is None:
         rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
@@ -61,10 +60,8 @@ def upscale_dask(
     if rgb and array.chunks[-1] != (array.shape[-1],):
         array = array.rechunk({array.ndim - 1: -1})  # a pixel's channels stay together
     models = load_models(weights, scale, device, precision)  # validates here, on the client
-    # each model's context, in input pixels: later models of a chain run at the earlier ones' output size
-    margin = sum(context_margin(m) / math.prod(n.scale for n in models[:i]) for i, m in enumerate(models))
     total = math.prod(m.scale for m in models)
-    depth_px = math.ceil(margin + (post.margin / total if post is not None else 0)) + 1
+    depth_px = chain_context(models, post)
     window = intensity if isinstance(intensity, Window) else choose_window(array, intensity, rgb=rgb)
     fitted = {ax: _fit_chunks(array.chunks[ax], depth_px) for ax in (ya, xa)}
     if any(fitted[ax] != array.chunks[ax] for ax in fitted):

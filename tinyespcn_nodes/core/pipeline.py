@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
 from pathlib import Path
@@ -16,7 +17,16 @@ from .devices import DEFAULT_PRECISION, get_model
 from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
 from .intensity import Window, choose_window, from_model, to_model
 from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
-from .tiling import ProgressFn, StopFn, UpscaleCancelled, plan_tiles, store, tile_count, upscale_tensor
+from .tiling import (
+    ProgressFn,
+    StopFn,
+    UpscaleCancelled,
+    context_margin,
+    plan_tiles,
+    store,
+    tile_count,
+    upscale_tensor,
+)
 from .weights import WeightsError, offered_scales
 
 SCALES = (2, 3, 4, 8)
@@ -117,6 +127,7 @@ def process_bchw(
     exact: bool = False,
     factor: float | None = None,
     clamp: bool = True,
+    stats: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The one pipeline every host calls: [B,C,H,W] (C = 1, 3, 4; uint8/uint16/float) → model chain → post filters.
 
@@ -126,9 +137,12 @@ def process_bchw(
     pass 255, so the same picture gives the same 8-bit result in every host. `factor` (any value up to the
     chain's scale, e.g. 1.5 or 2.5): the chain's output is Lanczos-resized to round(H·factor) × round(W·factor)
     inside the last model's tile loop. `clamp=False` keeps float values outside [0,1] (intensity-windowed
-    data: see `intensity`); the post filters still work within [0,1].
+    data: see `intensity`); the post filters still work within [0,1]. `stats`: a one-model chain's image
+    statistic, given by a caller that runs a larger image part by part (`banded`).
     """
     check_tensor(x)
+    if stats is not None and len(models) != 1:
+        raise ValueError("a given image statistic needs a chain of exactly one model")
     total = progress_total(tuple(x.shape), models, tile, exact)
     done = [0]
 
@@ -162,10 +176,20 @@ def process_bchw(
             cur = upscale_tensor(
                 m, cur, tile=tile, out=out_rgb if last else None, on_tile=tick, should_stop=should_stop,
                 post=post if last else None, post_margin=post.margin if (post and last) else 0,
-                margin=margin, exact=exact, size=size if last else None, clamp=clamp,
+                margin=margin, exact=exact, size=size if last else None, clamp=clamp, stats=stats,
             )  # fmt: skip
 
     return upscale_bchw(x, scale, rgb_upscale, out_dtype=target, size=size, clamp=clamp)
+
+
+def chain_context(models: list[nn.Module], post: PostProcess | None = None) -> int:
+    """LR pixels of context a part of the image needs for its core to equal the whole image's result: each
+    model's context at the input's scale (later models run on the earlier ones' output), the post filters'
+    margin, and one pixel of slack."""
+    margin = sum(context_margin(m) / math.prod(n.scale for n in models[:i]) for i, m in enumerate(models))
+    total = math.prod(m.scale for m in models)
+    post_margin = post.margin if post is not None and post.active else 0
+    return math.ceil(margin + post_margin / total) + 1
 
 
 def filter_tiles(

@@ -208,8 +208,10 @@ class _Runner:
         exact: bool = False,
         resize: TiledResize | None = None,
         clamp: bool = True,
+        stats: torch.Tensor | None = None,
     ) -> None:
         p = next(model.parameters())
+        self.given_stats = None if stats is None else stats.to(p.device, p.dtype)
         self.resize, self.clamp = resize, clamp
         self.exact = exact
         self.model, self.device, self.dtype = model, p.device, p.dtype
@@ -272,8 +274,8 @@ class _Runner:
     def run(self, img: torch.Tensor, out: torch.Tensor, tile: int) -> int:
         model = self.model
         h, w = img.shape[-2:]
-        stats = None
-        if needs_statistics(model) and len(plan_tiles(h, w, tile)) > 1:
+        stats = self.given_stats if needs_statistics(model) else None
+        if stats is None and needs_statistics(model) and len(plan_tiles(h, w, tile)) > 1:
             if uses_code_cache(model, h, w):
                 return self.run_cached(img, out, tile)
             stats = self.statistics(img, tile)
@@ -386,6 +388,7 @@ def upscale_tensor(
     exact: bool = False,
     size: tuple[int, int] | None = None,
     clamp: bool = True,
+    stats: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """RGB [B,3,H,W] (float in [0,1], or uint8/uint16 converted tile by tile; any device) → [B,3,sH,sW] in `out`
     (or a new tensor of `out_dtype`) on x's device.
@@ -396,7 +399,8 @@ def upscale_tensor(
     image statistics (models that need them) from a full first pass instead of sampled crops. `size`
     (out_h, out_w): Lanczos-resize the model's output to it inside the same tile loop (any factor, no
     full-size intermediate), equal to `pil_resize` of the whole upscaled image. `clamp=False`: a float `out`
-    keeps values outside [0,1] (intensity-windowed inputs).
+    keeps values outside [0,1] (intensity-windowed inputs). `stats`: the image statistic of a model that needs
+    one, computed by the caller for a larger image this is a part of (see `banded`); used for every tile.
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
@@ -414,7 +418,7 @@ def upscale_tensor(
     margin = context_margin(model) if margin is None else margin
     margin += math.ceil((post_margin + (resize.margin if resize else 0)) / model.scale)
     total = b * tile_count(h, w, tile, model, exact)
-    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact, resize, clamp)
+    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact, resize, clamp, stats)
     with stop_between_layers(model, should_stop):
         for i in range(b):
             tile = runner.run(x[i].detach(), out[i], tile)

@@ -64,7 +64,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         return 0
     from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
     from ..core.tiling import check_tile
-    from .batch import run_batch
+    from .batch import run_bands, run_batch
+    from .big_tiff import streamable, upscale_tiff
     from .zarr_job import is_zarr
 
     if any(is_zarr(i) for i in args.inputs):
@@ -96,6 +97,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             intensity=args.intensity,
         )  # fmt: skip
 
+    def upscale_big(src, target, on_band):
+        return upscale_tiff(
+            src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band
+        )  # fmt: skip
+
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster_batch import FileJob, run_on_scheduler
 
@@ -105,7 +111,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         )  # fmt: skip
         report = run_on_scheduler(todo, job, args.scheduler)
     else:
-        report = run_batch(todo, upscale, png_level=args.png_level)
+        big = [(f, t) for f, t in todo if streamable(f, t, models, tile=args.tile, factor=args.factor)]
+        report = run_batch([p for p in todo if p not in big], upscale, png_level=args.png_level)
+        if big and not report.interrupted:
+            banded = run_bands(big, upscale_big)
+            report.done += banded.done
+            report.failed += banded.failed
+            report.interrupted = banded.interrupted
     failures += len(report.failed)
     if report.interrupted:
         print(f"interrupted: {len(report.done)} of {len(plan)} file(s) written, none left partial", file=sys.stderr)
