@@ -124,3 +124,67 @@ def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, 
         x = _portrait(24, 20)
         with torch.no_grad():
             assert (desc(x) - deployed(model)(x).clamp(0, 1)).abs().max().item() < 1e-5  # spandrel clamps
+
+
+def test_fused_conv_relu_equals_the_two_ops_and_keeps_hooks(monkeypatch):
+    from tinyespcn_nodes.core.arch import tinyespcn
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1).eval()
+    x = torch.randn(1, 8, 20, 17).contiguous(memory_format=torch.channels_last)
+    calls, real = [], tinyespcn._FUSED["op"]
+    if real is None:
+        pytest.skip("this torch build has no oneDNN pointwise conv")
+
+    def spy(*args):
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setitem(tinyespcn._FUSED, "op", spy)
+    for dtype, tol in ((torch.float32, 1e-6), (torch.bfloat16, 1e-2)):
+        c, xi = conv.to(dtype), x.to(dtype)
+        with torch.inference_mode():
+            got = tinyespcn.conv_relu(c, xi)
+            want = torch.relu(c(xi))
+        assert torch.allclose(got.float(), want.float(), atol=tol)
+    assert len(calls) == 2
+    conv = conv.float()
+    with torch.enable_grad():  # training: the plain ops, so autograd works
+        tinyespcn.conv_relu(conv, x.requires_grad_()).sum().backward()
+    assert len(calls) == 2 and x.grad is not None
+    seen = []
+    handle = conv.register_forward_pre_hook(lambda m, args: seen.append(1))
+    with torch.inference_mode():
+        tinyespcn.conv_relu(conv, x.detach())
+    assert seen == [1] and len(calls) == 3  # pre-hooks (the tiler's stop check) still run on the fused path
+    handle.remove()
+
+    def broken(*args):
+        raise RuntimeError("unsupported")
+
+    monkeypatch.setitem(tinyespcn._FUSED, "op", broken)
+    with torch.inference_mode():
+        assert torch.allclose(tinyespcn.conv_relu(conv, x.detach()), torch.relu(conv(x.detach())), atol=1e-6)
+    assert tinyespcn._FUSED["op"] is None  # turned off for the process, the plain ops ran
+
+
+@pytest.mark.parametrize("channels, side", [(16, 33), (32, 20), (3, 7), (1, 9)])
+def test_row_prelu_is_prelu_bit_for_bit(channels, side):
+    import torch.nn.functional as F
+
+    from tinyespcn_nodes.core.arch.rep import prelu
+
+    torch.manual_seed(0)
+    weight = torch.rand(channels) * 2.4 - 0.5  # negative and > 1 slopes, as trained files have
+    for dtype in (torch.float32, torch.bfloat16):
+        x = torch.randn(2, channels, side, side + 3).to(dtype)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            xi = x.contiguous(memory_format=layout)
+            got = prelu(xi, weight.to(dtype))
+            assert torch.equal(got, F.prelu(x, weight.to(dtype))) and got.is_contiguous(memory_format=layout)
+    x = torch.randn(2, channels, side, side).contiguous(memory_format=torch.channels_last).requires_grad_()
+    w = weight.clone().requires_grad_()
+    prelu(x, w).square().sum().backward()
+    x2, w2 = x.detach().clone().requires_grad_(), weight.clone().requires_grad_()
+    F.prelu(x2, w2).square().sum().backward()
+    assert torch.allclose(x.grad, x2.grad) and torch.allclose(w.grad, w2.grad, rtol=1e-4, atol=1e-4)
