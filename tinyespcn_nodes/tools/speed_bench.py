@@ -136,6 +136,51 @@ def user_path_rows(img: np.ndarray, scales: list[int], device: str, mm: float) -
     return rows
 
 
+def fp32_efficiency_row(img: np.ndarray, mm: float, device: str = "auto", name: str = "general-x2") -> dict | None:
+    """The user path of `name` with `--precision fp32`: achieved conv GFLOP/s (nominal MACs of the image, the
+    tiles' context overlap included as cost) ÷ the in-run fp32 matmul rate."""
+    if name not in bundled():
+        return None
+    models = load_models(name, int(name.rsplit("-x", 1)[1]), device, "fp32")
+    upscale_array(img[:64, :64], models=models)
+    t = _best_of(lambda: upscale_array(img, models=models), repeat=2)
+    gflops = 2 * macs_per_lr_pixel(models[0]) * img.shape[0] * img.shape[1] / t / 1e9
+    return {"weights": name, "tile": resolve_tile(DEFAULT_TILE, models[0]), "gflops": gflops, "ratio": gflops / mm}
+
+
+_OP_GROUPS = (
+    ("conv", ("conv",)),
+    ("activation", ("prelu", "relu")),
+    ("attention", ("sigmoid", "mul")),
+    ("add", ("add",)),
+    ("upsample/shuffle", ("upsample", "shuffle", "repeat_interleave", "index")),
+)
+
+
+def op_profile(name: str, device: str = "auto") -> dict[str, float] | None:
+    """Share of CPU time per kind of op in one default-size tile at the default precision (torch.profiler)."""
+    if name not in bundled():
+        return None
+    from torch.profiler import profile
+
+    model = load_models(name, int(name.rsplit("-x", 1)[1]), device, DEFAULT_PRECISION)[0]
+    side = resolve_tile(DEFAULT_TILE, model) + 2 * (model.receptive_radius + 2)
+    p = next(model.parameters())
+    x = torch.rand(1, 3, side, side, device=p.device).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        model(x)
+        with profile() as prof:
+            model(x)
+    times: dict[str, float] = {}
+    for event in prof.key_averages():
+        if event.key.startswith("aten::") or event.key.startswith("mkldnn::"):
+            op = event.key.split("::", 1)[1]
+            group = next((g for g, keys in _OP_GROUPS if any(k in op for k in keys)), "other")
+            times[group] = times.get(group, 0.0) + event.self_cpu_time_total
+    total = sum(times.values()) or 1.0
+    return {"weights": name, "side": side, **{g: t / total for g, t in sorted(times.items(), key=lambda kv: -kv[1])}}
+
+
 def peer_rows(img: np.ndarray, scales: list[int]) -> dict[int, dict[str, float]]:
     """ms per output MP of Pillow bicubic and, when installed, OpenCV dnn_superres ESPCN/FSRCNN, same image."""
     pil = Image.fromarray(img)
@@ -464,6 +509,15 @@ def run_bench(
     for scale, row in peers.items():
         say(f"x{scale} peers, same image: " + ", ".join(f"{k} {v:.1f} ms/MP" for k, v in row.items()))
     result = {"machine": info, "matmul_gflops": mm, "user_path": rows, "peers": peers}
+    eff = fp32_efficiency_row(img, mm, device)
+    if eff is not None:
+        say(f"fp32 conv efficiency, {eff['weights']} through the same path with --precision fp32 (tile "
+            f"{eff['tile']}): {eff['gflops']:.1f} GFLOP/s ÷ matmul = {eff['ratio']:.2f}")  # fmt: skip
+    result["fp32_efficiency"] = eff
+    result["profile"] = [p for p in (op_profile(f"{t}-x2", device) for t in TIERS) if p is not None]
+    for p in result["profile"]:
+        shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in p.items() if k not in ("weights", "side"))
+        say(f"time per op kind, {p['weights']} one {p['side']}² tile ({DEFAULT_PRECISION}): {shares}")
     ort = onnx_rows(img, [f"{t}-x2" for t in ("fast", "balanced", "general")]) if onnx_test else []
     for r in ort:
         say(f"onnxruntime {r['weights']}: {r['onnxruntime_ms_per_out_mp']:.1f} ms/MP vs torch fp32 untiled "
