@@ -7,8 +7,12 @@
   shared .pb files exist); onnxruntime on the exported folded models;
 * folder: 16 mixed JPEG/PNG photos (0.3-12 MP) through the CLI's batch path, images/s and decode/encode share;
 * tiling: default tiled ÷ untiled on a 768² LR input, and the sampled statistics pass vs the exact two-pass;
+* fp32 conv efficiency of the general tier (its user path with --precision fp32) and, per x2 tier, the
+  share of one default tile's time per kind of op (torch.profiler);
 * filters: MP/s of unsharp mask and MSAA vs Pillow; memory: peak RSS of a 2048² → 8192² x4 upscale minus
-  the output's bytes, in a child process.
+  the output's bytes, in a child process;
+* big images: 4096²/8192² TIFFs through the CLI (row bands), peak RSS of the whole process and probes of
+  the written file against untiled crops.
 """
 
 from __future__ import annotations
@@ -354,10 +358,9 @@ def bench_filters(size: int = 1024, repeat: int = 5) -> dict:
     return {"size": size, **{f"{name}_mp_s": mp / t for name, t in best.items()}}
 
 
-_MEMORY_CHILD = r"""
-import json, resource, torch
-from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.core.pipeline import upscale_bchw_tensor
+# both child scripts read their peak RSS this way
+_HIGH_WATER = r"""
+import resource
 
 def high_water() -> int:
     # VmHWM belongs to this process image; ru_maxrss survives exec and would report the parent's peak
@@ -368,6 +371,14 @@ def high_water() -> int:
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+"""
+
+_MEMORY_CHILD = (
+    _HIGH_WATER
+    + r"""
+import json, torch
+from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.pipeline import upscale_bchw_tensor
 
 torch.manual_seed(0)
 model = TinyESPCN(TinyESPCNConfig(scale=4)).eval().to(memory_format=torch.channels_last)
@@ -377,6 +388,7 @@ out = upscale_bchw_tensor(img, [model])
 print(json.dumps({"out_bytes": out.numel() * out.element_size(), "peak_rss": high_water(), "rss_before": base,
                   "shape": list(out.shape)}))
 """
+)
 
 
 def bench_memory() -> dict:
@@ -394,7 +406,9 @@ def bench_memory() -> dict:
     return data
 
 
-_BIG_CHILD = r"""
+_BIG_CHILD = (
+    _HIGH_WATER
+    + r"""
 import json, sys, time
 import numpy as np, tifffile
 from tinyespcn_nodes.core.pipeline import load_models, upscale_array
@@ -402,12 +416,6 @@ from tinyespcn_nodes.core.tiling import context_margin
 from tinyespcn_nodes.tools.big_tiff import TiffRows, streamable
 from tinyespcn_nodes.tools.cli import main
 from pathlib import Path
-
-def high_water() -> int:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 name, size, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 scale = int(name.rsplit("-x", 1)[1])
@@ -443,6 +451,7 @@ print(json.dumps({"seconds": seconds, "peak_rss": peak, "rss_before": before, "b
                   "out_bytes": 3 * (size * scale) ** 2, "in_bytes": 3 * size**2, "complete": complete,
                   "probe_max_levels": worst, "out_side": size * scale}))
 """
+)
 
 
 def bench_big_image(name: str, lr_size: int) -> dict:
