@@ -13,6 +13,19 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = shared_root()
 
 
+def interrupt_on_call(real, n: int):
+    """`real`, wrapped to raise KeyboardInterrupt (a Ctrl-C) on its n-th call."""
+    calls = []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return wrapper
+
+
 def shared_path(rel: str) -> Path:
     p = SHARED / rel
     if not p.exists():

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tifffile
+from conftest import interrupt_on_call
 
 from tinyespcn_nodes.core import tiling
 from tinyespcn_nodes.core.banded import upscale_bands
@@ -124,16 +125,7 @@ def test_cli_streams_big_tiffs_and_stops_cleanly(tmp_path, portrait_u8, monkeypa
 
     import tinyespcn_nodes.core.banded as banded
 
-    real = banded.upscale_array
-    calls = []
-
-    def interrupted(*args, **kwargs):  # Ctrl-C while the second band runs
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(banded, "upscale_array", interrupted)
+    monkeypatch.setattr(banded, "upscale_array", interrupt_on_call(banded.upscale_array, 2))  # in the 2nd band
     again = tmp_path / "again.tif"
     assert main(["upscale", str(src), "-o", str(again), "--weights", "fast-x2", "--tile", "40"]) == 130
     assert "interrupted" in capsys.readouterr().err

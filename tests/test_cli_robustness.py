@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import interrupt_on_call
 from PIL import Image, ImageCms
 
 from tinyespcn_nodes.tools.cli import main
@@ -192,15 +193,7 @@ def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, cap
 
     for n in range(3):
         _photo(tmp_path / f"{n}.png", n)
-    real, calls = pipeline.upscale_array, []
-
-    def interrupted_on_the_second(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(pipeline, "upscale_array", interrupted_on_the_second)
+    monkeypatch.setattr(pipeline, "upscale_array", interrupt_on_call(pipeline.upscale_array, 2))
     out = tmp_path / "out"
     assert main(["upscale", str(tmp_path), "-o", str(out), "--weights", str(weights_file)]) == 130
     err = capsys.readouterr().err
