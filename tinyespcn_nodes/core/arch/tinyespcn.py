@@ -23,6 +23,9 @@ def _fusable(conv: nn.Conv2d, x: torch.Tensor) -> bool:
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.bfloat16)
         and not torch.is_grad_enabled()
+        and not torch.jit.is_tracing()  # exporters (ONNX, TorchScript) and compilers see the plain ops
+        and not torch.onnx.is_in_onnx_export()
+        and not torch.compiler.is_compiling()
         and conv.padding_mode == "zeros"
         and not conv._forward_hooks  # output hooks (MAC counting) must see the conv's own output
         and not hooks._global_forward_hooks
