@@ -15,6 +15,11 @@ from .spec import ArchConfig, ArchSpec
 _FUSED = {"op": getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)}
 
 
+def _compiling() -> bool:
+    check = getattr(getattr(torch, "compiler", None), "is_compiling", None)  # torch >= 2.3
+    return bool(check and check())
+
+
 def _fusable(conv: nn.Conv2d, x: torch.Tensor) -> bool:
     from torch.nn.modules import module as hooks
 
@@ -25,7 +30,7 @@ def _fusable(conv: nn.Conv2d, x: torch.Tensor) -> bool:
         and not torch.is_grad_enabled()
         and not torch.jit.is_tracing()  # exporters (ONNX, TorchScript) and compilers see the plain ops
         and not torch.onnx.is_in_onnx_export()
-        and not torch.compiler.is_compiling()
+        and not _compiling()
         and conv.padding_mode == "zeros"
         and not conv._forward_hooks  # output hooks (MAC counting) must see the conv's own output
         and not hooks._global_forward_hooks
