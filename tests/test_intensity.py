@@ -104,3 +104,17 @@ def test_napari_widget_uses_the_same_window(make_napari_viewer, qtbot):
     assert np.abs(out[0].astype(int) - ref.astype(int)).max() <= 1
     assert _score((out[0] - 100) / 500, hr[:128, :160]) > 30
     assert w.intensity.value == "auto"
+
+
+def test_the_way_back_in_blocks_equals_one_pass(monkeypatch):
+    from tinyespcn_nodes.core import intensity
+    from tinyespcn_nodes.core.intensity import Window, from_model
+
+    plane = np.random.default_rng(0).normal(0.5, 0.6, (37, 11, 3)).astype(np.float32)
+    window = Window(120.0, 3100.0)
+    want = np.clip(np.round(plane.astype(np.float64) * (window.hi - window.lo) + window.lo), 0, 65535)
+    monkeypatch.setattr(intensity, "_BLOCK_VALUES", 50)  # a block of 1 row (33 values): 37 blocks
+    assert np.array_equal(from_model(plane, np.uint16, window), want.astype(np.uint16))
+    want = (plane[:, :, 0].astype(np.float64) * 2980.0 + 120.0).astype(np.float32)
+    assert np.array_equal(from_model(plane[:, :, 0], np.float32, window), want)
+    assert from_model(plane[:0], np.uint16, window).shape == (0, 11, 3)

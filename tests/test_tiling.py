@@ -297,3 +297,16 @@ def test_code_cache_makes_gated_models_exact_in_one_pass(scale):
     post = PostProcess(sharpen=True, antialias=True)
     whole = upscale_bchw_tensor(x, [model], tile=0, post=post)
     assert (upscale_bchw_tensor(x, [model], tile=64, post=post) - whole).abs().max().item() < 2 / 255
+
+
+def test_a_gray_out_gets_the_mean_of_the_rgb_result_tile_by_tile(small_model):
+    x = torch.rand(1, 3, 45, 38)
+    rgb = upscale_tensor(small_model, x, tile=16)
+    for dtype in (torch.float32, torch.uint8):
+        gray = torch.empty((1, 1, 90, 76), dtype=dtype)
+        upscale_tensor(small_model, x, tile=16, out=gray)
+        want = rgb.clamp(0, 1).mean(dim=1, keepdim=True)
+        want = want if dtype == torch.float32 else want.mul(255).round().to(torch.uint8)
+        assert torch.equal(gray, want)
+    with pytest.raises(ValueError, match="1 channel"):
+        upscale_tensor(small_model, x, tile=16, out=torch.empty((1, 2, 90, 76)))

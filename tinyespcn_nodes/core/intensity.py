@@ -23,6 +23,7 @@ import numpy as np
 MODES = ("auto", "range", "percentile")
 PERCENTILES = (0.1, 99.9)
 SAMPLE_LIMIT = 4_000_000
+_BLOCK_VALUES = 2**20  # values per block of the way back (its float64 working copy: 8 MB)
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,16 @@ def from_model(plane: np.ndarray, dtype: np.dtype, window: Window | None) -> np.
     dtype = np.dtype(dtype)
     if window is None:
         return plane.astype(dtype, copy=False)
-    y = plane.astype(np.float64) * (window.hi - window.lo) + window.lo
-    if dtype.kind in "ui":
-        info = np.iinfo(dtype)
-        return np.clip(np.round(y), info.min, info.max).astype(dtype)
-    return y.astype(dtype)
+    if plane.ndim == 0:
+        return from_model(plane[None], dtype, window)[0]
+    out = np.empty(plane.shape, dtype)
+    step = max(1, _BLOCK_VALUES // max(1, math.prod(plane.shape[1:])))  # row blocks: small float64 copies
+    for i in range(0, plane.shape[0], step):
+        y = plane[i : i + step].astype(np.float64)
+        y *= window.hi - window.lo
+        y += window.lo
+        if dtype.kind in "ui":
+            info = np.iinfo(dtype)
+            np.clip(np.round(y, out=y), info.min, info.max, out=y)
+        out[i : i + step] = y
+    return out

@@ -60,7 +60,8 @@ def upscale_bchw(
     size: tuple[int, int] | None = None,
     clamp: bool = True,
 ) -> torch.Tensor:
-    """Upscale [B,C,H,W] (C = 1, 3, 4) of any supported dtype; `rgb_upscale(rgb_float, out_rgb)` fills the RGB part.
+    """Upscale [B,C,H,W] (C = 1, 3, 4) of any supported dtype; `rgb_upscale(rgb_float, out_rgb)` fills the RGB part
+    (for C = 1, `out_rgb` is the 1-channel output: the mean of the RGB result goes there).
 
     The output is `size` (out_h, out_w) when given, else `scale` times the input.
     """
@@ -71,10 +72,8 @@ def upscale_bchw(
     out = torch.empty((b, c, out_h, out_w), dtype=out_dtype, device=x.device)
     # integers go to the tiler as they are (it converts each tile); floats are clamped here once
     src = x.detach() if x.dtype in (torch.uint8, torch.uint16) else to_unit_float(x, clamp)
-    if c == 1:
-        rgb_out = torch.empty((b, 3, out_h, out_w), dtype=torch.float32, device=x.device)
-        rgb_upscale(src.expand(b, 3, h, w), rgb_out)
-        _store(out, rgb_out.mean(dim=1, keepdim=True), clamp)
+    if c == 1:  # gray through the RGB model; the tiler averages each tile's channels into `out`
+        rgb_upscale(src.expand(b, 3, h, w), out)
         return out
     rgb_upscale(src[:, :3], out[:, :3])
     if c == 4:

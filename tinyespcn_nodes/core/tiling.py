@@ -321,19 +321,27 @@ class _Runner:
         return self.for_each_tile(h, w, tile, decode)
 
     def emit(self, out: torch.Tensor, t: Tile, y: torch.Tensor, offsets: tuple[int, int, int, int]) -> None:
-        """Post filters, then the tile's core (or its resized block) into `out`."""
+        """Post filters, then the tile's core (or its resized block) into `out` (a 1-channel `out`: its mean)."""
         s = self.model.scale
         a, b, c, d = offsets
         if self.post is not None:
             y = self.post(y.float().clamp_(0, 1))
         if self.resize is None:
             core = y[0, :, a * s : b * s, c * s : d * s]
-            store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], core, self.clamp)
+            store(out[:, t.y0 * s : t.y1 * s, t.x0 * s : t.x1 * s], self._channels(core, out), self.clamp)
             return
         spans = self.resize.spans(t.y0 * s, t.y1 * s, t.x0 * s, t.x1 * s)
         y = y.float().clamp(0, 1) if self.clamp else y.float()
         block = self.resize.apply(y, ((t.y0 - a) * s, (t.x0 - c) * s), spans)
-        store(out[:, spans[0] : spans[1], spans[2] : spans[3]], block[0], self.clamp)
+        store(out[:, spans[0] : spans[1], spans[2] : spans[3]], self._channels(block[0], out), self.clamp)
+
+    def _channels(self, rgb: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        """The RGB tile itself, or for a gray `out` the mean of its clamped float32 channels (what averaging a
+        whole float32 RGB result would give, without that 3-channel full-size buffer)."""
+        if out.shape[0] != 1:
+            return rgb
+        rgb = rgb.clamp(0, 1) if self.clamp else rgb
+        return rgb.float().mean(dim=0, keepdim=True)
 
     def statistics(self, img: torch.Tensor, tile: int) -> torch.Tensor:
         """The whole-image mean [1,C] from the sampled crops (or every tile when exact), fp64-accumulated."""
@@ -391,7 +399,7 @@ def upscale_tensor(
     stats: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """RGB [B,3,H,W] (float in [0,1], or uint8/uint16 converted tile by tile; any device) → [B,3,sH,sW] in `out`
-    (or a new tensor of `out_dtype`) on x's device.
+    (or a new tensor of `out_dtype`) on x's device; a 1-channel `out` gets the mean of the RGB result.
 
     `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
     context it needs, added to the tile's LR context so the filtered result is also seam-free. `margin`
@@ -412,8 +420,8 @@ def upscale_tensor(
     resize = TiledResize((h * s, w * s), (out_h, out_w)) if (out_h, out_w) != (h * s, w * s) else None
     if out is None:
         out = torch.empty((b, 3, out_h, out_w), dtype=out_dtype, device=x.device)
-    elif tuple(out.shape) != (b, 3, out_h, out_w):
-        raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, out_h, out_w)}")
+    elif out.dim() != 4 or out.shape[1] not in (1, 3) or tuple(out.shape[2:]) != (out_h, out_w) or len(out) != b:
+        raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, out_h, out_w)} (or 1 channel)")
     tile = resolve_tile(tile, model)
     margin = context_margin(model) if margin is None else margin
     margin += math.ceil((post_margin + (resize.margin if resize else 0)) / model.scale)
