@@ -8,7 +8,7 @@ for images above its code-cache budget. Memory is one band's input and output pl
 whatever the image height.
 
 A source is anything with `shape` (H, W) or (H, W, C), `dtype` and numpy-style slicing that returns arrays:
-a numpy array, a memmap, a zarr array or `tools.tiff_rows.TiffRows`.
+a numpy array, a memmap, a zarr array or `tools.big_tiff.TiffRows`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from .defaults import DEFAULT_TILE
 from .intensity import Window, choose_window, to_model
 from .layout import numpy_to_bchw, to_unit_float
 from .pipeline import PostProcess, chain_context, upscale_array
-from .tiling import UpscaleCancelled, context_margin, needs_statistics, resolve_tile, statistics_crops, uses_code_cache
+from .tiling import Tile, UpscaleCancelled, needs_statistics, resolve_tile, sampled_statistics, uses_code_cache
 
 BAND_OUT_PIXELS = 6 * 2**20
 MIN_BAND_ROWS = 16
@@ -47,23 +47,15 @@ def _model_input(region: np.ndarray, window: Window | None, device: torch.device
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
 
 
-@torch.inference_mode()
-def sampled_statistics(
-    source, model: nn.Module, window: Window | None, tile: int = DEFAULT_TILE, post: PostProcess | None = None
-) -> torch.Tensor:
-    """The image statistic the in-memory tiler computes from its sampled crops, read crop by crop from `source`."""
+def _statistic(source, model: nn.Module, window: Window | None, tile: int, post: PostProcess | None) -> torch.Tensor:
+    """The in-memory tiler's sampled statistic, its crops read from `source` one at a time."""
+    device = next(model.parameters()).device
+
+    def region(g: Tile) -> torch.Tensor:
+        return _model_input(np.asarray(source[g.y0 : g.y1, g.x0 : g.x1]), window, device)
+
     h, w = source.shape[:2]
-    p = next(model.parameters())
-    post_margin = post.margin if post is not None and post.active else 0
-    margin = context_margin(model) + math.ceil(post_margin / model.scale)
-    crops = statistics_crops(h, w, resolve_tile(tile, model), exact=False)
-    parts = []
-    for c in crops:
-        g = c.grown(margin, h, w)
-        x = _model_input(np.asarray(source[g.y0 : g.y1, g.x0 : g.x1]), window, p.device)
-        parts.append(model.statistics(x, (c.y0 - g.y0, c.y1 - g.y0, c.x0 - g.x0, c.x1 - g.x0)))
-    area = sum((c.y1 - c.y0) * (c.x1 - c.x0) for c in crops)
-    return (torch.stack(parts).sum(dim=0) / area).to(p.dtype)
+    return sampled_statistics(model, h, w, region, tile=tile, post_margin=post.margin if post is not None else 0)
 
 
 def check_bandable(models: list[nn.Module], height: int, width: int) -> None:
@@ -98,7 +90,7 @@ def upscale_bands(
     scale = math.prod(m.scale for m in models)
     rgb = source.ndim == 3 and source.shape[2] in (3, 4)
     window = intensity if intensity is None or isinstance(intensity, Window) else choose_window(source, intensity, rgb)
-    stats = sampled_statistics(source, models[0], window, tile, post) if needs_statistics(models[0]) else None
+    stats = _statistic(source, models[0], window, tile, post) if needs_statistics(models[0]) else None
     ctx = chain_context(models, post)
     step = rows or band_rows(models, w, tile, post)
     starts = list(range(0, h, step))

@@ -23,7 +23,7 @@ import math
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -93,6 +93,10 @@ class Tile:
         return Tile(
             max(0, self.y0 - margin), min(h, self.y1 + margin), max(0, self.x0 - margin), min(w, self.x1 + margin)
         )
+
+    def within(self, outer: Tile) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1) of this tile inside `outer` (e.g. its grown version)."""
+        return self.y0 - outer.y0, self.y1 - outer.y0, self.x0 - outer.x0, self.x1 - outer.x0
 
 
 def plan_tiles(h: int, w: int, tile: int) -> list[Tile]:
@@ -224,14 +228,14 @@ class _Runner:
         self, img: torch.Tensor, t: Tile, margin: int | None = None
     ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         h, w = img.shape[-2:]
-        y0, y1, x0, x1 = astuple(t.grown(self.margin if margin is None else margin, h, w))
-        x = img[None, :, y0:y1, x0:x1].to(self.device, non_blocking=True)
+        g = t.grown(self.margin if margin is None else margin, h, w)
+        x = img[None, :, g.y0 : g.y1, g.x0 : g.x1].to(self.device, non_blocking=True)
         # integer images are converted per tile (a whole-image float copy would be 4x the input); the model
         # casts for its convs
         x = x if x.dtype == torch.float32 else to_unit_float(x)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return x, (t.y0 - y0, t.y0 - y0 + t.y1 - t.y0, t.x0 - x0, t.x0 - x0 + t.x1 - t.x0)
+        return x, t.within(g)
 
     def _tick(self) -> None:
         self.done += 1
@@ -278,7 +282,7 @@ class _Runner:
         if stats is None and needs_statistics(model) and len(plan_tiles(h, w, tile)) > 1:
             if uses_code_cache(model, h, w):
                 return self.run_cached(img, out, tile)
-            stats = self.statistics(img, tile)
+            stats = self.statistics(h, w, tile, lambda t: self._input(img, t))
 
         def infer(t: Tile) -> None:
             x, offsets = self._input(img, t)
@@ -343,19 +347,41 @@ class _Runner:
         rgb = rgb.clamp(0, 1) if self.clamp else rgb
         return rgb.float().mean(dim=0, keepdim=True)
 
-    def statistics(self, img: torch.Tensor, tile: int) -> torch.Tensor:
-        """The whole-image mean [1,C] from the sampled crops (or every tile when exact), fp64-accumulated."""
-        h, w = img.shape[-2:]
+    def statistics(self, h: int, w: int, tile: int, read: Callable[[Tile], tuple[torch.Tensor, tuple]]) -> torch.Tensor:
+        """The whole-image mean [1,C] from the sampled crops (or every tile when exact), fp64-accumulated.
+        `read(crop)`: the crop's model input with its context, and the crop's region in it."""
         crops = statistics_crops(h, w, tile, self.exact)
         parts: list[torch.Tensor] = []
 
         def pool(t: Tile) -> None:
-            x, region = self._input(img, t)
+            x, region = read(t)
             parts.append(self.model.statistics(x, region))
 
         self.for_each_tile(h, w, tile, pool, tiles=crops)
         area = sum((t.y1 - t.y0) * (t.x1 - t.x0) for t in crops)  # an OOM split keeps the same total area
         return (torch.stack(parts).sum(dim=0) / area).to(self.dtype)
+
+
+@torch.inference_mode()
+def sampled_statistics(
+    model: nn.Module,
+    h: int,
+    w: int,
+    read_region: Callable[[Tile], torch.Tensor],
+    *,
+    tile: int = DEFAULT_TILE,
+    post_margin: int = 0,
+) -> torch.Tensor:
+    """The statistic `upscale_tensor` uses for an h×w image above the code-cache budget, with each crop (grown
+    by the same context) read by `read_region(grown)` as a [1,3,h',w'] model input: a lazy source (`banded`)."""
+    margin = context_margin(model) + math.ceil(post_margin / model.scale)
+    runner = _Runner(model, margin, None, None, MIN_TILE, 0)
+
+    def read(t: Tile) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+        g = t.grown(margin, h, w)
+        return read_region(g), t.within(g)
+
+    return runner.statistics(h, w, resolve_tile(tile, model), read)
 
 
 def attach_fp32_twin(model: nn.Module, twin: nn.Module) -> None:

@@ -90,24 +90,21 @@ def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = Fals
     report = BatchReport()
     t_start = time.perf_counter()
     for src, target in plan:
-        bar = tqdm(total=None, unit="band", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc=src.name)
-
-        def on_band(done: int, total: int, bar=bar) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
         try:
-            shape_in, shape_out, dtype = upscale_file(src, target, on_band)
+            with tqdm(unit="band", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc=src.name) as bar:
+
+                def on_band(done: int, total: int, bar=bar) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                shape_in, shape_out, dtype = upscale_file(src, target, on_band)
         except KeyboardInterrupt:
-            bar.close()
             report.interrupted = True
             break
         except (ImageFileError, ValueError, TypeError, OSError) as exc:
-            bar.close()
             report.failed.append((src, str(exc)))
             print(f"error: {exc}", file=sys.stderr)
             continue
-        bar.close()
         report.done.append(target)
         if not quiet:
             print(f"{src} → {target} ({shape_in[1]}x{shape_in[0]} → {shape_out[1]}x{shape_out[0]}, {dtype}, in bands)")

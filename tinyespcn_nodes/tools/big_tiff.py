@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.banded import check_bandable, upscale_bands
 from ..core.files import atomic_path
-from .imagefiles import ImageFileError
+from .imagefiles import ImageFileError, tiff_icc
 
 STREAM_ABOVE_BYTES = 64 * 2**20  # outputs larger than this stream (smaller ones take the in-memory path)
 _LAYOUTS = {"YX", "YXS", "SYX"}
@@ -113,11 +113,6 @@ class TiffRows:
         return np.concatenate(picked)
 
 
-def _icc(rows: TiffRows) -> bytes | None:
-    tag = rows._tif.pages[0].tags.get(34675)  # InterColorProfile
-    return bytes(tag.value) if tag is not None else None
-
-
 def streamable(src: Path, target: Path, models: list, *, tile: int, factor: float | None) -> bool:
     """Whether this file goes through bands: a TIFF to a TIFF, integer scale, tiled, big output, layout and
     models that bands reproduce exactly (else the ordinary in-memory path runs)."""
@@ -161,6 +156,6 @@ def upscale_tiff(
         big = rows.dtype.itemsize * int(np.prod(shape)) > 2**32 - 2**26
         with atomic_path(target) as tmp:
             tifffile.imwrite(
-                tmp, bands, shape=shape, dtype=rows.dtype, iccprofile=_icc(rows), bigtiff=big, **extra,
+                tmp, bands, shape=shape, dtype=rows.dtype, iccprofile=tiff_icc(rows._tif), bigtiff=big, **extra,
             )  # fmt: skip
         return rows.shape, shape, rows.dtype

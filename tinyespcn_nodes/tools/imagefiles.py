@@ -68,12 +68,17 @@ def _meta_of(im) -> ImageMeta:
     return ImageMeta(icc=im.info.get("icc_profile") or None, exif=exif.tobytes() if len(exif) else None)
 
 
+def tiff_icc(tif) -> bytes | None:
+    """The ICC profile of an open `tifffile.TiffFile`'s first page, if it has one."""
+    tag = tif.pages[0].tags.get(34675)  # InterColorProfile
+    return bytes(tag.value) if tag is not None else None
+
+
 def _tiff_icc(path: Path) -> bytes | None:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
-        tag = tif.pages[0].tags.get(34675)  # InterColorProfile
-        return bytes(tag.value) if tag is not None else None
+        return tiff_icc(tif)
 
 
 def read_image_meta(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:

@@ -140,12 +140,19 @@ def user_path_rows(img: np.ndarray, scales: list[int], device: str, mm: float) -
     return rows
 
 
+def _bundled_models(name: str, device: str, precision: str) -> list[torch.nn.Module] | None:
+    """The bundled file `name` (e.g. general-x2) at its own scale, or None when it is not bundled."""
+    if name not in bundled():
+        return None
+    return load_models(name, int(name.rsplit("-x", 1)[1]), device, precision)
+
+
 def fp32_efficiency_row(img: np.ndarray, mm: float, device: str = "auto", name: str = "general-x2") -> dict | None:
     """The user path of `name` with `--precision fp32`: achieved conv GFLOP/s (nominal MACs of the image, the
     tiles' context overlap included as cost) ÷ the in-run fp32 matmul rate."""
-    if name not in bundled():
+    models = _bundled_models(name, device, "fp32")
+    if models is None:
         return None
-    models = load_models(name, int(name.rsplit("-x", 1)[1]), device, "fp32")
     upscale_array(img[:64, :64], models=models)
     t = _best_of(lambda: upscale_array(img, models=models), repeat=2)
     gflops = 2 * macs_per_lr_pixel(models[0]) * img.shape[0] * img.shape[1] / t / 1e9
@@ -163,11 +170,12 @@ _OP_GROUPS = (
 
 def op_profile(name: str, device: str = "auto") -> dict[str, float] | None:
     """Share of CPU time per kind of op in one default-size tile at the default precision (torch.profiler)."""
-    if name not in bundled():
+    models = _bundled_models(name, device, DEFAULT_PRECISION)
+    if models is None:
         return None
     from torch.profiler import profile
 
-    model = load_models(name, int(name.rsplit("-x", 1)[1]), device, DEFAULT_PRECISION)[0]
+    model = models[0]
     side = resolve_tile(DEFAULT_TILE, model) + 2 * (model.receptive_radius + 2)
     p = next(model.parameters())
     x = torch.rand(1, 3, side, side, device=p.device).contiguous(memory_format=torch.channels_last)
