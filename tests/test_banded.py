@@ -130,3 +130,20 @@ def test_cli_streams_big_tiffs_and_stops_cleanly(tmp_path, portrait_u8, monkeypa
     assert main(["upscale", str(src), "-o", str(again), "--weights", "fast-x2", "--tile", "40"]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif", "out.tif"]  # no partial file, no temp file
+
+
+def test_a_failing_band_job_names_the_file_and_leaves_nothing(tmp_path, portrait_u8, monkeypatch, capsys):
+    src, out = tmp_path / "in.tif", tmp_path / "out.tif"
+    tifffile.imwrite(src, portrait_u8[:96, :80], photometric="rgb")
+    monkeypatch.setattr(big_tiff, "STREAM_ABOVE_BYTES", 0)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    import tinyespcn_nodes.core.banded as banded
+
+    monkeypatch.setattr(banded, "upscale_array", full_disk)
+    assert main(["upscale", str(src), "-o", str(out), "--weights", "fast-x2", "--tile", "40"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {src}: [Errno 28] No space left on device" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif"]

@@ -102,8 +102,9 @@ def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = Fals
             report.interrupted = True
             break
         except (ImageFileError, ValueError, TypeError, OSError) as exc:
-            report.failed.append((src, str(exc)))
-            print(f"error: {exc}", file=sys.stderr)
+            message = str(exc) if isinstance(exc, ImageFileError) else f"{src}: {exc}"  # always names the file
+            report.failed.append((src, message))
+            print(f"error: {message}", file=sys.stderr)
             continue
         report.done.append(target)
         if not quiet:
