@@ -66,3 +66,57 @@ def test_installed_wheel_runs_both_commands_outside_the_checkout(wheel, tmp_path
             [sys.executable, "-m", module, "--help"], capture_output=True, text=True, cwd=tmp_path, env=env
         )
         assert res.returncode == 0 and "usage: python -m" in res.stdout, res.stderr
+
+
+def _installed_closure(requirements: list[str]) -> set[str]:
+    """Distribution names of `requirements` and everything they require (extras' requirements left out)."""
+    import re
+    from importlib import metadata
+
+    seen: set[str] = set()
+    todo = [re.split(r"[ ;<>=!~\[]", r, maxsplit=1)[0] for r in requirements]
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.distribution(name).requires or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in requires if "extra ==" not in r]
+    return seen
+
+
+def test_the_cli_upscale_imports_only_core_dependencies(tmp_path):
+    """A plain `pip install .` must run `upscale` on files: every third-party module that path imports belongs
+    to a core dependency (or one of theirs), not to an extra that happens to be installed here."""
+    import json
+    from importlib import metadata
+
+    import numpy as np
+    from PIL import Image
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    Image.fromarray(np.zeros((24, 20, 3), np.uint8)).save(tmp_path / "in.png")
+    probe = (
+        "import atexit, json, runpy, sys\n"
+        "before = set(sys.modules)  # what site start-up imported (.pth hooks) is not the command's\n"
+        "atexit.register(lambda: print(json.dumps(sorted({m.split('.')[0] for m in set(sys.modules) - before}))))\n"
+        f"sys.argv = ['tinyespcn', 'upscale', {str(tmp_path / 'in.png')!r}, '-o', {str(tmp_path / 'out.png')!r},"
+        " '--weights', 'fast-x2']\n"
+        "runpy.run_module('tinyespcn_nodes', run_name='__main__')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert (tmp_path / "out.png").is_file(), res.stderr
+    imported = json.loads(res.stdout.strip().splitlines()[-1])
+    core = _installed_closure(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+    owners = metadata.packages_distributions()
+    outside = {
+        m: owners[m]
+        for m in imported
+        if m in owners
+        and m not in ("tinyespcn_nodes", "trainer")
+        and not any(d.lower().replace("_", "-") in core for d in owners[m])
+    }
+    assert not outside, f"the upscale command imports modules of undeclared distributions: {outside}"
