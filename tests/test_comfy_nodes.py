@@ -292,6 +292,19 @@ def test_copied_weights_resolve_by_bundled_name_and_each_model_is_listed_once(co
     assert load(comfy, "general-x2").scale == 2 and load(comfy, "fast-x2").scale == 2
 
 
+def test_saved_workflows_naming_a_renamed_file_still_validate_and_load(comfy, monkeypatch, weights_file):
+    """`balanced-x2` was promoted to `general-x2`: the list offers the new name only, yet a workflow saved
+    with the old one passes validation (ComfyUI skips its list check for inputs VALIDATE_INPUTS takes)."""
+    monkeypatch.setattr(_catalog_module(comfy), "SEARCH_DIRS", ())
+    (comfy.models_dir / "tinyespcn-general-x2.safetensors").write_bytes(weights_file.read_bytes())
+    loader = comfy.nodes["TinyESPCN_ModelLoader"]
+    assert "balanced-x2" not in loader.INPUT_TYPES()["required"]["weights"][0]
+    assert loader.VALIDATE_INPUTS(weights="balanced-x2") is True
+    assert load(comfy, "balanced-x2").path == load(comfy, "general-x2").path
+    refused = loader.VALIDATE_INPUTS(weights="nothing-x2")
+    assert isinstance(refused, str) and "unknown weights 'nothing-x2'" in refused
+
+
 def test_bundled_models_appear_once_after_install_comfyui(comfy, weights_file):
     from tinyespcn_nodes.core.catalog import bundled
 

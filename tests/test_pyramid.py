@@ -94,7 +94,7 @@ def test_one_file_serves_three_scales_through_the_catalog_and_the_pipeline(pyram
     x2, x8 = load_models("pyramid", 2, "cpu", "fp32")[0], chain[0]
     assert x2 is not x8 and x2.scale == 2  # cached per scale: asking for x2 does not change the x8 model
 
-    for name in ("general-x2", "general", "balanced"):  # a family without an x8 file: its x2 file three times
+    for name in ("general-x2", "general", "balanced", "seed"):  # a family without an x8 file: its x2 file three times
         assert [m.scale for m in load_models(name, 8, "cpu", "fp32")] == [2, 2, 2]
     with pytest.raises(WeightsError, match="x8 needs an x8 file or an x2 file"):
         load_models("general-x4", 8, "cpu", "fp32")

@@ -48,3 +48,17 @@ def test_stored_set5_psnr_is_reproduced(path):
     assert key in info.metrics
     got = score(model.eval(), load_set("Set5", info.scale), info.scale, with_ssim=False)["psnr"]
     assert abs(got - info.metrics[key]) <= 0.02, f"{path.name}: {got:.3f} dB measured, {info.metrics[key]} stored"
+
+
+def test_promoted_names_resolve_and_the_tier_text_matches_each_general_file():
+    """A balanced file promoted to `general-xN` leaves the seed file as `seed-xN`; the old name still loads it."""
+    from tinyespcn_nodes.core.catalog import RENAMED, TIERS, resolve_weights
+    from tinyespcn_nodes.core.weights import read_weights
+
+    for old, new in RENAMED.items():
+        assert old not in bundled() and resolve_weights(old) == resolve_weights(new)
+    arch = {s: read_weights(resolve_weights(f"general-x{s}"))[0].spec.name for s in (2, 3, 4)}
+    assert arch == {2: "rep", 3: "tinyespcn", 4: "tinyespcn"}, arch  # what TIERS["general"] says
+    assert TIERS["general"].startswith("default: TinyESPCN-Rep ≤100k MACs/px at x2, seed config ~390k at x3/x4")
+    for s in (2, 3, 4):
+        assert read_weights(resolve_weights(f"seed-x{s}"))[0].spec.name == "tinyespcn"

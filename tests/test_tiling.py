@@ -5,6 +5,7 @@ from conftest import REPO
 from PIL import Image
 
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.catalog import resolve_weights
 from tinyespcn_nodes.core.devices import cpu_has_fast_bf16, pick_dtype
 from tinyespcn_nodes.core.layout import numpy_to_bchw
 from tinyespcn_nodes.core.pipeline import PostProcess, upscale_bchw_tensor
@@ -211,7 +212,7 @@ def test_sampled_statistics_stay_within_half_a_level_on_real_images(scale, monke
     from tinyespcn_nodes.core.weights import load_model
 
     folder = shared_path("data/benchmarks/Set14/image_SRF_2")
-    model, _ = load_model(REPO / "weights" / f"general-x{scale}.safetensors")
+    model, _ = load_model(resolve_weights(f"seed-x{scale}"))
     for name in ("img_001_SRF_2_HR.png", "img_002_SRF_2_HR.png"):
         x = torch.from_numpy(np.array(Image.open(folder / name).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
         x = x[:, :, :320, :320]
@@ -286,7 +287,7 @@ def test_code_cache_makes_gated_models_exact_in_one_pass(scale):
     from tinyespcn_nodes.core.tiling import tile_count, uses_code_cache
     from tinyespcn_nodes.core.weights import load_model
 
-    model, _ = load_model(REPO / "weights" / f"general-x{scale}.safetensors")
+    model, _ = load_model(resolve_weights(f"seed-x{scale}"))
     img = np.array(Image.open(REPO / "tinyespcn_nodes" / "data" / "astronaut.png").convert("RGB"))[:150, :170]
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
     assert uses_code_cache(model, 150, 170) and tile_count(150, 170, 64, model) == 2 * len(plan_tiles(150, 170, 64))

@@ -14,7 +14,7 @@ SHARED = REPO.parent / "shared"
 DEFAULT_BASELINES = REPO / "weights" / "baselines"
 DEFAULT_OPENCV = SHARED / "weights" / "opencv_dnn_superres"
 DEFAULT_CROPS = ("Set5=butterfly", "Set14=img_005", "Faces=")
-CHAINED_AT_X8 = ("general-x2", "balanced-x2", "fast-x2")
+CHAINED_AT_X8 = ("general-x2", "seed-x2", "balanced-x2", "fast-x2")
 
 
 def add_parsers(sub) -> None:

@@ -12,13 +12,16 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parents[1]
 SEARCH_DIRS = (_PACKAGE / "weights", _PACKAGE.parent / "weights")
 SUFFIX = ".safetensors"
-# Names that resolve to another bundled file without being listed twice: the seed-faithful files are
-# `general-x*` until the balanced tier beats them on Set5, Set14 and BSD100 (the model card says which).
+# Families that resolve to another bundled family's file where they have none of their own. At each scale
+# `general-xN` is the seed-faithful file until a balanced file beats it on Set5, Set14 and BSD100; then the
+# balanced file ships as `general-xN`, the seed file as `seed-xN`, and the old `balanced-xN` name follows it.
 ALIASES = {"seed": "general", "seed-portrait": "portrait"}
+RENAMED = {"balanced-x2": "general-x2"}  # promoted at x2 (model card: beats seed-x2 on all three sets)
 DEFAULT_X8 = "balanced-x2"
 # what each bundled family is, for the hosts' choice text (costs from `python -m tinyespcn_nodes info`)
 TIERS = {
-    "general": "seed config, best quality (~390k MACs/px)",
+    "general": "default: TinyESPCN-Rep ≤100k MACs/px at x2, seed config ~390k at x3/x4",
+    "seed": "seed config (~390k MACs/px)",
     "portrait": "faces, seed config",
     "balanced": "TinyESPCN-Rep, ≤100k MACs/px",
     "balanced-portrait": "faces, TinyESPCN-Rep, ≤100k MACs/px",
@@ -50,10 +53,21 @@ def bundled() -> dict[str, Path]:
 
 def default_name(scale: int) -> str:
     """The default file per scale; at x8 an x2 file that `load_models` runs three times (the x8 table in the
-    model card: balanced-x2 ×3 leads on 3 of 4 sets at under a quarter of general-x2 ×3's MACs)."""
+    model card: balanced-x2 ×3 leads on 3 of 4 sets at under a quarter of seed-x2 ×3's MACs)."""
     if scale == 8:
-        return DEFAULT_X8 if DEFAULT_X8 in bundled() else "general-x2"
+        return _bundled_name(DEFAULT_X8, bundled()) or "general-x2"
     return f"general-x{scale}"
+
+
+def _bundled_name(name: str, table: dict[str, Path]) -> str | None:
+    """The bundled file a name stands for: its own, the file it was renamed to, or its alias family's."""
+    if name in table:
+        return name
+    if RENAMED.get(name) in table:
+        return RENAMED[name]
+    stem, _, suffix = name.rpartition("-x")
+    aliased = f"{ALIASES[stem]}-x{suffix}" if stem in ALIASES else None
+    return aliased if aliased in table else None
 
 
 def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = None) -> Path:
@@ -72,11 +86,9 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
     for candidate in (text, f"{text}-x{scale}" if scale else None):
         if not candidate:
             continue
-        if candidate in table:
-            return table[candidate]
-        stem, _, suffix = candidate.rpartition("-x")
-        if stem in ALIASES and f"{ALIASES[stem]}-x{suffix}" in table:
-            return table[f"{ALIASES[stem]}-x{suffix}"]
+        found = _bundled_name(candidate, table)
+        if found:
+            return table[found]
     family = sorted(n for n in table if n.rpartition("-x")[0] == text)
     if family and scale:  # a multi-output file (`pyramid-x8` serves x2/x4/x8) answers its family's smaller scales
         from .weights import offered_scales

@@ -59,12 +59,13 @@ def _weight_choices() -> list[str]:
 
 
 def _resolve_choice(choice: str):
-    from ..core.catalog import resolve_weights
+    from ..core.catalog import RENAMED, resolve_weights
     from ..core.weights import describe_foreign
 
     table = _catalog()
-    if choice in table:
-        return table[choice]
+    for name in (choice, RENAMED.get(choice)):
+        if name in table:
+            return table[name]
     files = _upscale_model_files()
     if choice in files:  # a workflow naming a file we do not list: say what it is
         what = describe_foreign(files[choice])
@@ -106,10 +107,20 @@ class TinyESPCNModelLoader:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = seed config, balanced ≤100k MACs/px, fast ≤25k, portrait = faces, balanced-portrait = faces at the balanced cost) and TinyESPCN files in models/upscale_models."}),
+            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = the default, the best measured file per scale; seed = seed config; balanced ≤100k MACs/px, fast ≤25k, portrait = faces, balanced-portrait = faces at the balanced cost) and TinyESPCN files in models/upscale_models."}),
             "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
             "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
         }}  # fmt: skip
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, weights: str):
+        """Replaces ComfyUI's list check for `weights` only, so saved workflows that name a renamed file
+        (`balanced-x2`, now `general-x2`) still run; any name the loader cannot resolve is refused here."""
+        try:
+            _resolve_choice(weights)
+        except (FileNotFoundError, ValueError) as e:
+            return str(e)
+        return True
 
     RETURN_TYPES = (MODEL_TYPE,)
     RETURN_NAMES = ("model",)

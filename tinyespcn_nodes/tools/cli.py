@@ -254,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         choices=(2, 3, 4, 8),
         default=2,
-        help="2, 3, 4, or 8 (an x8 file, or an x2 file run three times; default at x8: balanced-x2 three times)",
+        help="2, 3, 4, or 8 (an x8 file, or an x2 file run three times; default at x8: general-x2 three times)",
     )
     up.add_argument(
         "--factor",

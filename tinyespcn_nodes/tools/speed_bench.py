@@ -7,7 +7,7 @@
   shared .pb files exist); onnxruntime on the exported folded models;
 * folder: 16 mixed JPEG/PNG photos (0.3-12 MP) through the CLI's batch path, images/s and decode/encode share;
 * tiling: default tiled ÷ untiled on a 768² LR input, and the sampled statistics pass vs the exact two-pass;
-* fp32 conv efficiency of the general tier (its user path with --precision fp32) and, per x2 tier, the
+* fp32 conv efficiency of the seed-config x2 file (its user path with --precision fp32) and, per x2 tier, the
   share of one default tile's time per kind of op (torch.profiler);
 * filters: MP/s of unsharp mask and MSAA vs Pillow; memory: peak RSS of a 2048² → 8192² x4 upscale minus
   the output's bytes, in a child process;
@@ -44,7 +44,7 @@ from ..core.tiling import needs_statistics, resolve_tile, upscale_tensor
 from ..core.weights import load_model
 
 SHARED_PB = shared_path("weights", "opencv_dnn_superres")
-TIERS = ("general", "balanced", "fast")
+TIERS = ("seed", "general", "balanced", "fast")  # `seed-xN` is a file of its own where general-xN was promoted
 
 
 def _best_of(fn, repeat: int = 3) -> float:
@@ -126,7 +126,7 @@ def user_path_rows(img: np.ndarray, scales: list[int], device: str, mm: float) -
             out_mp = lr_px * scale * scale / 1e6
             macs = macs_per_lr_pixel(model)
             row = {
-                "weights": name, "scale": scale, "tier": tier, "macs_per_lr_px": macs,
+                "weights": name, "scale": scale, "tier": tier, "macs_per_lr_px": macs, "seed": needs_statistics(model),
                 "dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
                 "tile": resolve_tile(DEFAULT_TILE, model), "seconds": t, "ms_per_out_mp": 1e3 * t / out_mp,
                 "gflops": 2 * macs * lr_px / t / 1e9,
@@ -147,9 +147,10 @@ def _bundled_models(name: str, device: str, precision: str) -> list[torch.nn.Mod
     return load_models(name, int(name.rsplit("-x", 1)[1]), device, precision)
 
 
-def fp32_efficiency_row(img: np.ndarray, mm: float, device: str = "auto", name: str = "general-x2") -> dict | None:
+def fp32_efficiency_row(img: np.ndarray, mm: float, device: str = "auto", name: str | None = None) -> dict | None:
     """The user path of `name` with `--precision fp32`: achieved conv GFLOP/s (nominal MACs of the image, the
-    tiles' context overlap included as cost) ÷ the in-run fp32 matmul rate."""
+    tiles' context overlap included as cost) ÷ the in-run fp32 matmul rate. Default: the seed-config x2 file."""
+    name = name or ("seed-x2" if "seed-x2" in bundled() else "general-x2")
     models = _bundled_models(name, device, "fp32")
     if models is None:
         return None
@@ -516,7 +517,7 @@ def run_bench(
     say(f"{'model':<14} {'MACs/px':>8} {'dtype':>8} {'tile':>5} {'ms/MP':>8} {'+filters':>9} {'GFLOP/s':>8} "
         f"{'÷matmul':>8} {'vs seed':>8} {'vs CV ESPCN':>11}")  # fmt: skip
     for r in rows:
-        seed = next((q for q in rows if q["scale"] == r["scale"] and q["tier"] == "general"), None)
+        seed = next((q for q in rows if q["scale"] == r["scale"] and q["seed"]), None)
         cv = peers[r["scale"]].get("opencv_espcn")
         say(f"{r['weights']:<14} {r['macs_per_lr_px']:>8,} {r['dtype']:>8} {r['tile']:>5} {r['ms_per_out_mp']:>8.1f} "
             f"{r.get('ms_per_out_mp_with_filters', float('nan')):>9.1f} {r['gflops']:>8.1f} "
@@ -535,7 +536,7 @@ def run_bench(
     for p in result["profile"]:
         shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in p.items() if k not in ("weights", "side"))
         say(f"time per op kind, {p['weights']} one {p['side']}² tile ({DEFAULT_PRECISION}): {shares}")
-    ort = onnx_rows(img, [f"{t}-x2" for t in ("fast", "balanced", "general")]) if onnx_test else []
+    ort = onnx_rows(img, [f"{t}-x2" for t in ("fast", "general", "seed")]) if onnx_test else []
     for r in ort:
         say(f"onnxruntime {r['weights']}: {r['onnxruntime_ms_per_out_mp']:.1f} ms/MP vs torch fp32 untiled "
             f"{r['torch_fp32_ms_per_out_mp']:.1f} ms/MP")  # fmt: skip
