@@ -17,7 +17,6 @@ SUFFIX = ".safetensors"
 # balanced file ships as `general-xN`, the seed file as `seed-xN`, and the old `balanced-xN` name follows it.
 ALIASES = {"seed": "general", "seed-portrait": "portrait"}
 RENAMED = {"balanced-x2": "general-x2"}  # promoted at x2 (model card: beats seed-x2 on all three sets)
-DEFAULT_X8 = "balanced-x2"
 # what each bundled family is, for the hosts' choice text (costs from `python -m tinyespcn_nodes info`)
 TIERS = {
     "general": "default: TinyESPCN-Rep ≤100k MACs/px at x2, seed config ~390k at x3/x4",
@@ -52,14 +51,12 @@ def bundled() -> dict[str, Path]:
 
 
 def default_name(scale: int) -> str:
-    """The default file per scale; at x8 an x2 file that `load_models` runs three times (the x8 table in the
-    model card: balanced-x2 ×3 leads on 3 of 4 sets at under a quarter of seed-x2 ×3's MACs)."""
-    if scale == 8:
-        return _bundled_name(DEFAULT_X8, bundled()) or "general-x2"
-    return f"general-x{scale}"
+    """The default file per scale; at x8 the x2 default, which `load_models` runs three times (the x8 table in
+    the model card: general-x2 ×3 leads seed-x2 ×3 on 4 of 5 sets at under a quarter of its MACs)."""
+    return f"general-x{2 if scale == 8 else scale}"
 
 
-def _bundled_name(name: str, table: dict[str, Path]) -> str | None:
+def bundled_name(name: str, table: dict[str, Path]) -> str | None:
     """The bundled file a name stands for: its own, the file it was renamed to, or its alias family's."""
     if name in table:
         return name
@@ -86,7 +83,7 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
     for candidate in (text, f"{text}-x{scale}" if scale else None):
         if not candidate:
             continue
-        found = _bundled_name(candidate, table)
+        found = bundled_name(candidate, table)
         if found:
             return table[found]
     family = sorted(n for n in table if n.rpartition("-x")[0] == text)

@@ -59,13 +59,13 @@ def _weight_choices() -> list[str]:
 
 
 def _resolve_choice(choice: str):
-    from ..core.catalog import RENAMED, resolve_weights
+    from ..core.catalog import bundled_name, resolve_weights
     from ..core.weights import describe_foreign
 
     table = _catalog()
-    for name in (choice, RENAMED.get(choice)):
-        if name in table:
-            return table[name]
+    name = bundled_name(choice, table)
+    if name:
+        return table[name]
     files = _upscale_model_files()
     if choice in files:  # a workflow naming a file we do not list: say what it is
         what = describe_foreign(files[choice])

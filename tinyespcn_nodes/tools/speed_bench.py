@@ -147,10 +147,9 @@ def _bundled_models(name: str, device: str, precision: str) -> list[torch.nn.Mod
     return load_models(name, int(name.rsplit("-x", 1)[1]), device, precision)
 
 
-def fp32_efficiency_row(img: np.ndarray, mm: float, device: str = "auto", name: str | None = None) -> dict | None:
+def fp32_efficiency_row(img: np.ndarray, mm: float, device: str = "auto", name: str = "seed-x2") -> dict | None:
     """The user path of `name` with `--precision fp32`: achieved conv GFLOP/s (nominal MACs of the image, the
     tiles' context overlap included as cost) ÷ the in-run fp32 matmul rate. Default: the seed-config x2 file."""
-    name = name or ("seed-x2" if "seed-x2" in bundled() else "general-x2")
     models = _bundled_models(name, device, "fp32")
     if models is None:
         return None
