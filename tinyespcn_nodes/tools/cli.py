@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .allocator import retain_freed_memory
 from .imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
 
 DEFAULT_OUT = "tinyespcn_out"
@@ -327,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; `argv` None means this process's own arguments, so its allocator is ours to tune."""
+    if argv is None:
+        retain_freed_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

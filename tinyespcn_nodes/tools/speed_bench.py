@@ -42,6 +42,7 @@ from ..core.pipeline import PostProcess, load_models, upscale_array
 from ..core.shared import shared_path
 from ..core.tiling import needs_statistics, resolve_tile, upscale_tensor
 from ..core.weights import load_model
+from .allocator import is_tuned
 
 SHARED_PB = shared_path("weights", "opencv_dnn_superres")
 TIERS = ("seed", "general", "balanced", "fast")  # `seed-xN` is a file of its own where general-xN was promoted
@@ -419,6 +420,8 @@ _BIG_CHILD = (
     + r"""
 import json, sys, time
 import numpy as np, tifffile
+from tinyespcn_nodes.tools.allocator import retain_freed_memory
+retain_freed_memory()  # as the CLI's own process does
 from tinyespcn_nodes.core.pipeline import load_models, upscale_array
 from tinyespcn_nodes.core.tiling import context_margin
 from tinyespcn_nodes.tools.big_tiff import TiffRows, streamable
@@ -507,7 +510,14 @@ def run_bench(
     say(f"machine: {info['cpu']}; flags {' '.join(info['flags']) or '-'}; {info['logical_cores']} logical cores, "
         f"{info['torch_threads']} torch threads; torch {info['torch']}; device {dev}"
         + (f" ({info['cuda']})" if info["cuda"] else ""))  # fmt: skip
-    say(f"in-run float32 matmul 2048^3: {mm:.1f} GFLOP/s")
+    say(
+        f"in-run float32 matmul 2048^3: {mm:.1f} GFLOP/s; malloc: "
+        + (
+            "freed tensor blocks kept in the heap, as the CLI runs"
+            if is_tuned()
+            else "libc default (not run as the CLI)"
+        )
+    )
     img = _test_image((width, height))
     rows = user_path_rows(img, scales, device, mm)
     peers = peer_rows(img, scales)
