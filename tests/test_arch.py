@@ -172,7 +172,7 @@ def test_fused_conv_relu_equals_the_two_ops_and_keeps_hooks(monkeypatch):
 def test_row_prelu_is_prelu_bit_for_bit(channels, side):
     import torch.nn.functional as F
 
-    from tinyespcn_nodes.core.arch.rep import prelu
+    from tinyespcn_nodes.core.arch.ops import prelu
 
     torch.manual_seed(0)
     weight = torch.rand(channels) * 2.4 - 0.5  # negative and > 1 slopes, as trained files have
@@ -188,3 +188,21 @@ def test_row_prelu_is_prelu_bit_for_bit(channels, side):
     x2, w2 = x.detach().clone().requires_grad_(), weight.clone().requires_grad_()
     F.prelu(x2, w2).square().sum().backward()
     assert torch.allclose(x.grad, x2.grad) and torch.allclose(w.grad, w2.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("scale, side", [(2, 17), (3, 8), (4, 5)])
+def test_pixel_shuffle_is_torchs_bit_for_bit(scale, side):
+    import torch.nn.functional as F
+
+    from tinyespcn_nodes.core.arch.ops import pixel_shuffle
+
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        x = torch.randn(2, 3 * scale * scale, side, side + 2).to(dtype)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            xi = x.contiguous(memory_format=layout)
+            got = pixel_shuffle(xi, scale)
+            assert torch.equal(got, F.pixel_shuffle(x, scale)) and got.shape == (2, 3, side * scale, (side + 2) * scale)
+    x = torch.randn(1, 3 * scale * scale, side, side).contiguous(memory_format=torch.channels_last).requires_grad_()
+    pixel_shuffle(x, scale).square().sum().backward()
+    assert torch.equal(x.grad, 2 * x.detach())

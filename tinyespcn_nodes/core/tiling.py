@@ -287,7 +287,7 @@ class _Runner:
         def infer(t: Tile) -> None:
             x, offsets = self._input(img, t)
             y = model(x) if stats is None else model(x, stats=stats)
-            if self.dtype != torch.float32 and not torch.isfinite(y).all():  # fp16/bf16 overflow: redo in fp32
+            if self.overflowed(y):
                 twin = fp32_twin(model)
                 y = twin(x) if stats is None else twin(x, stats=stats.float())
             self.emit(out, t, y, offsets)
@@ -317,12 +317,17 @@ class _Runner:
             x, offsets = self._input(img, t, m)
             y0, x0 = t.y0 - offsets[0], t.x0 - offsets[2]
             y = model.decode(x, code[:, :, y0 : y0 + x.shape[-2], x0 : x0 + x.shape[-1]], stats)
-            if self.dtype != torch.float32 and not torch.isfinite(y).all():  # fp16/bf16 overflow: redo in fp32
+            if self.overflowed(y):
                 wide, offsets = self._input(img, t)
                 y = fp32_twin(model)(wide, stats=stats.float())
             self.emit(out, t, y, offsets)
 
         return self.for_each_tile(h, w, tile, decode)
+
+    def overflowed(self, y: torch.Tensor) -> bool:
+        """A reduced-precision tile to redo in fp32. One fp32 sum instead of isfinite's four passes: it is
+        non-finite when any value is (or when the sum itself overflows, which only costs an fp32 redo)."""
+        return self.dtype != torch.float32 and not torch.isfinite(y.sum(dtype=torch.float32))
 
     def emit(self, out: torch.Tensor, t: Tile, y: torch.Tensor, offsets: tuple[int, int, int, int]) -> None:
         """Post filters, then the tile's core (or its resized block) into `out` (a 1-channel `out`: its mean)."""

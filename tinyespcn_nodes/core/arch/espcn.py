@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .ops import pixel_shuffle
 from .spec import ArchConfig, ArchSpec
 
 
@@ -26,7 +27,6 @@ class ESPCN(nn.Module):
         self.conv_a = nn.Conv2d(3, 64, 5, padding=2)
         self.conv_b = nn.Conv2d(64, 32, 3, padding=1)
         self.conv_c = nn.Conv2d(32, 3 * s * s, 3, padding=1)
-        self.shuffle = nn.PixelShuffle(s)
 
     @property
     def scale(self) -> int:
@@ -39,7 +39,7 @@ class ESPCN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = torch.tanh(self.conv_a(x.to(self.conv_a.weight.dtype)))
         x = torch.tanh(self.conv_b(x))
-        return self.shuffle(self.conv_c(x))
+        return pixel_shuffle(self.conv_c(x), self.scale)
 
 
 def _config_from_state(state: dict) -> ESPCNConfig:

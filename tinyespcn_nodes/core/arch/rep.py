@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ops import pixel_shuffle, prelu
 from .spec import ArchConfig, ArchSpec
 
 _SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
@@ -134,17 +135,6 @@ def _layer(cin: int, cout: int, cfg: RepConfig) -> nn.Module:
     return RepConv3x3(cin, cout, cfg.expand, cfg.edge)
 
 
-def prelu(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """`F.prelu`, bit for bit, run on each channels-last image row as one (W·C) vector: PyTorch's kernel falls
-    back to a scalar loop when the channel count is below the SIMD width (16 bf16 channels: ~15x slower)."""
-    if x.dim() == 4 and x.shape[1] > 1 and weight.numel() == x.shape[1] and not x.is_contiguous():
-        if x.is_contiguous(memory_format=torch.channels_last):
-            n, c, h, w = x.shape
-            rows = F.prelu(x.permute(0, 2, 3, 1).reshape(n * h, w * c), weight.repeat(w))
-            return rows.view(n, h, w, c).permute(0, 3, 1, 2)
-    return F.prelu(x, weight)
-
-
 class TinyESPCNRep(nn.Module):
     """RGB [B,3,h,w] in [0,1] → RGB [B,3,s·h,s·w]; branched for training, plain after `deploy()`."""
 
@@ -157,7 +147,6 @@ class TinyESPCNRep(nn.Module):
         self.convs = nn.ModuleList(_layer(c, c, cfg) for _ in range(cfg.blocks))
         self.prelus = nn.ModuleList(nn.PReLU(c) for _ in range(cfg.blocks))
         self.conv_out = _layer(c, 3 * s * s, cfg)
-        self.shuffle = nn.PixelShuffle(s)
         # stored so that a bare state dict (spandrel, ComfyUI's core loader) rebuilds the same function
         self.register_buffer("attn_every", torch.tensor([float(cfg.attn_every)]))
 
@@ -181,7 +170,7 @@ class TinyESPCNRep(nn.Module):
         detail = self.conv_out(y)
         s2 = self.scale * self.scale
         # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision
-        return self.shuffle(detail.to(lr.dtype) + lr.repeat_interleave(s2, dim=1))
+        return pixel_shuffle(detail.to(lr.dtype) + lr.repeat_interleave(s2, dim=1), self.scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for old, new in _LEGACY_NAMES.items():  # checkpoints of the first runs used head/body/tail
