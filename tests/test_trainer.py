@@ -38,6 +38,16 @@ def test_corrupt_files_are_skipped_and_counted(image_folder, tmp_path):
     assert len(t.pool.hr) == 4 and len(t.pool.skipped) == 1
 
 
+def test_a_run_without_validation_sets_says_so(image_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYESPCN_SHARED", str(tmp_path / "no-shared"))
+    lines = []
+    Trainer(config(image_folder, tmp_path / "r"), log=lines.append).prepare()
+    assert any(line.startswith("no validation:") and "TINYESPCN_SHARED" in line for line in lines)
+    lines.clear()
+    Trainer(config(image_folder, tmp_path / "q", val_every=0), log=lines.append).prepare()
+    assert not any(line.startswith("no validation") for line in lines)  # none asked for
+
+
 def test_resume_after_kill_equals_uninterrupted(image_folder, tmp_path):
     full = Trainer(config(image_folder, tmp_path / "full"))
     full.fit()

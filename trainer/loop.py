@@ -19,6 +19,7 @@ from torch import nn
 from tinyespcn_nodes.core.devices import pick_device
 from tinyespcn_nodes.core.files import atomic_path, write_text_atomic
 from tinyespcn_nodes.core.resize import matlab_imresize
+from tinyespcn_nodes.core.shared import ENV, shared_path
 from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
@@ -232,6 +233,11 @@ class Trainer:
         self.val_pairs = validation_sets(
             self.cfg.scale, self.held_out, self.cfg.face_size, self.cfg.val_sets, self.cfg.val_limit
         )
+        if not self.val_pairs and self.cfg.val_every:
+            self.log(
+                f"no validation: no --val-sets and no {shared_path('data', 'benchmarks', 'Set5', 'HR')} "
+                f"(set {ENV} to the shared folder); no PSNR in the log, no best.safetensors"
+            )
 
     def validate(self) -> dict[str, float]:
         model = (self.ema.model if self.ema else self.model).eval()
