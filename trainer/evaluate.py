@@ -24,11 +24,16 @@ class Pair:
     gray: bool = False  # the HR file is single-channel: scored on its intensity, as MATLAB scripts do
 
 
-def default_val_sets() -> list[str]:
-    """Set5 HR from the shared folder when it is there (what runs validate on, and exports measure, by default)."""
+def default_val_folder() -> Path:
+    """Set5 HR in the shared folder: what runs validate on, and exports measure, by default."""
     from tinyespcn_nodes.core.shared import shared_path
 
-    folder = shared_path("data", "benchmarks", "Set5", "HR")
+    return shared_path("data", "benchmarks", "Set5", "HR")
+
+
+def default_val_sets() -> list[str]:
+    """The default validation folder when it is there."""
+    folder = default_val_folder()
     return [str(folder)] if folder.is_dir() else []
 
 

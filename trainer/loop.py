@@ -19,13 +19,13 @@ from torch import nn
 from tinyespcn_nodes.core.devices import pick_device
 from tinyespcn_nodes.core.files import atomic_path, write_text_atomic
 from tinyespcn_nodes.core.resize import matlab_imresize
-from tinyespcn_nodes.core.shared import ENV, shared_path
+from tinyespcn_nodes.core.shared import ENV
 from tinyespcn_nodes.core.weights import save_weights
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .degradations import Microscopy
-from .evaluate import score, validation_sets
+from .evaluate import default_val_folder, score, validation_sets
 from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
 from .models import build_model, init_from
@@ -235,7 +235,7 @@ class Trainer:
         )
         if not self.val_pairs and self.cfg.val_every:
             self.log(
-                f"no validation: no --val-sets and no {shared_path('data', 'benchmarks', 'Set5', 'HR')} "
+                f"no validation: no --val-sets and no {default_val_folder()} "
                 f"(set {ENV} to the shared folder); no PSNR in the log, no best.safetensors"
             )
 
