@@ -3,9 +3,14 @@
 Training form (ECBSR-style, one `RepConv3x3` per layer): 3x3 + (1x1 → 3x3, `expand`x wide) + 1x1 → fixed
 Sobel-x / Sobel-y / Laplacian with learned per-channel scales + identity. Every branch is linear, so
 `fold()` sums them into ONE 3x3 conv exactly (the 1x1 convs run on zero padding, so their bias is what
-the folded conv sees at the border too). Activations are PReLU; every `attn_every` layers a parameter-free
-attention (SPAN: the features gate themselves with sigmoid) closes a residual group. Tail: 3x3 → 3·s²
-→ PixelShuffle, plus the LR input repeated s² times (nearest skip, free). Everything is tile-local.
+the folded conv sees at the border too). Every `attn_every` layers a parameter-free attention closes a
+residual group. Tail: 3x3 → 3·s² → PixelShuffle, plus the LR input repeated s² times (nearest skip, free).
+Everything is tile-local.
+
+Two activation sets: `act="prelu", gate="sigmoid"` (per-channel PReLU; SPAN's gate, the features gate
+themselves with a sigmoid: (y + group input) · σ(y)), and `act="leaky", gate="hardswish"`, whose every op
+oneDNN runs inside the conv on CPU: one learned slope per layer (a leaky ReLU), and the group's last conv
+gates itself with a hard sigmoid (hardswish: y · relu6(y + 3)/6) before the group input is added.
 """
 
 from __future__ import annotations
@@ -16,12 +21,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import pixel_shuffle, prelu
+from .ops import conv_hardswish, conv_leaky, pixel_shuffle_skip
 from .spec import ArchConfig, ArchSpec
 
 _SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
 _SOBEL_Y = [[1.0, 2.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -2.0, -1.0]]
 _LAPLACIAN = [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]
+
+
+ACTS = ("prelu", "leaky")
+GATES = ("sigmoid", "hardswish")
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,22 @@ class RepConfig(ArchConfig):
     expand: int = 2  # width multiplier of the 1x1 → 3x3 branch (0 = branch off)
     edge: bool = True  # Sobel/Laplacian branches
     attn_every: int = 2  # parameter-free attention + residual every N layers (0 = off)
+    act: str = "prelu"  # prelu (one slope per channel) or leaky (one learned slope per layer: fusable)
+    gate: str = "sigmoid"  # sigmoid ((y + g)·σ(y), SPAN) or hardswish (hardswish(y) + g: fusable)
     deployed: bool = False
 
     def validate(self) -> None:
         super().validate()
         if self.channels < 1 or self.blocks < 0 or self.expand < 0 or self.attn_every < 0:
             raise ValueError(f"channels >= 1, blocks/expand/attn_every >= 0 required, got {self}")
+        if self.act not in ACTS:
+            raise ValueError(f"act must be one of {', '.join(ACTS)}, got {self.act!r}")
+        if self.gate not in GATES:
+            raise ValueError(f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+
+    def closes_group(self, i: int) -> bool:
+        """Whether trunk layer i (0-based) ends a residual group with the attention."""
+        return bool(self.attn_every) and ((i + 1) % self.attn_every == 0 or i + 1 == self.blocks)
 
 
 class _EdgeBranch(nn.Module):
@@ -142,10 +161,15 @@ class TinyESPCNRep(nn.Module):
         super().__init__()
         self.config = cfg = config or RepConfig()
         c, s = cfg.channels, cfg.scale
+        slopes = 1 if cfg.act == "leaky" else c
         self.conv_in = _layer(3, c, cfg)
-        self.prelu_in = nn.PReLU(c)
+        self.prelu_in = nn.PReLU(slopes)
         self.convs = nn.ModuleList(_layer(c, c, cfg) for _ in range(cfg.blocks))
-        self.prelus = nn.ModuleList(nn.PReLU(c) for _ in range(cfg.blocks))
+        # a hardswish gate replaces the activation of the layer that closes its group (no parameters)
+        hard = cfg.gate == "hardswish"
+        self.prelus = nn.ModuleList(
+            nn.Hardswish() if hard and cfg.closes_group(i) else nn.PReLU(slopes) for i in range(cfg.blocks)
+        )
         self.conv_out = _layer(c, 3 * s * s, cfg)
         # stored so that a bare state dict (spandrel, ComfyUI's core loader) rebuilds the same function
         self.register_buffer("attn_every", torch.tensor([float(cfg.attn_every)]))
@@ -160,17 +184,17 @@ class TinyESPCNRep(nn.Module):
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x = lr.to(self.prelu_in.weight.dtype)  # reduced-precision models take fp32 input
-        y = prelu(self.conv_in(x), self.prelu_in.weight)
-        group_in, every = y, self.config.attn_every
+        y = conv_leaky(x, self.conv_in, self.prelu_in.weight)
+        group_in, cfg = y, self.config
         for i, (conv, act) in enumerate(zip(self.convs, self.prelus)):
-            y = prelu(conv(y), act.weight)
-            if every and ((i + 1) % every == 0 or i + 1 == len(self.convs)):
-                y = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual group
-                group_in = y
-        detail = self.conv_out(y)
-        s2 = self.scale * self.scale
+            if isinstance(act, nn.Hardswish):
+                y = group_in = conv_hardswish(y, conv) + group_in
+                continue
+            y = conv_leaky(y, conv, act.weight)
+            if cfg.closes_group(i):
+                y = group_in = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual group
         # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision
-        return pixel_shuffle(detail.to(lr.dtype) + lr.repeat_interleave(s2, dim=1), self.scale)
+        return pixel_shuffle_skip(self.conv_out(y), lr, self.scale)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for old, new in _LEGACY_NAMES.items():  # checkpoints of the first runs used head/body/tail
@@ -206,7 +230,11 @@ def _config_from_state(state: dict[str, torch.Tensor]) -> RepConfig:
     sub = state["conv_out.weight"].shape[0] // 3
     s = round(sub**0.5)
     every = int(state["attn_every"].item()) if "attn_every" in state else RepConfig.attn_every
-    return RepConfig(scale=s, channels=channels, blocks=blocks, attn_every=every, deployed=True)
+    act = "leaky" if state["prelu_in.weight"].numel() == 1 else "prelu"
+    gate = "sigmoid"
+    if every and blocks and f"prelus.{min(every, blocks) - 1}.weight" not in state:
+        gate = "hardswish"  # the layer that closes a group has no slopes: its activation is the gate
+    return RepConfig(scale=s, channels=channels, blocks=blocks, attn_every=every, act=act, gate=gate, deployed=True)
 
 
 def _describe(cfg: RepConfig) -> str:
@@ -216,10 +244,12 @@ def _describe(cfg: RepConfig) -> str:
     if cfg.edge:
         branches.append("1×1→Sobel-x/Sobel-y/Laplacian")
     branches.append("identity")
-    attn = f", parameter-free attention + residual every {cfg.attn_every} layers" if cfg.attn_every else ""
+    gate = "hardswish self-gate" if cfg.gate == "hardswish" else "parameter-free attention"
+    attn = f", {gate} + residual every {cfg.attn_every} layers" if cfg.attn_every else ""
+    act = "leaky ReLU (one learned slope per layer)" if cfg.act == "leaky" else "PReLU"
     return (
         f"TinyESPCN-Rep: {cfg.blocks + 2} plain 3×3 convs after folding (3→{cfg.channels}, {cfg.blocks} × "
-        f"{cfg.channels}→{cfg.channels}, {cfg.channels}→{3 * cfg.scale**2}), PReLU{attn}, PixelShuffle ×{cfg.scale}, "
+        f"{cfg.channels}→{cfg.channels}, {cfg.channels}→{3 * cfg.scale**2}), {act}{attn}, PixelShuffle ×{cfg.scale}, "
         f"nearest skip; trained as {' + '.join(branches)} branches per conv"
     )
 
