@@ -52,7 +52,8 @@ def test_branch_sum_in_weight_space_equals_running_every_branch():
 
 
 @pytest.mark.parametrize("cfg", [RepConfig(scale=2, channels=8, blocks=3), RepConfig(scale=3, channels=6, blocks=4, attn_every=3),
-                                 RepConfig(scale=4, channels=8, blocks=2, expand=0, edge=False, attn_every=0)])  # fmt: skip
+                                 RepConfig(scale=4, channels=8, blocks=2, expand=0, edge=False, attn_every=0),
+                                 RepConfig(scale=2, channels=8, blocks=5, act="leaky", gate="hardswish")])  # fmt: skip
 def test_folded_model_equals_the_branched_one(cfg):
     model = _perturbed(TinyESPCNRep(cfg))
     folded = model.deploy()
@@ -70,11 +71,13 @@ def test_counts_come_from_the_deployed_model():
     assert count_parameters(folded) < count_parameters(model)  # the branches are gone
 
 
-def test_rep_weights_store_the_fold_and_reload_exactly(tmp_path):
-    model = _perturbed(TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=3, attn_every=3)))
+@pytest.mark.parametrize("act, gate", [("prelu", "sigmoid"), ("leaky", "hardswish"), ("leaky", "sigmoid")])
+def test_rep_weights_store_the_fold_and_reload_exactly(tmp_path, act, gate):
+    model = _perturbed(TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=4, attn_every=3, act=act, gate=gate)))
     path = save_weights(tmp_path / "rep-x2.safetensors", model, training={"note": "t"})
     loaded, info = load_model(path)
     assert info.spec.id == "TinyESPCN-Rep" and info.config.deployed and info.config.attn_every == 3
+    assert (info.config.act, info.config.gate) == (act, gate)
     x = _portrait()
     with torch.no_grad():
         assert (loaded(x) - model(x)).abs().max().item() < 1e-5
@@ -115,9 +118,10 @@ def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, 
     assert register()
     for spec, cfg in ((by_name("tinyespcn"), {"channels": 16, "blocks": 2, "residual": True}),
                       (by_name("rep"), {"channels": 8, "blocks": 3, "attn_every": 3}),
+                      (by_name("rep"), {"channels": 8, "blocks": 3, "act": "leaky", "gate": "hardswish"}),
                       (by_name("pyramid"), {"stem": 8, "channels": 8, "blocks": 2})):  # fmt: skip
         model = _perturbed(spec.build(spec.config_cls(scale=2, **cfg)), 0.01)
-        path = save_weights(tmp_path / f"{spec.name}.safetensors", model)
+        path = save_weights(tmp_path / f"{spec.name}-{len(cfg)}.safetensors", model)
         desc = spandrel.ModelLoader().load_from_file(str(path))
         assert desc.architecture.id == spec.id and desc.scale == 2
         assert (desc.tiling == spandrel.ModelTiling.DISCOURAGED) == spec.global_stats
@@ -127,12 +131,12 @@ def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, 
 
 
 def test_fused_conv_relu_equals_the_two_ops_and_keeps_hooks(monkeypatch):
-    from tinyespcn_nodes.core.arch import tinyespcn
+    from tinyespcn_nodes.core.arch import ops
 
     torch.manual_seed(0)
     conv = torch.nn.Conv2d(8, 8, 3, padding=1).eval()
     x = torch.randn(1, 8, 20, 17).contiguous(memory_format=torch.channels_last)
-    calls, real = [], tinyespcn._FUSED["op"]
+    calls, real = [], ops._FUSED["op"]
     if real is None:
         pytest.skip("this torch build has no oneDNN pointwise conv")
 
@@ -140,32 +144,32 @@ def test_fused_conv_relu_equals_the_two_ops_and_keeps_hooks(monkeypatch):
         calls.append(1)
         return real(*args)
 
-    monkeypatch.setitem(tinyespcn._FUSED, "op", spy)
+    monkeypatch.setitem(ops._FUSED, "op", spy)
     for dtype, tol in ((torch.float32, 1e-6), (torch.bfloat16, 1e-2)):
         c, xi = conv.to(dtype), x.to(dtype)
         with torch.inference_mode():
-            got = tinyespcn.conv_relu(c, xi)
+            got = ops.conv_relu(c, xi)
             want = torch.relu(c(xi))
         assert torch.allclose(got.float(), want.float(), atol=tol)
     assert len(calls) == 2
     conv = conv.float()
     with torch.enable_grad():  # training: the plain ops, so autograd works
-        tinyespcn.conv_relu(conv, x.requires_grad_()).sum().backward()
+        ops.conv_relu(conv, x.requires_grad_()).sum().backward()
     assert len(calls) == 2 and x.grad is not None
     seen = []
     handle = conv.register_forward_pre_hook(lambda m, args: seen.append(1))
     with torch.inference_mode():
-        tinyespcn.conv_relu(conv, x.detach())
+        ops.conv_relu(conv, x.detach())
     assert seen == [1] and len(calls) == 3  # pre-hooks (the tiler's stop check) still run on the fused path
     handle.remove()
 
     def broken(*args):
         raise RuntimeError("unsupported")
 
-    monkeypatch.setitem(tinyespcn._FUSED, "op", broken)
+    monkeypatch.setitem(ops._FUSED, "op", broken)
     with torch.inference_mode():
-        assert torch.allclose(tinyespcn.conv_relu(conv, x.detach()), torch.relu(conv(x.detach())), atol=1e-6)
-    assert tinyespcn._FUSED["op"] is None  # turned off for the process, the plain ops ran
+        assert torch.allclose(ops.conv_relu(conv, x.detach()), torch.relu(conv(x.detach())), atol=1e-6)
+    assert ops._FUSED["op"] is None  # turned off for the process, the plain ops ran
 
 
 @pytest.mark.parametrize("channels, side", [(16, 33), (32, 20), (3, 7), (1, 9)])
@@ -206,3 +210,60 @@ def test_pixel_shuffle_is_torchs_bit_for_bit(scale, side):
     x = torch.randn(1, 3 * scale * scale, side, side).contiguous(memory_format=torch.channels_last).requires_grad_()
     pixel_shuffle(x, scale).square().sum().backward()
     assert torch.equal(x.grad, 2 * x.detach())
+
+
+def test_rep_rejects_unknown_activations():
+    with pytest.raises(ValueError, match="act must be one of prelu, leaky"):
+        RepConfig(act="relu")
+    with pytest.raises(ValueError, match="gate must be one of sigmoid, hardswish"):
+        RepConfig(gate="none")
+
+
+def test_fusable_rep_runs_fused_at_cpu_inference_and_matches_the_plain_ops(monkeypatch):
+    from tinyespcn_nodes.core.arch import ops
+
+    real = ops._FUSED["op"]
+    if real is None:
+        pytest.skip("this torch build has no oneDNN pointwise conv")
+    attrs = []
+
+    def spy(*args):
+        attrs.append(args[7])
+        return real(*args)
+
+    monkeypatch.setitem(ops._FUSED, "op", spy)
+    cfg = RepConfig(scale=2, channels=8, blocks=4, act="leaky", gate="hardswish")
+    model = _perturbed(TinyESPCNRep(cfg)).deploy().to(memory_format=torch.channels_last)
+    x = _portrait().contiguous(memory_format=torch.channels_last)
+    with torch.enable_grad():
+        plain = model(x).detach()
+    assert attrs == []  # autograd on: the plain ops
+    with torch.inference_mode():
+        fused = model(x)
+    assert attrs == ["leaky_relu", "leaky_relu", "hardswish", "leaky_relu", "hardswish"]
+    assert (fused - plain).abs().max().item() < 1e-5
+    half = model.to(torch.bfloat16)
+    with torch.enable_grad():
+        half_plain = half(x).detach()
+    with torch.inference_mode():  # bf16: the fused op rounds once where the plain ops round twice
+        half_fused = half(x)
+    scale = half_plain.abs().max().item()
+    assert (half_fused - half_plain).abs().max().item() < 0.02 * scale and half_fused.dtype == torch.float32
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_pixel_shuffle_skip_is_the_repeat_and_shuffle_bit_for_bit(scale):
+    import torch.nn.functional as F
+
+    from tinyespcn_nodes.core.arch.ops import pixel_shuffle_skip
+
+    torch.manual_seed(0)
+    lr = torch.rand(2, 3, 9, 7)
+    for dtype in (torch.float32, torch.bfloat16):
+        detail = torch.randn(2, 3 * scale * scale, 9, 7).to(dtype)
+        want = F.pixel_shuffle(detail.float() + lr.repeat_interleave(scale * scale, dim=1), scale)
+        for layout in (torch.contiguous_format, torch.channels_last):
+            got = pixel_shuffle_skip(
+                detail.contiguous(memory_format=layout), lr.contiguous(memory_format=layout), scale
+            )
+            assert torch.equal(got, want) and got.dtype == torch.float32 and got.is_contiguous()

@@ -11,10 +11,11 @@ pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture
-def rep_file(tmp_path):
+@pytest.fixture(params=["prelu/sigmoid", "leaky/hardswish"])
+def rep_file(tmp_path, request):
     torch.manual_seed(3)
-    model = TinyESPCNRep(RepConfig(scale=3, channels=8, blocks=3))
+    act, gate = request.param.split("/")
+    model = TinyESPCNRep(RepConfig(scale=3, channels=8, blocks=3, act=act, gate=gate))
     for p in model.parameters():  # non-trivial branches, so the fold is really exercised
         p.data.normal_(0, 0.2)
     return save_weights(tmp_path / "rep-x3.safetensors", model.deploy(), training={"note": "test"}), model

@@ -3,6 +3,8 @@ the torch.nn.functional ops they stand for; tests compare them bit for bit)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -46,45 +48,71 @@ def pixel_shuffle_skip(detail: torch.Tensor, lr: torch.Tensor, s: int) -> torch.
     return total.permute(0, 3, 1, 4, 2, 5).reshape(n, out, h * s, w * s)
 
 
-def _fusable(x: torch.Tensor, conv: nn.Module) -> bool:
-    """oneDNN can run conv + activation as one call: a plain conv, CPU inference, channels-last fp32/bf16."""
-    if not isinstance(conv, nn.Conv2d) or x.device.type != "cpu" or x.dim() != 4 or x.dtype not in (torch.float32, torch.bfloat16):
-        return False
-    if torch.is_grad_enabled() and (x.requires_grad or conv.weight.requires_grad):
-        return False
-    if not isinstance(conv.padding, tuple) or conv.padding_mode != "zeros":
-        return False
-    if not x.is_contiguous(memory_format=torch.channels_last):
-        return False
-    return torch.backends.mkldnn.is_available() and (x.dtype == torch.float32 or _mkldnn_bf16())
+# oneDNN's conv with its activation as a post-op (what torch.compile emits on CPU): the feature map is
+# written once instead of written, read and written again (a separate activation costs about half a conv at
+# 32 channels). A private op: any failure turns it off for the process and the plain ops run instead.
+_FUSED = {"op": getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)}
 
 
-def _mkldnn_bf16() -> bool:
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
+def _compiling() -> bool:
+    check = getattr(getattr(torch, "compiler", None), "is_compiling", None)  # torch >= 2.3
+    return bool(check and check())
 
 
-def conv_leaky(x: torch.Tensor, conv: nn.Module, slope: torch.Tensor) -> torch.Tensor:
-    """`F.prelu(conv(x), slope)` with ONE learned slope (a leaky ReLU): on CPU inference the activation is
-    a oneDNN post-op of the conv, so the feature map is written once instead of written, read and written
-    again (measured: a separate activation costs about half a conv at 32 channels). Same values up to the
-    rounding of one bf16 step (the fused op rounds once)."""
-    if slope.numel() == 1 and _fusable(x, conv):
-        return _pointwise(x, conv, "leaky_relu", [float(slope)])
-    return prelu(conv(x), slope)
+def _fusable(conv: nn.Module, x: torch.Tensor) -> bool:
+    from torch.nn.modules import module as hooks
+
+    return (
+        _FUSED["op"] is not None
+        and isinstance(conv, nn.Conv2d)  # not a training-form block
+        and x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.bfloat16)
+        and not torch.is_grad_enabled()
+        and not torch.jit.is_tracing()  # exporters (ONNX, TorchScript) and compilers see the plain ops
+        and not torch.onnx.is_in_onnx_export()
+        and not _compiling()
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+        and not conv._forward_hooks  # output hooks (MAC counting) must see the conv's own output
+        and not hooks._global_forward_hooks
+        and not hooks._global_forward_pre_hooks
+    )
 
 
-def conv_hardswish(x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
-    """`F.hardswish(conv(x))`, the activation fused into the conv on CPU inference like `conv_leaky`."""
-    if _fusable(x, conv):
-        return _pointwise(x, conv, "hardswish", [])
-    return F.hardswish(conv(x))
+def conv_pointwise(
+    conv: nn.Module, x: torch.Tensor, attr: str, plain: Callable, scalars: tuple[torch.Tensor, ...] = ()
+) -> torch.Tensor:
+    """`plain(conv(x))` with the activation as oneDNN post-op `attr` (its parameters: `scalars`, one-element
+    tensors) at CPU inference in fp32/bf16; else the plain ops (autograd, CUDA, fp16, exporters). The conv's
+    pre-hooks (the tiler's stop check) run either way."""
+    if _fusable(conv, x):
+        for hook in conv._forward_pre_hooks.values():
+            changed = hook(conv, (x,))
+            x = x if changed is None else changed[0] if isinstance(changed, tuple) else changed
+        try:
+            return _FUSED["op"](
+                x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
+                attr, [float(v) for v in scalars], "",
+            )  # fmt: skip
+        except (RuntimeError, TypeError):
+            _FUSED["op"] = None
+        return plain(F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups))
+    return plain(conv(x))
 
 
-def _pointwise(x: torch.Tensor, conv: nn.Conv2d, attr: str, scalars: list) -> torch.Tensor:
-    return torch.ops.mkldnn._convolution_pointwise(
-        x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
-        attr, scalars, "",
-    )  # fmt: skip
+def conv_relu(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """relu(conv(x)), fused at CPU inference."""
+    return conv_pointwise(conv, x, "relu", lambda y: y.relu_())  # in place: a conv output is not saved
+
+
+def conv_leaky(conv: nn.Module, x: torch.Tensor, slope: torch.Tensor) -> torch.Tensor:
+    """`F.prelu(conv(x), slope)`; with ONE slope (a learned leaky ReLU) fused at CPU inference. Per-channel
+    slopes have no oneDNN post-op: conv, then the row-wise `prelu`."""
+    if slope.numel() != 1:
+        return prelu(conv(x), slope)
+    return conv_pointwise(conv, x, "leaky_relu", lambda y: prelu(y, slope), (slope,))
+
+
+def conv_hardswish(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """`F.hardswish(conv(x))`, fused at CPU inference."""
+    return conv_pointwise(conv, x, "hardswish", F.hardswish)

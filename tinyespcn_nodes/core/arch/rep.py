@@ -184,13 +184,13 @@ class TinyESPCNRep(nn.Module):
 
     def forward(self, lr: torch.Tensor) -> torch.Tensor:
         x = lr.to(self.prelu_in.weight.dtype)  # reduced-precision models take fp32 input
-        y = conv_leaky(x, self.conv_in, self.prelu_in.weight)
+        y = conv_leaky(self.conv_in, x, self.prelu_in.weight)
         group_in, cfg = y, self.config
         for i, (conv, act) in enumerate(zip(self.convs, self.prelus)):
             if isinstance(act, nn.Hardswish):
-                y = group_in = conv_hardswish(y, conv) + group_in
+                y = group_in = conv_hardswish(conv, y) + group_in
                 continue
-            y = conv_leaky(y, conv, act.weight)
+            y = conv_leaky(conv, y, act.weight)
             if cfg.closes_group(i):
                 y = group_in = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual group
         # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision

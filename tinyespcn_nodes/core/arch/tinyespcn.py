@@ -8,52 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .ops import conv_relu
 from .spec import ArchConfig, ArchSpec
-
-# oneDNN's conv with its ReLU as a post-op (what torch.compile emits on CPU): no second pass over the features.
-# A private op: any failure turns it off for the process and the two plain ops run instead.
-_FUSED = {"op": getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)}
-
-
-def _compiling() -> bool:
-    check = getattr(getattr(torch, "compiler", None), "is_compiling", None)  # torch >= 2.3
-    return bool(check and check())
-
-
-def _fusable(conv: nn.Conv2d, x: torch.Tensor) -> bool:
-    from torch.nn.modules import module as hooks
-
-    return (
-        _FUSED["op"] is not None
-        and x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.bfloat16)
-        and not torch.is_grad_enabled()
-        and not torch.jit.is_tracing()  # exporters (ONNX, TorchScript) and compilers see the plain ops
-        and not torch.onnx.is_in_onnx_export()
-        and not _compiling()
-        and conv.padding_mode == "zeros"
-        and not conv._forward_hooks  # output hooks (MAC counting) must see the conv's own output
-        and not hooks._global_forward_hooks
-        and not hooks._global_forward_pre_hooks
-    )
-
-
-def conv_relu(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """relu(conv(x)): one fused call at CPU inference in fp32/bf16, else the two ops (autograd, CUDA, fp16).
-    The conv's pre-hooks (the tiler's stop check) run either way."""
-    if _fusable(conv, x):
-        for hook in conv._forward_pre_hooks.values():
-            changed = hook(conv, (x,))
-            x = x if changed is None else changed[0] if isinstance(changed, tuple) else changed
-        try:
-            return _FUSED["op"](
-                x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
-                "relu", [], "",
-            )  # fmt: skip
-        except (RuntimeError, TypeError):
-            _FUSED["op"] = None
-        return F.relu(F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups))
-    return conv(x).relu_()  # in place: a conv output is not needed by its own backward
 
 
 @dataclass(frozen=True)
