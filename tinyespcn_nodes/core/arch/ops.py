@@ -1,5 +1,6 @@
 """Elementwise and layout ops of the conv nets, written for the CPU's channels-last tensors (same values as
-the torch.nn.functional ops they stand for; tests compare them bit for bit)."""
+the torch.nn.functional ops they stand for; tests compare them bit for bit), and conv + activation fused into
+one oneDNN call at CPU inference (same values up to one rounding; tests compare them with the plain ops)."""
 
 from __future__ import annotations
 
