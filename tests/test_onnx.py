@@ -11,7 +11,7 @@ pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
 
 
-@pytest.fixture(params=["prelu/sigmoid", "leaky/hardswish"])
+@pytest.fixture(params=["prelu/sigmoid", "leaky/hardswish", "leaky/sum"])
 def rep_file(tmp_path, request):
     torch.manual_seed(3)
     act, gate = request.param.split("/")

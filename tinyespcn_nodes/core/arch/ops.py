@@ -35,8 +35,8 @@ def pixel_shuffle(x: torch.Tensor, s: int) -> torch.Tensor:
 
 def pixel_shuffle_skip(detail: torch.Tensor, lr: torch.Tensor, s: int) -> torch.Tensor:
     """`pixel_shuffle(detail.to(lr.dtype) + lr.repeat_interleave(s*s, 1), s)`, bit for bit (the same float adds):
-    each LR value is broadcast onto its s² sub-pixels instead of being repeated into a tensor first, so the
-    tail makes two passes (add, shuffle copy) instead of four."""
+    each LR value is broadcast onto its s² sub-pixels instead of being repeated into a tensor first, and the
+    add writes the shuffled NCHW result directly: one pass instead of four."""
     n, c, h, w = detail.shape
     out = c // (s * s)
     if lr.shape != (n, out, h, w) or not detail.is_contiguous(memory_format=torch.channels_last):
@@ -45,8 +45,12 @@ def pixel_shuffle_skip(detail: torch.Tensor, lr: torch.Tensor, s: int) -> torch.
     base = lr.permute(0, 2, 3, 1).reshape(n, h, w, out, 1, 1)
     if torch.promote_types(sub.dtype, lr.dtype) != lr.dtype:
         sub = sub.to(lr.dtype)
-    total = torch.add(sub, base)  # a bf16 detail is widened inside the add, as .to() would do it
-    return total.permute(0, 3, 1, 4, 2, 5).reshape(n, out, h * s, w * s)
+    if torch.is_grad_enabled() and (sub.requires_grad or base.requires_grad):  # out= has no autograd
+        return torch.add(sub, base).permute(0, 3, 1, 4, 2, 5).reshape(n, out, h * s, w * s)
+    total = torch.empty(n, out, h * s, w * s, dtype=lr.dtype, device=lr.device)
+    # the add writes straight into the shuffled layout: a bf16 detail is widened inside it, as .to() would
+    torch.add(sub, base, out=total.view(n, out, h, s, w, s).permute(0, 2, 4, 1, 3, 5))
+    return total
 
 
 # oneDNN's conv with its activation as a post-op (what torch.compile emits on CPU): the feature map is
@@ -80,25 +84,60 @@ def _fusable(conv: nn.Module, x: torch.Tensor) -> bool:
     )
 
 
-def conv_pointwise(
-    conv: nn.Module, x: torch.Tensor, attr: str, plain: Callable, scalars: tuple[torch.Tensor, ...] = ()
-) -> torch.Tensor:
-    """`plain(conv(x))` with the activation as oneDNN post-op `attr` (its parameters: `scalars`, one-element
-    tensors) at CPU inference in fp32/bf16; else the plain ops (autograd, CUDA, fp16, exporters). The conv's
-    pre-hooks (the tiler's stop check) run either way."""
+def _fused_or_plain(conv: nn.Module, x: torch.Tensor, fused: Callable, plain: Callable) -> torch.Tensor:
+    """`fused(x)` (a oneDNN call) at CPU inference, after the conv's pre-hooks (the tiler's stop check);
+    `plain(conv(x))` otherwise or when the op fails (then fusion stays off for the process)."""
     if _fusable(conv, x):
         for hook in conv._forward_pre_hooks.values():
             changed = hook(conv, (x,))
             x = x if changed is None else changed[0] if isinstance(changed, tuple) else changed
         try:
-            return _FUSED["op"](
-                x, conv.weight, conv.bias, list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups,
-                attr, [float(v) for v in scalars], "",
-            )  # fmt: skip
+            return fused(x)
         except (RuntimeError, TypeError):
             _FUSED["op"] = None
         return plain(F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups))
     return plain(conv(x))
+
+
+def _geometry(conv: nn.Conv2d) -> tuple[list[int], list[int], list[int], int]:
+    return list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups
+
+
+def conv_pointwise(
+    conv: nn.Module, x: torch.Tensor, attr: str, plain: Callable, scalars: tuple[torch.Tensor, ...] = ()
+) -> torch.Tensor:
+    """`plain(conv(x))` with the activation as oneDNN post-op `attr` (its parameters: `scalars`, one-element
+    tensors) at CPU inference in fp32/bf16; else the plain ops (autograd, CUDA, fp16, exporters)."""
+
+    def fused(v: torch.Tensor) -> torch.Tensor:
+        return _FUSED["op"](v, conv.weight, conv.bias, *_geometry(conv), attr, [float(t) for t in scalars], "")
+
+    return _fused_or_plain(conv, x, fused, plain)
+
+
+def _sum_target(conv: nn.Conv2d, x: torch.Tensor, residual: torch.Tensor) -> bool:
+    """Whether oneDNN can accumulate conv(x) into `residual`: same dtype, shape and layout, not x itself."""
+    channels_last = torch.channels_last
+    return (
+        residual.dtype == x.dtype
+        and residual.shape == (x.shape[0], conv.out_channels, *x.shape[2:])
+        and residual.data_ptr() != x.data_ptr()
+        and residual.is_contiguous(memory_format=channels_last) == x.is_contiguous(memory_format=channels_last)
+        and (residual.is_contiguous() or residual.is_contiguous(memory_format=channels_last))
+    )
+
+
+def conv_add_(conv: nn.Module, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
+    """`conv(x) + residual`. At CPU inference the add is oneDNN's sum post-op and the result is written into
+    `residual` (the caller gives it up), so a residual connection costs no pass of its own."""
+    op = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise_", None)
+    if not (op is not None and _fusable(conv, x) and conv.stride == (1, 1) and _sum_target(conv, x, residual)):
+        return conv(x) + residual
+
+    def fused(v: torch.Tensor) -> torch.Tensor:
+        return op.binary(residual, v, conv.weight, conv.bias, *_geometry(conv), "add", None, None, [], None)
+
+    return _fused_or_plain(conv, x, fused, lambda y: y + residual)
 
 
 def conv_relu(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:

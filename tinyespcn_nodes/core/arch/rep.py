@@ -10,7 +10,10 @@ Everything is tile-local.
 Two activation sets: `act="prelu", gate="sigmoid"` (per-channel PReLU; SPAN's gate, the features gate
 themselves with a sigmoid: (y + group input) · σ(y)), and `act="leaky", gate="hardswish"`, whose every op
 oneDNN runs inside the conv on CPU: one learned slope per layer (a leaky ReLU), and the group's last conv
-gates itself with a hard sigmoid (hardswish: y · relu6(y + 3)/6) before the group input is added.
+gates itself with a hard sigmoid (hardswish: y · relu6(y + 3)/6) before the group input is added. With
+`gate="sum"` the self-gate moves to the group's FIRST conv and the last conv just adds the group input
+(EDSR's block with a hardswish inside): oneDNN then runs the residual add inside the conv as well (its sum
+post-op), so no layer costs more than its conv.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .ops import conv_hardswish, conv_leaky, pixel_shuffle_skip
+from .ops import conv_add_, conv_hardswish, conv_leaky, pixel_shuffle_skip
 from .spec import ArchConfig, ArchSpec
 
 _SOBEL_X = [[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]
@@ -30,7 +33,7 @@ _LAPLACIAN = [[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]
 
 
 ACTS = ("prelu", "leaky")
-GATES = ("sigmoid", "hardswish")
+GATES = ("sigmoid", "hardswish", "sum")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class RepConfig(ArchConfig):
     edge: bool = True  # Sobel/Laplacian branches
     attn_every: int = 2  # parameter-free attention + residual every N layers (0 = off)
     act: str = "prelu"  # prelu (one slope per channel) or leaky (one learned slope per layer: fusable)
-    gate: str = "sigmoid"  # sigmoid ((y + g)·σ(y), SPAN) or hardswish (hardswish(y) + g: fusable)
+    # sigmoid ((y + g)·σ(y), SPAN), hardswish (hardswish(y) + g: fusable) or sum (the group opens with a
+    # hardswish self-gate, closes with y + g: both fused)
+    gate: str = "sigmoid"
     deployed: bool = False
 
     def validate(self) -> None:
@@ -55,10 +60,19 @@ class RepConfig(ArchConfig):
             raise ValueError(f"act must be one of {', '.join(ACTS)}, got {self.act!r}")
         if self.gate not in GATES:
             raise ValueError(f"gate must be one of {', '.join(GATES)}, got {self.gate!r}")
+        if self.gate == "sum" and (self.attn_every < 2 or self.blocks < 2):
+            raise ValueError(f"gate sum needs attn_every >= 2 and blocks >= 2 (a group needs a gated conv), got {self}")
 
     def closes_group(self, i: int) -> bool:
         """Whether trunk layer i (0-based) ends a residual group with the attention."""
         return bool(self.attn_every) and ((i + 1) % self.attn_every == 0 or i + 1 == self.blocks)
+
+    def activation(self, i: int) -> str:
+        """What follows trunk layer i's conv: "slope" (PReLU/leaky), "gate" (the group-closing attention),
+        "hardswish" (the self-gate that opens a group under gate sum) or "add" (the closing sum)."""
+        if self.gate == "sum" and self.attn_every:
+            return "add" if self.closes_group(i) else "hardswish" if i % self.attn_every == 0 else "slope"
+        return "gate" if self.closes_group(i) else "slope"
 
 
 class _EdgeBranch(nn.Module):
@@ -165,14 +179,20 @@ class TinyESPCNRep(nn.Module):
         self.conv_in = _layer(3, c, cfg)
         self.prelu_in = nn.PReLU(slopes)
         self.convs = nn.ModuleList(_layer(c, c, cfg) for _ in range(cfg.blocks))
-        # a hardswish gate replaces the activation of the layer that closes its group (no parameters)
-        hard = cfg.gate == "hardswish"
-        self.prelus = nn.ModuleList(
-            nn.Hardswish() if hard and cfg.closes_group(i) else nn.PReLU(slopes) for i in range(cfg.blocks)
-        )
+        # hardswish gates and the closing sum have no parameters: no slopes there
+        self.prelus = nn.ModuleList(self._activation(cfg, i, slopes) for i in range(cfg.blocks))
         self.conv_out = _layer(c, 3 * s * s, cfg)
         # stored so that a bare state dict (spandrel, ComfyUI's core loader) rebuilds the same function
         self.register_buffer("attn_every", torch.tensor([float(cfg.attn_every)]))
+
+    @staticmethod
+    def _activation(cfg: RepConfig, i: int, slopes: int) -> nn.Module:
+        kind = cfg.activation(i)
+        if kind == "add":
+            return nn.Identity()
+        if kind == "hardswish" or (kind == "gate" and cfg.gate == "hardswish"):
+            return nn.Hardswish()
+        return nn.PReLU(slopes)
 
     @property
     def scale(self) -> int:
@@ -187,12 +207,17 @@ class TinyESPCNRep(nn.Module):
         y = conv_leaky(self.conv_in, x, self.prelu_in.weight)
         group_in, cfg = y, self.config
         for i, (conv, act) in enumerate(zip(self.convs, self.prelus)):
-            if isinstance(act, nn.Hardswish):
+            kind = cfg.activation(i)
+            if kind == "add":
+                y = group_in = conv_add_(conv, y, group_in)  # group_in is given up: the sum may land in it
+            elif kind == "hardswish":
+                y = conv_hardswish(conv, y)
+            elif kind == "gate" and cfg.gate == "hardswish":
                 y = group_in = conv_hardswish(conv, y) + group_in
-                continue
-            y = conv_leaky(conv, y, act.weight)
-            if cfg.closes_group(i):
-                y = group_in = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual group
+            else:
+                y = conv_leaky(conv, y, act.weight)
+                if kind == "gate":
+                    y = group_in = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual
         # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision
         return pixel_shuffle_skip(self.conv_out(y), lr, self.scale)
 
@@ -233,7 +258,8 @@ def _config_from_state(state: dict[str, torch.Tensor]) -> RepConfig:
     act = "leaky" if state["prelu_in.weight"].numel() == 1 else "prelu"
     gate = "sigmoid"
     if every and blocks and f"prelus.{min(every, blocks) - 1}.weight" not in state:
-        gate = "hardswish"  # the layer that closes a group has no slopes: its activation is the gate
+        # the layer that closes a group has no slopes: a hardswish gate, or the sum when the opening one has none
+        gate = "sum" if min(every, blocks) > 1 and "prelus.0.weight" not in state else "hardswish"
     return RepConfig(scale=s, channels=channels, blocks=blocks, attn_every=every, act=act, gate=gate, deployed=True)
 
 
@@ -244,8 +270,10 @@ def _describe(cfg: RepConfig) -> str:
     if cfg.edge:
         branches.append("1×1→Sobel-x/Sobel-y/Laplacian")
     branches.append("identity")
-    gate = "hardswish self-gate" if cfg.gate == "hardswish" else "parameter-free attention"
+    gate = {"hardswish": "hardswish self-gate", "sigmoid": "parameter-free attention"}.get(cfg.gate)
     attn = f", {gate} + residual every {cfg.attn_every} layers" if cfg.attn_every else ""
+    if cfg.attn_every and cfg.gate == "sum":
+        attn = f", residual groups of {cfg.attn_every} layers opened by a hardswish self-gate"
     act = "leaky ReLU (one learned slope per layer)" if cfg.act == "leaky" else "PReLU"
     return (
         f"TinyESPCN-Rep: {cfg.blocks + 2} plain 3×3 convs after folding (3→{cfg.channels}, {cfg.blocks} × "
