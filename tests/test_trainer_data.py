@@ -92,3 +92,41 @@ def test_face_folder_holdout_is_seeded_and_disjoint(tmp_path):
     assert [r.path for r in split_holdout(refs, 4, seed=0)[1]] == [r.path for r in held]
     with pytest.raises(ValueError, match="cannot hold out"):
         split_holdout(refs, 12)
+
+
+def _smooth(seed: int, side: int = 64) -> Image.Image:
+    """A smooth colour image (random noise would make JPEG and colour changes trivially visible)."""
+    y, x = np.mgrid[0:side, 0:side] / side
+    rgb = np.stack([0.5 + 0.4 * np.sin(6 * x + seed), 0.4 + 0.3 * y, 0.3 + 0.2 * np.cos(5 * y * x)], axis=-1)
+    return Image.fromarray(np.round(rgb * 255).astype(np.uint8))
+
+
+def test_jpeg_and_colour_copies_are_extra_seeded_and_leave_the_original(tmp_path):
+    from trainer.patches import CopyAugment, build_pool
+
+    for i in range(2):
+        _smooth(i).save(tmp_path / f"{i}.png")
+    refs = lsdir_refs(tmp_path, scale=2)
+    plain = build_pool(refs, 2, 8, workers=1, rescales=[0.5])
+    copies = CopyAugment(jpeg=[60], colour=0.3, seed=0)
+    aug = build_pool(refs, 2, 8, workers=1, rescales=[0.5], copies=copies)
+    again = build_pool(refs, 2, 8, workers=1, rescales=[0.5], copies=copies)
+    assert len(plain.hr) == 4 and len(aug.hr) == 8  # each image × (1, 0.5) × (as is, JPEG 60)
+    assert all(torch.equal(a, b) for a, b in zip(aug.hr, again.hr))  # the same pool on every build
+    original, jpeg, small, small_jpeg = aug.hr[:4]  # image 0: (1, as is), (1, JPEG), (0.5, as is), (0.5, JPEG)
+    assert torch.equal(original, plain.hr[0]) and torch.equal(aug.hr[4], plain.hr[2])  # originals untouched
+    for hr, lr in zip(aug.hr, aug.lr):
+        assert torch.equal(lr, make_lr(hr, 2))  # the LR is made from the changed HR: a consistent pair
+    assert small.shape[1:] == plain.hr[1].shape[1:] and not torch.equal(small, plain.hr[1])  # recoloured
+    assert 0 < (jpeg.float() - original.float()).abs().mean() < 30  # JPEG'd and recoloured, still the image
+    assert copies.colour_params(1) != copies.colour_params(2)  # drawn per copy
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [({"hr_jpeg": [0]}, "hr_jpeg qualities must be integers 1-100"), ({"hr_colour": 0.9}, "hr_colour must be within"),
+     ({"hr_colour": 0.2}, "give rescales or hr_jpeg too")],
+)  # fmt: skip
+def test_copy_augment_options_are_checked(values, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig().updated(values)

@@ -32,6 +32,8 @@ def _add_train_options(p: argparse.ArgumentParser, defaults: dict) -> None:
             p.add_argument(flag, nargs="*", default=None, help=help_text)
         elif f.name == "rescales":
             p.add_argument(flag, nargs="*", type=float, default=None, help=help_text)
+        elif f.name == "hr_jpeg":
+            p.add_argument(flag, nargs="*", type=int, metavar="QUALITY", default=None, help=help_text)
         elif f.name in ("psf_sigma", "gain", "read_noise", "background"):
             p.add_argument(flag, nargs=2, type=float, metavar=("MIN", "MAX"), default=None, help=help_text)
         elif f.name == "loss_weights":

@@ -47,6 +47,8 @@ HELP = {
     "read_noise": "microscopy: MIN MAX camera read-noise std (units of full intensity)",
     "background": "microscopy: MIN MAX background offset added to input and target",
     "rescales": "extra HR copies at these scales, e.g. 0.8 0.6",
+    "hr_jpeg": "extra HR copies re-encoded as JPEG at these qualities, e.g. 70 90 (target and input both carry it)",
+    "hr_colour": "strength (0-0.5) of a seeded colour change (saturation, white balance, gamma) on every extra copy",
     "replay_data": "general folders mixed into fine-tune batches",
     "replay_fraction": "share of each batch drawn from --replay-data",
     "loss": "loss preset",
@@ -104,6 +106,8 @@ class TrainConfig:
     rescales: list[float] = field(
         default_factory=list
     )  # extra downscaled HR copies (e.g. 0.8 0.6), the classic T91 recipe
+    hr_jpeg: list[int] = field(default_factory=list)  # extra copies through JPEG at these qualities (faces: 70 90)
+    hr_colour: float = 0.0  # colour change of every extra copy (rescaled or JPEG), the original kept as it is
     replay_data: list[str] = field(default_factory=list)  # fine-tunes: general image folders mixed into every batch
     replay_fraction: float = 0.0  # share of each batch drawn from replay_data (keeps the general skill)
     # optimisation
@@ -147,6 +151,13 @@ class TrainConfig:
             if value is not None and (not isinstance(value, int) or value < low):
                 raise ValueError(f"{source}: {name} must be an integer >= {low}, got {value!r}")
         merged = {**asdict(self), **values}
+        bad_q = [q for q in merged["hr_jpeg"] if not isinstance(q, int) or not 1 <= q <= 100]
+        if bad_q:
+            raise ValueError(f"{source}: hr_jpeg qualities must be integers 1-100, got {bad_q}")
+        if not 0 <= merged["hr_colour"] <= 0.5:
+            raise ValueError(f"{source}: hr_colour must be within 0-0.5, got {merged['hr_colour']!r}")
+        if merged["hr_colour"] and not (merged["rescales"] or merged["hr_jpeg"]):
+            raise ValueError(f"{source}: hr_colour changes the extra HR copies: give rescales or hr_jpeg too")
         return TrainConfig(**merged)
 
     def to_json(self) -> str:

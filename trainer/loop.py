@@ -29,7 +29,7 @@ from .evaluate import default_val_folder, score, validation_sets
 from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
 from .models import build_model, init_from
-from .patches import Degradation, ImagePool, build_pool, sample_batch
+from .patches import CopyAugment, Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
 from .sources import face_split, lsdir_refs
 
@@ -84,6 +84,7 @@ def load_training_pool(cfg: TrainConfig) -> tuple[ImagePool, list]:
         blur_sigma=cfg.blur_sigma,
         margin=margin,
         rescales=cfg.rescales,
+        copies=CopyAugment(cfg.hr_jpeg, cfg.hr_colour, cfg.seed),
     )
     return pool, held
 

@@ -63,7 +63,61 @@ class ImagePool:
         return sum(t.numel() for t in self.hr) + sum(t.numel() for t in self.lr)
 
 
-def _load_one(ref: ImageRef, scale: int, min_hr: int, resize_to: int | None, blur: float, rescale: float = 1.0):
+@dataclass(frozen=True)
+class CopyAugment:
+    """Extra HR copies beyond `rescales`: through JPEG at each quality in `jpeg` (the target then carries the
+    codec's structure too, as photos from phones do), and every extra copy (rescaled or JPEG) recoloured with
+    `colour` strength: saturation, white balance and gamma drawn per copy from a generator seeded by `seed`
+    and the copy's position, so a pool is the same on every build (resumes stay bit-identical)."""
+
+    jpeg: list[int] = field(default_factory=list)
+    colour: float = 0.0
+    seed: int = 0
+
+    def variants(self, factors: list[float]) -> list[tuple[float, int | None]]:
+        return [(f, q) for f in (1.0, *factors) for q in (None, *self.jpeg)]
+
+    def colour_params(self, index: int) -> tuple[float, tuple[float, float, float], float] | None:
+        if self.colour <= 0:
+            return None
+        g = torch.Generator().manual_seed(self.seed * 7919 + index)
+        u = (torch.rand(4, generator=g, dtype=torch.float64) * 2 - 1).tolist()
+        s = self.colour
+        return 1 + s * u[0], (1 + s / 3 * u[1], 1.0, 1 + s / 3 * u[2]), math.exp(s / 2 * u[3])
+
+
+def recolour(img, params: tuple[float, tuple[float, float, float], float]):
+    """A PIL RGB image with its saturation scaled, its red/blue gains changed and a gamma applied."""
+    from PIL import Image
+
+    saturation, gains, gamma = params
+    x = np.asarray(img, dtype=np.float64) / 255.0
+    grey = x @ np.array([0.299, 0.587, 0.114])
+    x = grey[..., None] + saturation * (x - grey[..., None])
+    x = np.clip(x * np.array(gains), 0, 1) ** gamma
+    return Image.fromarray(np.round(x * 255).astype(np.uint8), "RGB")
+
+
+def _through_jpeg(img, quality: int):
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _load_one(
+    ref: ImageRef,
+    scale: int,
+    min_hr: int,
+    resize_to: int | None,
+    blur: float,
+    rescale: float = 1.0,
+    jpeg: int | None = None,
+    colour: tuple | None = None,
+):
     from PIL import Image
 
     img = decode_ref(ref)
@@ -71,6 +125,10 @@ def _load_one(ref: ImageRef, scale: int, min_hr: int, resize_to: int | None, blu
         img = centre_square(img).resize((resize_to, resize_to), Image.BICUBIC)
     if rescale != 1.0:
         img = img.resize((round(img.width * rescale), round(img.height * rescale)), Image.BICUBIC)
+    if colour is not None:
+        img = recolour(img.convert("RGB"), colour)
+    if jpeg is not None:
+        img = _through_jpeg(img.convert("RGB"), jpeg)
     hr = torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous()
     h, w = hr.shape[1] - hr.shape[1] % scale, hr.shape[2] - hr.shape[2] % scale
     if h < min_hr or w < min_hr:
@@ -97,22 +155,28 @@ def build_pool(
     blur_sigma: float = 0.0,
     margin: int = 0,
     rescales: list[float] | None = None,
+    copies: CopyAugment | None = None,
 ) -> ImagePool:
-    """Decode refs in order until `cache_mb` is reached (callers pass a seeded order for large sets)."""
+    """Decode refs in order until `cache_mb` is reached (callers pass a seeded order for large sets); each ref
+    gives its image, its `rescales` copies and the `copies` augmentations of each."""
     if not refs:
         raise ValueError("the dataset is empty: no readable image files were found")
     pool = ImagePool(scale)
     min_hr = (patch_lr + 2 * margin) * scale
     budget = cache_mb * 1024 * 1024
 
-    def job(item: tuple[ImageRef, float]):
-        ref, factor = item
+    copies = copies or CopyAugment()
+
+    def job(item: tuple[int, ImageRef, float, int | None]):
+        index, ref, factor, quality = item
+        colour = None if (factor == 1.0 and quality is None) else copies.colour_params(index)
         try:
-            return ref, _load_one(ref, scale, min_hr, resize_to, blur_sigma, factor), None
+            return ref, _load_one(ref, scale, min_hr, resize_to, blur_sigma, factor, quality, colour), None
         except Exception as exc:  # a corrupt file must not stop training; it is reported
             return ref, None, f"{type(exc).__name__}: {exc}"
 
-    items = [(ref, factor) for ref in refs for factor in (1.0, *(rescales or []))]
+    variants = copies.variants(list(rescales or []))
+    items = [(i, ref, f, q) for i, (ref, (f, q)) in enumerate((r, v) for r in refs for v in variants)]
     with ThreadPoolExecutor(max(1, workers)) as ex:
         for ref, pair, err in ex.map(job, items):
             if err is not None:
