@@ -7,6 +7,7 @@ function of (seed, step): resuming at step N reproduces the batches exactly.
 
 from __future__ import annotations
 
+import itertools
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ def build_pool(
             return ref, None, f"{type(exc).__name__}: {exc}"
 
     variants = copies.variants(list(rescales or []))
-    items = [(i, ref, f, q) for i, (ref, (f, q)) in enumerate((r, v) for r in refs for v in variants)]
+    items = [(i, ref, f, q) for i, (ref, (f, q)) in enumerate(itertools.product(refs, variants))]
     with ThreadPoolExecutor(max(1, workers)) as ex:
         for ref, pair, err in ex.map(job, items):
             if err is not None:

@@ -84,10 +84,13 @@ def _fusable(conv: nn.Module, x: torch.Tensor) -> bool:
     )
 
 
-def _fused_or_plain(conv: nn.Module, x: torch.Tensor, fused: Callable, plain: Callable) -> torch.Tensor:
-    """`fused(x)` (a oneDNN call) at CPU inference, after the conv's pre-hooks (the tiler's stop check);
+def _fused_or_plain(
+    conv: nn.Module, x: torch.Tensor, fused: Callable, plain: Callable, accepts: Callable[[], bool] = lambda: True
+) -> torch.Tensor:
+    """`fused(x)` (a oneDNN call) at CPU inference when `accepts()` too (asked only then: it may read data
+    pointers, which exporters' fake tensors lack), after the conv's pre-hooks (the tiler's stop check);
     `plain(conv(x))` otherwise or when the op fails (then fusion stays off for the process)."""
-    if _fusable(conv, x):
+    if _fusable(conv, x) and accepts():
         for hook in conv._forward_pre_hooks.values():
             changed = hook(conv, (x,))
             x = x if changed is None else changed[0] if isinstance(changed, tuple) else changed
@@ -131,13 +134,14 @@ def conv_add_(conv: nn.Module, x: torch.Tensor, residual: torch.Tensor) -> torch
     """`conv(x) + residual`. At CPU inference the add is oneDNN's sum post-op and the result is written into
     `residual` (the caller gives it up), so a residual connection costs no pass of its own."""
     op = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise_", None)
-    if not (op is not None and _fusable(conv, x) and conv.stride == (1, 1) and _sum_target(conv, x, residual)):
-        return conv(x) + residual
+
+    def accepts() -> bool:
+        return op is not None and conv.stride == (1, 1) and _sum_target(conv, x, residual)
 
     def fused(v: torch.Tensor) -> torch.Tensor:
         return op.binary(residual, v, conv.weight, conv.bias, *_geometry(conv), "add", None, None, [], None)
 
-    return _fused_or_plain(conv, x, fused, lambda y: y + residual)
+    return _fused_or_plain(conv, x, fused, lambda y: y + residual, accepts)
 
 
 def conv_relu(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -68,11 +68,11 @@ class RepConfig(ArchConfig):
         return bool(self.attn_every) and ((i + 1) % self.attn_every == 0 or i + 1 == self.blocks)
 
     def activation(self, i: int) -> str:
-        """What follows trunk layer i's conv: "slope" (PReLU/leaky), "gate" (the group-closing attention),
-        "hardswish" (the self-gate that opens a group under gate sum) or "add" (the closing sum)."""
-        if self.gate == "sum" and self.attn_every:
-            return "add" if self.closes_group(i) else "hardswish" if i % self.attn_every == 0 else "slope"
-        return "gate" if self.closes_group(i) else "slope"
+        """What follows trunk layer i's conv: "slope" (PReLU/leaky), the group-closing "sigmoid" attention or
+        "hardswish" gate, or under gate sum "open" (the hardswish self-gate opening a group) and "add"."""
+        if not self.closes_group(i):
+            return "open" if self.gate == "sum" and i % self.attn_every == 0 else "slope"
+        return "add" if self.gate == "sum" else self.gate
 
 
 class _EdgeBranch(nn.Module):
@@ -190,9 +190,7 @@ class TinyESPCNRep(nn.Module):
         kind = cfg.activation(i)
         if kind == "add":
             return nn.Identity()
-        if kind == "hardswish" or (kind == "gate" and cfg.gate == "hardswish"):
-            return nn.Hardswish()
-        return nn.PReLU(slopes)
+        return nn.Hardswish() if kind in ("open", "hardswish") else nn.PReLU(slopes)
 
     @property
     def scale(self) -> int:
@@ -210,13 +208,13 @@ class TinyESPCNRep(nn.Module):
             kind = cfg.activation(i)
             if kind == "add":
                 y = group_in = conv_add_(conv, y, group_in)  # group_in is given up: the sum may land in it
-            elif kind == "hardswish":
+            elif kind == "open":
                 y = conv_hardswish(conv, y)
-            elif kind == "gate" and cfg.gate == "hardswish":
+            elif kind == "hardswish":
                 y = group_in = conv_hardswish(conv, y) + group_in
             else:
                 y = conv_leaky(conv, y, act.weight)
-                if kind == "gate":
+                if kind == "sigmoid":
                     y = group_in = (y + group_in) * torch.sigmoid(y)  # parameter-free attention (SPAN), residual
         # nearest skip: each LR value added to its s² sub-pixels, kept in the input's precision
         return pixel_shuffle_skip(self.conv_out(y), lr, self.scale)
@@ -270,10 +268,15 @@ def _describe(cfg: RepConfig) -> str:
     if cfg.edge:
         branches.append("1×1→Sobel-x/Sobel-y/Laplacian")
     branches.append("identity")
-    gate = {"hardswish": "hardswish self-gate", "sigmoid": "parameter-free attention"}.get(cfg.gate)
-    attn = f", {gate} + residual every {cfg.attn_every} layers" if cfg.attn_every else ""
-    if cfg.attn_every and cfg.gate == "sum":
-        attn = f", residual groups of {cfg.attn_every} layers opened by a hardswish self-gate"
+    attn = (
+        {
+            "hardswish": f", hardswish self-gate + residual every {cfg.attn_every} layers",
+            "sigmoid": f", parameter-free attention + residual every {cfg.attn_every} layers",
+            "sum": f", residual groups of {cfg.attn_every} layers opened by a hardswish self-gate",
+        }[cfg.gate]
+        if cfg.attn_every
+        else ""
+    )
     act = "leaky ReLU (one learned slope per layer)" if cfg.act == "leaky" else "PReLU"
     return (
         f"TinyESPCN-Rep: {cfg.blocks + 2} plain 3×3 convs after folding (3→{cfg.channels}, {cfg.blocks} × "
