@@ -121,6 +121,31 @@ def test_finetune_trains_the_init_files_own_architecture(image_folder, tmp_path)
     assert info.spec.name == "rep" and (info.config.channels, info.config.blocks) == (8, 2)
 
 
+def test_a_named_architecture_still_takes_the_init_files_options(image_folder, tmp_path, capsys):
+    import torch
+
+    from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
+    from tinyespcn_nodes.core.weights import read_weights, save_weights
+
+    torch.manual_seed(0)
+    start = save_weights(
+        tmp_path / "rep-x2.safetensors", TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=3)).deploy()
+    )
+    base = [
+        "pretrain", "--arch", "rep", "--init", str(start), "--data", str(image_folder), "--dataset", "folder",
+        "--patch", "12", "--batch", "2", "--steps", "1", "--warmup", "1", "--val-sets", "--threads", "1",
+        "--workers", "1",
+    ]  # fmt: skip
+    assert main([*base, "--run-dir", str(tmp_path / "same")]) == 0
+    info, _ = read_weights(tmp_path / "same" / "final.safetensors")
+    assert (info.config.channels, info.config.blocks) == (8, 3)  # the file's, not rep's defaults (32, 10)
+    assert "initialised" in capsys.readouterr().err
+    assert main([*base, "--blocks", "4", "--run-dir", str(tmp_path / "deeper")]) == 0  # a given option wins
+    info, _ = read_weights(tmp_path / "deeper" / "final.safetensors")
+    assert (info.config.channels, info.config.blocks) == (8, 4)
+    assert "starting fresh: convs.3, prelus.3" in capsys.readouterr().err
+
+
 def test_counters_are_checked_and_val_every_zero_means_never(image_folder, tmp_path, capsys):
     for option, value in (("--ckpt-every", "0"), ("--log-every", "-1"), ("--val-every", "-5"), ("--batch", "0")):
         _fails_cleanly(_args(image_folder, tmp_path / "r", option, value), capsys, option[2:].replace("-", "_"), ">=")

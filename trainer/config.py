@@ -27,7 +27,7 @@ COUNTER_MINIMUM = {"steps": 1, "batch": 1, "patch": 1, "ckpt_every": 1, "log_eve
 HELP = {
     "arch": "network to train",
     "scale": "upscaling factor (2, 3 or 4; 2, 4 or 8 for --arch pyramid, which also learns the smaller ones)",
-    "init": "weights (.safetensors or bundled name) to start from; tensors of matching name and shape are copied",
+    "init": "weights (.safetensors or bundled name) to start from; its architecture options are used unless given here; tensors of matching name and shape are copied",
     "data": "dataset root folder(s), TIFF stacks or zarr / OME-Zarr stores (one image per plane)",
     "dataset": "layout of --data: folder (any images), lsdir (HR/X{s} or parquet), celeba (partition file)",
     "split": "celeba split: train, val or test",

@@ -28,7 +28,7 @@ from .degradations import Microscopy
 from .evaluate import default_val_folder, score, validation_sets
 from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
-from .models import build_model, init_from
+from .models import build_model, fresh_layers, init_from
 from .patches import CopyAugment, Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
 from .sources import face_split, lsdir_refs
@@ -134,7 +134,9 @@ class Trainer:
             self.model.deep_supervision = True  # LapSRN: a loss at every pyramid level
         if cfg.init:
             copied = init_from(self.model, cfg.init)
-            self.log(f"initialised {len(copied)} tensors from {cfg.init}")
+            fresh = fresh_layers(self.model, copied)
+            rest = f"; starting fresh: {', '.join(fresh)}" if fresh else ""
+            self.log(f"initialised {len(copied)} of {len(self.model.state_dict())} tensors from {cfg.init}{rest}")
         self.model.to(self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)

@@ -28,17 +28,19 @@ def build_model(cfg: TrainConfig) -> nn.Module:
 
 
 def adopt_init_architecture(cfg: TrainConfig, keep_arch: bool = False) -> TrainConfig:
-    """`init` names a file or bundled name: resolve it, and (unless `keep_arch`) train that file's own
-    architecture and options; options already in `cfg.model` still win."""
+    """`init` names a file or bundled name: resolve it, and train that file's own architecture and options;
+    options already in `cfg.model` still win. With `keep_arch` (an architecture named by the user) a file of
+    another architecture lends only its matching tensors; one of the same architecture still gives the
+    options the user left out, so `--arch rep --init balanced-x4` trains the file's 9 blocks, not the default."""
     if not cfg.init:
         return cfg
     from tinyespcn_nodes.core.catalog import resolve_weights
 
     path = resolve_weights(cfg.init, cfg.scale)
     cfg = cfg.updated({"init": str(path)})
-    if keep_arch:
-        return cfg
     info, _ = read_weights(path)
+    if keep_arch and info.spec.name != cfg.arch:
+        return cfg
     options = {k: getattr(info.config, k) for k in info.config.option_names() if k not in ("scale", "deployed")}
     return cfg.updated({"arch": info.spec.name, "model": {**options, **cfg.model}})
 
@@ -57,6 +59,22 @@ def init_from(model: nn.Module, path: str) -> list[str]:
         raise ValueError(f"{path}: no tensor matches this model; cannot initialise from it")
     model.load_state_dict({**own, **{k: state[k] for k in copied}})
     return copied
+
+
+def fresh_layers(model: nn.Module, copied: list[str]) -> list[str]:
+    """The layers (a re-parameterised block counts as one) that `init_from` gave no tensor to."""
+    from tinyespcn_nodes.core.arch.rep import RepConv3x3
+
+    done, fresh = set(copied), []
+    blocks = [name for name, m in model.named_modules() if isinstance(m, RepConv3x3)]
+    for name, module in model.named_modules():
+        inside = any(name.startswith(b + ".") for b in blocks)
+        own = list(module.state_dict(prefix=f"{name}." if name else "").keys())
+        if not name or inside or not own or (module._modules and not isinstance(module, RepConv3x3)):
+            continue
+        if not done.intersection(own):
+            fresh.append(name)
+    return fresh
 
 
 def _into_training_form(model: nn.Module, state: dict) -> dict:
