@@ -136,7 +136,7 @@ class Trainer:
             copied = init_from(self.model, cfg.init)
             fresh = fresh_layers(self.model, copied)
             rest = f"; starting fresh: {', '.join(fresh)}" if fresh else ""
-            self.log(f"initialised {len(copied)} of {len(self.model.state_dict())} tensors from {cfg.init}{rest}")
+            self.log(f"initialised {len(copied)} tensors from {cfg.init}{rest}")
         self.model.to(self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(memory_format=self.memory_format)

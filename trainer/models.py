@@ -65,16 +65,16 @@ def fresh_layers(model: nn.Module, copied: list[str]) -> list[str]:
     """The layers (a re-parameterised block counts as one) that `init_from` gave no tensor to."""
     from tinyespcn_nodes.core.arch.rep import RepConv3x3
 
-    done, fresh = set(copied), []
     blocks = [name for name, m in model.named_modules() if isinstance(m, RepConv3x3)]
-    for name, module in model.named_modules():
-        inside = any(name.startswith(b + ".") for b in blocks)
-        own = list(module.state_dict(prefix=f"{name}." if name else "").keys())
-        if not name or inside or not own or (module._modules and not isinstance(module, RepConv3x3)):
-            continue
-        if not done.intersection(own):
-            fresh.append(name)
-    return fresh
+
+    def layer(key: str) -> str:
+        return next((b for b in blocks if key.startswith(b + ".")), key.rpartition(".")[0])
+
+    keys: dict[str, list[str]] = {}
+    for key in model.state_dict():
+        keys.setdefault(layer(key), []).append(key)
+    done = set(copied)
+    return [name for name, own in keys.items() if name and done.isdisjoint(own)]
 
 
 def _into_training_form(model: nn.Module, state: dict) -> dict:
