@@ -8,8 +8,8 @@ import torch
 from conftest import interrupt_on_call
 from PIL import Image, ImageCms
 
-from tinyespcn_nodes.tools.cli import main
-from tinyespcn_nodes.tools.imagefiles import read_image, read_image_meta
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io.imagefiles import read_image, read_image_meta
 
 
 def _photo(path, seed=0, size=(11, 9), **save):
@@ -189,7 +189,7 @@ def test_a_tile_below_its_context_is_refused_before_any_work(tmp_path, weights_f
 
 
 def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, capsys, monkeypatch):
-    from tinyespcn_nodes.core import pipeline
+    from tinyespcn_nodes.engine import job as pipeline
 
     for n in range(3):
         _photo(tmp_path / f"{n}.png", n)

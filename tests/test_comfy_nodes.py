@@ -136,7 +136,7 @@ def test_interrupt_from_progress_hook_propagates(comfy):
 
 
 def test_simulated_oom_halves_tile_with_same_result(comfy, monkeypatch):
-    devices = sys.modules[f"{comfy.module.__name__}.core.devices"]  # the path-mangled copy ComfyUI would use
+    devices = sys.modules[f"{comfy.module.__name__}.engine.models"]  # the path-mangled copy ComfyUI would use
     model = load(comfy)
     image = torch.rand(1, 96, 96, 3)
     ref = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=96)[0]
@@ -216,7 +216,7 @@ def test_ui_workflow_references_known_nodes():
 
 
 def _cli_result(tmp_path, weights_file, img, *flags):
-    from tinyespcn_nodes.tools.cli import main as cli_main
+    from tinyespcn_nodes.hosts.cli.main import main as cli_main
 
     src, out = tmp_path / "cli_in", tmp_path / "cli_out"
     src.mkdir(exist_ok=True)
@@ -242,7 +242,7 @@ def _cli_result(tmp_path, weights_file, img, *flags):
 def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, portrait_u8):
     """One pipeline: ComfyUI's node chain on a float IMAGE from a uint8 PNG = the CLI = the core's numpy API
     (all at the loader's fp32 here; each host's default precision is the same `auto`)."""
-    from tinyespcn_nodes.core.pipeline import PostProcess, filter_array, upscale_array
+    from tinyespcn_nodes.engine.job import PostProcess, filter_array, upscale_array
 
     img = np.ascontiguousarray(portrait_u8[40:136, 60:140])
     image = torch.from_numpy(img)[None].float() / 255

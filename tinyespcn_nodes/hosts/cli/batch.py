@@ -10,7 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .imagefiles import ImageFileError, read_image_meta, write_image
+from ...io.imagefiles import ImageFileError, read_image_meta, write_image
 
 
 @dataclass

@@ -9,9 +9,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .catalog import resolve_weights
-from .tiling import attach_fp32_twin
-from .weights import load_model
+from ..core.catalog import resolve_weights
+from ..core.tiling import attach_fp32_twin
+from ..core.weights import load_model
 
 _CACHE: dict[tuple, nn.Module] = {}
 _LOCK = threading.Lock()

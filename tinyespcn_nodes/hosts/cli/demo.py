@@ -8,13 +8,13 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..core.defaults import DEFAULT_TILE
-from ..core.metrics import psnr
-from ..core.pipeline import PostProcess, load_models, upscale_bchw_tensor
-from ..core.resize import matlab_imresize
-from .imagefiles import write_image
+from ...core.defaults import DEFAULT_TILE
+from ...core.metrics import psnr
+from ...core.resize import matlab_imresize
+from ...engine.job import PostProcess, load_models, upscale_bchw_tensor
+from ...io.imagefiles import write_image
 
-PORTRAIT = Path(__file__).resolve().parents[1] / "data" / "astronaut.png"  # NASA, public domain (scikit-image copy)
+PORTRAIT = Path(__file__).resolve().parents[2] / "data" / "astronaut.png"  # NASA, public domain (scikit-image copy)
 SCALE = 2
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.layout import upscaled_geometry
+from ..core.pixels import upscaled_geometry
 
 PROGRESS_SUFFIX = ".progress"
 JOB_KEY = "tinyespcn_job"
@@ -204,7 +204,7 @@ def write_upscaled(
     process (a GUI's progress and Cancel: `should_stop()` is checked between chunks; finished ones stay)."""
     import dask
 
-    from ..core.chunked import upscale_dask
+    from ..engine.blocks import upscale_dask
 
     zarr = _require_zarr()
     dst = Path(dst)

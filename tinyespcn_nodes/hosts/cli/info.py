@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..core.arch import count_parameters, deployed, macs_per_lr_pixel
-from ..core.arch.pyramid import LapPyramidSR
-from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
-from ..core.catalog import bundled
-from ..core.weights import load_model
+from ...core.arch import count_parameters, deployed, macs_per_lr_pixel
+from ...core.arch.pyramid import LapPyramidSR
+from ...core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from ...core.catalog import bundled
+from ...core.weights import load_model
 
 SEED_CLAIM = 280_000
 

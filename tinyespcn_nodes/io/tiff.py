@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.banded import check_bandable, upscale_bands
 from ..core.files import atomic_path
+from ..engine.bands import check_bandable, upscale_bands
 from .imagefiles import ImageFileError, tiff_icc
 
 STREAM_ABOVE_BYTES = 64 * 2**20  # outputs larger than this stream (smaller ones take the in-memory path)

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .intensity import Window, choose_window
+from ..core.intensity import Window, choose_window
 
 
 def _spatial_axes(ndim: int, rgb: bool) -> tuple[int, int]:
@@ -50,7 +50,7 @@ def upscale_dask(
     import dask.array as da
     from dask.array.overlap import overlap
 
-    from .pipeline import chain_context, load_models
+    from .job import chain_context, load_models
 
     if rgb is None:
         rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
@@ -74,7 +74,7 @@ def upscale_dask(
     )
 
     def run(block: np.ndarray, block_info=None) -> np.ndarray:
-        from .pipeline import upscale_array
+        from .job import upscale_array
 
         where = block_info[0]["chunk-location"]
         nets = load_models(weights, scale, device, precision)  # cached per process

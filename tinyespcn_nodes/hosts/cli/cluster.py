@@ -33,8 +33,8 @@ class FileJob:
 
 def upscale_file(src: str, target: str, job: FileJob) -> tuple[str, str | None]:
     """Runs on a worker: (target, None) when written, (src, message) when this file failed."""
-    from ..core.pipeline import PostProcess, load_models, upscale_array
-    from .imagefiles import ImageFileError, read_image_meta, write_image
+    from ...engine.job import PostProcess, load_models, upscale_array
+    from ...io.imagefiles import ImageFileError, read_image_meta, write_image
 
     try:
         img, meta = read_image_meta(Path(src))
@@ -86,7 +86,7 @@ def _results(pairs: list[tuple[str, str]], job: FileJob, scheduler: str):
         tasks = [dask.delayed(upscale_file, pure=False)(s, t, job) for s, t in pairs]
         yield from dask.compute(*tasks, scheduler=scheduler)
         return
-    from .zarr_job import connect
+    from ...io.zarr_job import connect
 
     with connect(scheduler) as client:
         from distributed import as_completed

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..core.catalog import bundled
+from ...core.catalog import bundled
 
-PACKAGE = Path(__file__).resolve().parents[1]
+PACKAGE = Path(__file__).resolve().parents[2]
 SHIM = '''"""Shim installed by `python -m tinyespcn_nodes install-comfyui`: loads the pip-installed pack."""
 from tinyespcn_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: F401
 '''

@@ -11,13 +11,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .catalog import default_name, resolve_weights
-from .defaults import DEFAULT_TILE
-from .devices import DEFAULT_PRECISION, get_model
-from .filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
-from .intensity import Window, choose_window, from_model, to_model
-from .layout import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
-from .tiling import (
+from ..core.catalog import default_name, resolve_weights
+from ..core.defaults import DEFAULT_TILE
+from ..core.filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
+from ..core.intensity import Window, choose_window, from_model, to_model
+from ..core.pixels import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
+from ..core.tiling import (
     ProgressFn,
     StopFn,
     UpscaleCancelled,
@@ -27,7 +26,8 @@ from .tiling import (
     tile_count,
     upscale_tensor,
 )
-from .weights import WeightsError, offered_scales
+from ..core.weights import WeightsError, offered_scales
+from .models import DEFAULT_PRECISION, get_model
 
 SCALES = (2, 3, 4, 8)
 FILTER_TILE = 512  # side of the tiles the same-size filters run on (MSAA's supersampled copy is 4x that)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-PORTRAIT = Path(__file__).resolve().parents[1] / "data" / "astronaut.png"
+PORTRAIT = Path(__file__).resolve().parents[2] / "data" / "astronaut.png"
 
 
 def portrait() -> list[tuple]:
@@ -17,7 +17,7 @@ def portrait() -> list[tuple]:
 def portrait_lowres() -> list[tuple]:
     import torch
 
-    from ..core.resize import matlab_imresize
+    from ...core.resize import matlab_imresize
 
     hr = torch.from_numpy(np.array(Image.open(PORTRAIT).convert("RGB"))).permute(2, 0, 1).double() / 255
     lr = (matlab_imresize(hr, scale=0.5).clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()

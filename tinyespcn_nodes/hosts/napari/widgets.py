@@ -14,9 +14,9 @@ import weakref
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
 
-from ..core.defaults import DEFAULT_TILE
-from ..core.intensity import from_model, to_model
-from .napari_layers import plane_indices, upscaled_geometry
+from ...core.defaults import DEFAULT_TILE
+from ...core.intensity import from_model, to_model
+from .layers import plane_indices, upscaled_geometry
 
 # weights written by the fine-tune widget in this session: name → path, listed by every upscale widget
 USER_WEIGHTS: dict[str, str] = {}
@@ -157,7 +157,7 @@ class _Base(Container):
                     yield 1
                 t.join()
                 if "error" in result:
-                    from ..core.tiling import UpscaleCancelled
+                    from ...core.tiling import UpscaleCancelled
 
                     if isinstance(result["error"], UpscaleCancelled):  # Cancel seen inside a tile
                         return None
@@ -181,7 +181,7 @@ class _Base(Container):
         """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
         import dask.array as da
 
-        from ..tools.zarr_job import ZarrJobError, write_upscaled
+        from ...io.zarr_job import ZarrJobError, write_upscaled
 
         data = layer.data
         lead = data.ndim - (3 if rgb else 2)
@@ -246,7 +246,7 @@ class _Base(Container):
 
     def _window(self, layer, rgb: bool):
         """One intensity window for the whole layer (every plane shares it, so stacks do not flicker)."""
-        from ..core.intensity import Window, choose_window
+        from ...core.intensity import Window, choose_window
 
         if self.intensity.value == "contrast limits":
             lo, hi = (float(v) for v in layer.contrast_limits)
@@ -303,7 +303,7 @@ class UpscaleWidget(_Base):
     title = "TinyESPCN upscale"
 
     def parameter_widgets(self) -> list:
-        from ..core.catalog import bundled, family_label
+        from ...core.catalog import bundled, family_label
 
         names = sorted({n.rsplit("-x", 1)[0] for n in bundled()}) or ["general"]
 
@@ -355,11 +355,11 @@ class UpscaleWidget(_Base):
         return f"{layer.name} (TinyESPCN ×{self.factor()})"
 
     def make_processor(self, clamp: bool = True):
-        from ..core.pipeline import PostProcess, load_models, upscale_bchw_tensor
+        from ...engine.job import PostProcess, load_models, upscale_bchw_tensor
 
         weights = self.weights_name()
         models = load_models(weights, self.factor(), self.device.value, self.precision.value)
-        from ..core.tiling import check_tile
+        from ...core.tiling import check_tile
 
         for m in models:
             check_tile(int(self.tile.value), m, "tile")
@@ -383,7 +383,7 @@ class UnsharpWidget(_Base):
         return [self.radius, self.percent, self.threshold]
 
     def make_processor(self, clamp: bool = True):
-        from ..core.pipeline import PostProcess
+        from ...engine.job import PostProcess
 
         post = PostProcess(
             sharpen=True, radius=self.radius.value, percent=self.percent.value, threshold=self.threshold.value
@@ -401,7 +401,7 @@ class AntialiasWidget(_Base):
         return [self.supersample, self.blur]
 
     def make_processor(self, clamp: bool = True):
-        from ..core.pipeline import PostProcess
+        from ...engine.job import PostProcess
 
         return _filter_runner(
             PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value)
@@ -410,7 +410,7 @@ class AntialiasWidget(_Base):
 
 def _plane_runner(fn):
     def run(plane: np.ndarray, on_tile, should_stop):
-        from ..core.layout import bchw_to_numpy, numpy_to_bchw
+        from ...core.pixels import bchw_to_numpy, numpy_to_bchw
 
         t, layout = numpy_to_bchw(plane)
         return bchw_to_numpy(fn(t, on_tile, should_stop), layout, plane.dtype)
@@ -420,8 +420,8 @@ def _plane_runner(fn):
 
 def _filter_runner(post):
     def run(plane: np.ndarray, on_tile, should_stop):
-        from ..core.pipeline import filter_array
-        from ..core.tiling import UpscaleCancelled
+        from ...core.tiling import UpscaleCancelled
+        from ...engine.job import filter_array
 
         if should_stop():
             raise UpscaleCancelled("cancelled")

@@ -43,8 +43,8 @@ def _canonical(filename: str) -> str:
 def _catalog() -> dict[str, str]:
     """choice → path: each model once. Bundled names win; upscale_models adds only files whose header says
     they are ours (another project's ESRGAN or a VGG file would only fail at the loader)."""
-    from ..core.catalog import bundled
-    from ..core.weights import describe_foreign
+    from ...core.catalog import bundled
+    from ...core.weights import describe_foreign
 
     table = {name: str(path) for name, path in bundled().items()}
     for filename, path in sorted(_upscale_model_files().items()):
@@ -59,8 +59,8 @@ def _weight_choices() -> list[str]:
 
 
 def _resolve_choice(choice: str):
-    from ..core.catalog import bundled_name, resolve_weights
-    from ..core.weights import describe_foreign
+    from ...core.catalog import bundled_name, resolve_weights
+    from ...core.weights import describe_foreign
 
     table = _catalog()
     name = bundled_name(choice, table)
@@ -129,8 +129,8 @@ class TinyESPCNModelLoader:
     DESCRIPTION = "Load TinyESPCN weights (bundled or from models/upscale_models)."
 
     def load(self, weights: str, device: str = "auto", precision: str = "auto"):
-        from ..core.devices import PRECISIONS
-        from ..core.weights import read_weights
+        from ...core.weights import read_weights
+        from ...engine.models import PRECISIONS
 
         path = _resolve_choice(weights)
         if device != "auto":
@@ -164,9 +164,9 @@ class TinyESPCNUpscale:
     def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0):
         import math
 
-        from ..core.devices import get_model, release
-        from ..core.tiling import check_tile, context_margin
-        from ..core.weights import offered_scales
+        from ...core.tiling import check_tile, context_margin
+        from ...core.weights import offered_scales
+        from ...engine.models import get_model, release
 
         device, _, _, _ = _host()
         if model.device != "auto":
@@ -205,7 +205,7 @@ class TinyESPCNUnsharpMask:
     DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
 
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
-        from ..core.pipeline import PostProcess
+        from ...engine.job import PostProcess
 
         post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
         return (_run_pipeline(image, [], _host()[0], post=post),)
@@ -226,7 +226,7 @@ class TinyESPCNMSAA:
     DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
 
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
-        from ..core.pipeline import PostProcess
+        from ...engine.job import PostProcess
 
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
         return (_run_pipeline(image, [], _host()[0], post=post),)
@@ -245,7 +245,7 @@ def _interrupted() -> bool:
 
 
 def _checked_device(name: str):
-    from ..core.devices import pick_device
+    from ...engine.models import pick_device
 
     return pick_device(name)
 
@@ -258,8 +258,8 @@ def _run_pipeline(image, models, device, **options):
     """
     import torch
 
-    from ..core.defaults import DEFAULT_TILE
-    from ..core.pipeline import process_bchw, progress_total
+    from ...core.defaults import DEFAULT_TILE
+    from ...engine.job import process_bchw, progress_total
 
     _, out_device, out_dtype, _ = _host()
     x = image.movedim(-1, 1).to(device)

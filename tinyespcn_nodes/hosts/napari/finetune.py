@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton, SpinBox
 
-from .napari_widgets import _image_layers, add_user_weights
+from .widgets import _image_layers, add_user_weights
 
 CHUNKS = 50  # progress updates (and Cancel checks) per run, and at least every MAX_CHUNK steps
 MAX_CHUNK = 20
@@ -25,7 +25,7 @@ class FineTuneWidget(Container):
 
     def __init__(self, napari_viewer) -> None:
         super().__init__()
-        from ..core.catalog import bundled
+        from ...core.catalog import bundled
 
         self.viewer = napari_viewer
         self.layer_box = ComboBox(label="image layer", choices=self._layer_choices)

@@ -16,7 +16,7 @@ def register() -> bool:
     except ImportError:
         return False
 
-    from ..core.arch import SPECS, ArchSpec
+    from ...core.arch import SPECS, ArchSpec
 
     def make(spec: ArchSpec):
         class Arch(Architecture):

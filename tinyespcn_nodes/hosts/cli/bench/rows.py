@@ -31,18 +31,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from ..core.arch import macs_per_lr_pixel
-from ..core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
-from ..core.catalog import bundled
-from ..core.defaults import DEFAULT_TILE, tile_text
-from ..core.devices import DEFAULT_PRECISION, pick_device
-from ..core.files import write_text_atomic
-from ..core.filters import msaa_antialias, unsharp_mask
-from ..core.pipeline import PostProcess, load_models, upscale_array
-from ..core.shared import shared_path
-from ..core.tiling import needs_statistics, resolve_tile, upscale_tensor
-from ..core.weights import load_model
-from .allocator import is_tuned
+from ....core.arch import macs_per_lr_pixel
+from ....core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from ....core.catalog import bundled
+from ....core.defaults import DEFAULT_TILE, tile_text
+from ....core.files import write_text_atomic
+from ....core.filters import msaa_antialias, unsharp_mask
+from ....core.shared import shared_path
+from ....core.tiling import needs_statistics, resolve_tile, upscale_tensor
+from ....core.weights import load_model
+from ....engine.job import PostProcess, load_models, upscale_array
+from ....engine.models import DEFAULT_PRECISION, pick_device
+from ..allocator import is_tuned
 
 SHARED_PB = shared_path("weights", "opencv_dnn_superres")
 TIERS = ("seed", "general", "balanced", "fast")  # `seed-xN` is a file of its own where general-xN was promoted
@@ -84,7 +84,7 @@ def _model_for(scale: int, device: torch.device, tier: str = "general") -> tuple
 
 def _test_image(size: int | tuple[int, int]) -> np.ndarray:
     w, h = (size, size) if isinstance(size, int) else size
-    src = Path(__file__).resolve().parents[1] / "data" / "astronaut.png"
+    src = Path(__file__).resolve().parents[3] / "data" / "astronaut.png"
     return np.array(Image.open(src).convert("RGB").resize((w, h), Image.BICUBIC))
 
 
@@ -215,7 +215,7 @@ def onnx_rows(img: np.ndarray, names: list[str]) -> list[dict]:
     try:
         import onnxruntime as ort
 
-        from .onnx_export import export_onnx
+        from ....io.onnx_export import export_onnx
     except ImportError:
         return []
     x = torch.from_numpy(img).permute(2, 0, 1)[None].float().div(255).contiguous()
@@ -246,7 +246,7 @@ def onnx_rows(img: np.ndarray, names: list[str]) -> list[dict]:
 
 def folder_row(tier: str = "fast", scale: int = 2, count: int = 16) -> dict | None:
     """`count` mixed JPEG/PNG photos of 0.3-12 MP through the CLI's batch path: images/s, decode/encode share."""
-    from .batch import run_batch
+    from ..batch import run_batch
 
     name = f"{tier}-x{scale}"
     if name not in bundled():
@@ -322,7 +322,7 @@ def _statistics_deviation(model: torch.nn.Module, device: torch.device, images: 
     files = (sorted(folder.glob("*_HR.png")) if folder.is_dir() else [])[:images]
     if not files:
         return None
-    from ..core import tiling
+    from ....core import tiling
 
     worst, budget = 0.0, tiling.CODE_CACHE_BYTES
     tiling.CODE_CACHE_BYTES = 0  # the sampled pass that images above the code-cache budget take
@@ -387,7 +387,7 @@ _MEMORY_CHILD = (
     + r"""
 import json, torch
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.core.pipeline import upscale_bchw_tensor
+from tinyespcn_nodes.engine.job import upscale_bchw_tensor
 
 torch.manual_seed(0)
 model = TinyESPCN(TinyESPCNConfig(scale=4)).eval().to(memory_format=torch.channels_last)
@@ -407,7 +407,7 @@ def bench_memory() -> dict:
         capture_output=True,
         text=True,
         check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[4],
     )
     data = json.loads(res.stdout.strip().splitlines()[-1])
     data["seconds"] = time.perf_counter() - t0
@@ -420,12 +420,12 @@ _BIG_CHILD = (
     + r"""
 import json, sys, time
 import numpy as np, tifffile
-from tinyespcn_nodes.tools.allocator import retain_freed_memory
+from tinyespcn_nodes.hosts.cli.allocator import retain_freed_memory
 retain_freed_memory()  # as the CLI's own process does
-from tinyespcn_nodes.core.pipeline import load_models, upscale_array
+from tinyespcn_nodes.engine.job import load_models, upscale_array
 from tinyespcn_nodes.core.tiling import context_margin
-from tinyespcn_nodes.tools.big_tiff import TiffRows, streamable
-from tinyespcn_nodes.tools.cli import main
+from tinyespcn_nodes.io.tiff import TiffRows, streamable
+from tinyespcn_nodes.hosts.cli.main import main
 from pathlib import Path
 
 name, size, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -472,7 +472,7 @@ def bench_big_image(name: str, lr_size: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         res = subprocess.run(
             [sys.executable, "-c", _BIG_CHILD, name, str(lr_size), str(Path(tmp) / "in.tif"), str(Path(tmp) / "out.tif")],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[4],
         )  # fmt: skip
     data = json.loads(res.stdout.strip().splitlines()[-1])
     data.update(weights=name, lr_side=lr_size)

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ...io.imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
 from .allocator import retain_freed_memory
-from .imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
 
 DEFAULT_OUT = "tinyespcn_out"
 
@@ -63,11 +63,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
         print(f"wrote {path}")
         return 0
-    from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
-    from ..core.tiling import check_tile
+    from ...core.tiling import check_tile
+    from ...engine.job import PostProcess, load_models, scale_for_factor, upscale_array
+    from ...io.tiff import streamable, upscale_tiff
+    from ...io.zarr_job import is_zarr
     from .batch import run_bands, run_batch
-    from .big_tiff import streamable, upscale_tiff
-    from .zarr_job import is_zarr
 
     if any(is_zarr(i) for i in args.inputs):
         return _upscale_zarr(args)
@@ -104,7 +104,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
-        from .cluster_batch import FileJob, run_on_scheduler
+        from .cluster import FileJob, run_on_scheduler
 
         job = FileJob(
             args.weights, scale, args.device, precision, args.tile, args.factor, args.intensity, args.sharpen,
@@ -129,7 +129,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
 
 def _upscale_zarr(args: argparse.Namespace) -> int:
-    from .zarr_job import upscale_zarr
+    from ...io.zarr_job import upscale_zarr
 
     if len(args.inputs) != 1 or not args.output:
         raise ValueError("a zarr input is upscaled alone, into a new store: upscale IN.zarr -o OUT.zarr")
@@ -158,7 +158,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .speed_bench import run_bench
+    from .bench.rows import run_bench
 
     run_bench(
         width=args.width, height=args.height, scales=args.scales, device=args.device,
@@ -168,8 +168,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from ..core.arch.tinyespcn import TinyESPCNConfig
-    from ..core.weights import convert_pth
+    from ...core.arch.tinyespcn import TinyESPCNConfig
+    from ...core.weights import convert_pth
 
     if Path(args.dst).resolve() == Path(args.src).resolve():
         raise ValueError(f"convert: the output {args.dst} is the input; choose another name")
@@ -179,7 +179,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    from .onnx_export import export_onnx
+    from ...io.onnx_export import export_onnx
 
     res = export_onnx(args.weights, args.out, args.scale)
     check = (
@@ -192,7 +192,7 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 
 
 def cmd_install_comfyui(args: argparse.Namespace) -> int:
-    from ..hosts.comfy_install import install
+    from ..comfy.install import install
 
     for line in install(Path(args.comfyui), link=not args.copy):
         print(line)
@@ -201,7 +201,7 @@ def cmd_install_comfyui(args: argparse.Namespace) -> int:
 
 def tile_arg(text: str) -> int:
     """`--tile`: "auto" (largest tile that fits the memory budget), 0 (whole image) or a side in LR pixels."""
-    from ..core.defaults import AUTO_TILE
+    from ...core.defaults import AUTO_TILE
 
     if text.strip().lower() == "auto":
         return AUTO_TILE
@@ -225,8 +225,8 @@ def factor_arg(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ..core.defaults import DEFAULT_TILE
-    from ..core.devices import DEFAULT_PRECISION, DEVICE_CHOICES, PRECISIONS
+    from ...core.defaults import DEFAULT_TILE
+    from ...engine.models import DEFAULT_PRECISION, DEVICE_CHOICES, PRECISIONS
 
     p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
     sub = p.add_subparsers(dest="command")

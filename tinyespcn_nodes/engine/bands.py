@@ -8,7 +8,7 @@ for images above its code-cache budget. Memory is one band's input and output pl
 whatever the image height.
 
 A source is anything with `shape` (H, W) or (H, W, C), `dtype` and numpy-style slicing that returns arrays:
-a numpy array, a memmap, a zarr array or `tools.big_tiff.TiffRows`.
+a numpy array, a memmap, a zarr array or `io.tiff.TiffRows`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .defaults import DEFAULT_TILE
-from .intensity import Window, choose_window, to_model
-from .layout import numpy_to_bchw, to_unit_float
-from .pipeline import PostProcess, chain_context, upscale_array
-from .tiling import Tile, UpscaleCancelled, needs_statistics, resolve_tile, sampled_statistics, uses_code_cache
+from ..core.defaults import DEFAULT_TILE
+from ..core.intensity import Window, choose_window, to_model
+from ..core.pixels import numpy_to_bchw, to_unit_float
+from ..core.tiling import Tile, UpscaleCancelled, needs_statistics, resolve_tile, sampled_statistics, uses_code_cache
+from .job import PostProcess, chain_context, upscale_array
 
 BAND_OUT_PIXELS = 6 * 2**20
 MIN_BAND_ROWS = 16

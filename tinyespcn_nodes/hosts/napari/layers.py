@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 
-from ..core.layout import upscaled_geometry
+from ...core.pixels import upscaled_geometry
 
 __all__ = ["plane_indices", "upscaled_geometry"]
 
