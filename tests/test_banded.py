@@ -7,14 +7,25 @@ from conftest import interrupt_on_call
 
 from tinyespcn_nodes.core import tiling
 from tinyespcn_nodes.engine.bands import upscale_bands
-from tinyespcn_nodes.engine.job import PostProcess, chain_context, load_models, upscale_array
+from tinyespcn_nodes.engine.job import (
+    PostProcess,
+    UpscaleJob,
+    UpscaleOptions,
+    chain_context,
+    load_models,
+    upscale_array,
+)
 from tinyespcn_nodes.hosts.cli.main import main
 from tinyespcn_nodes.io import tiff as big_tiff
 from tinyespcn_nodes.io.tiff import TiffRows, streamable, upscale_tiff
 
 
-def _bands(source, models, **options) -> np.ndarray:
-    return np.concatenate(list(upscale_bands(source, models, **options)))
+def _job(models, tile=-1, post=None) -> UpscaleJob:
+    return UpscaleJob(UpscaleOptions(scale=1, tile=tile, post=post or PostProcess()), models)
+
+
+def _bands(source, models, tile=-1, post=None, rows=None) -> np.ndarray:
+    return np.concatenate(list(upscale_bands(source, _job(models, tile, post), rows=rows)))
 
 
 @pytest.mark.parametrize(
@@ -59,11 +70,11 @@ def test_x8_chain_runs_in_bands(portrait_u8):
 def test_what_bands_cannot_reproduce_is_refused(portrait_u8, weights_file):
     seed = load_models(str(weights_file), 2, "cpu", "fp32")
     with pytest.raises(ValueError, match="in-memory path"):  # small enough for the exact code cache
-        next(upscale_bands(portrait_u8[:64, :64], seed, tile=32))
+        next(upscale_bands(portrait_u8[:64, :64], _job(seed, 32)))
     with pytest.raises(ValueError, match="chain"):
-        next(upscale_bands(portrait_u8[:64, :64], seed * 3, tile=32))
+        next(upscale_bands(portrait_u8[:64, :64], _job(seed * 3, 32)))
     with pytest.raises(ValueError, match="tile 0"):
-        next(upscale_bands(portrait_u8[:64, :64], load_models("fast-x2", 2, "cpu", "fp32"), tile=0))
+        next(upscale_bands(portrait_u8[:64, :64], _job(load_models("fast-x2", 2, "cpu", "fp32"), 0)))
 
 
 LAYOUTS = {
@@ -104,11 +115,11 @@ def test_tiff_in_bands_equals_the_in_memory_file_path(tmp_path, portrait_u8):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(TiffRows, "_rows", spy)
-        shape_in, shape_out, dtype = upscale_tiff(src, banded, models, tile=64, rows=30)
+        shape_in, shape_out, dtype = upscale_tiff(src, banded, _job(models, 64), rows=30)
     assert max(spans) <= 30 + 2 * chain_context(models) < 120  # one band and its context, never the whole file
     assert (shape_in, shape_out, dtype) == ((120, 100, 3), (240, 200, 3), np.uint8)
     assert main(["upscale", str(src), "-o", str(whole), "--weights", "fast-x2", "--tile", "64"]) == 0
-    assert not streamable(src, whole, models, tile=64, factor=None)  # small: the in-memory path ran
+    assert not streamable(src, whole, _job(models, 64))  # small: the in-memory path ran
     assert np.array_equal(tifffile.imread(banded), tifffile.imread(whole))
     with tifffile.TiffFile(banded) as tif:
         assert bytes(tif.pages[0].tags[34675].value) == icc
@@ -123,9 +134,7 @@ def test_cli_streams_big_tiffs_and_stops_cleanly(tmp_path, portrait_u8, monkeypa
     ref = upscale_array(portrait_u8[:96, :80], models=load_models("fast-x2", 2, "auto", "auto"), tile=40)
     assert np.array_equal(tifffile.imread(out), ref)
 
-    import tinyespcn_nodes.engine.bands as banded
-
-    monkeypatch.setattr(banded, "upscale_array", interrupt_on_call(banded.upscale_array, 2))  # in the 2nd band
+    monkeypatch.setattr(UpscaleJob, "run_array", interrupt_on_call(UpscaleJob.run_array, 2))  # in the 2nd band
     again = tmp_path / "again.tif"
     assert main(["upscale", str(src), "-o", str(again), "--weights", "fast-x2", "--tile", "40"]) == 130
     assert "interrupted" in capsys.readouterr().err
@@ -140,9 +149,7 @@ def test_a_failing_band_job_names_the_file_and_leaves_nothing(tmp_path, portrait
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    import tinyespcn_nodes.engine.bands as banded
-
-    monkeypatch.setattr(banded, "upscale_array", full_disk)
+    monkeypatch.setattr(UpscaleJob, "run_array", full_disk)
     assert main(["upscale", str(src), "-o", str(out), "--weights", "fast-x2", "--tile", "40"]) == 1
     err = capsys.readouterr().err
     assert f"error: {src}: [Errno 28] No space left on device" in err and "Traceback" not in err

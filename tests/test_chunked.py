@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from tinyespcn_nodes.engine.blocks import upscale_dask
-from tinyespcn_nodes.engine.job import PostProcess, upscale_array
+from tinyespcn_nodes.engine.job import PostProcess, upscale_array, upscale_dask
 
 da = pytest.importorskip("dask.array")
 

@@ -189,11 +189,11 @@ def test_a_tile_below_its_context_is_refused_before_any_work(tmp_path, weights_f
 
 
 def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, capsys, monkeypatch):
-    from tinyespcn_nodes.engine import job as pipeline
+    from tinyespcn_nodes.engine.job import UpscaleJob
 
     for n in range(3):
         _photo(tmp_path / f"{n}.png", n)
-    monkeypatch.setattr(pipeline, "upscale_array", interrupt_on_call(pipeline.upscale_array, 2))
+    monkeypatch.setattr(UpscaleJob, "run_array", interrupt_on_call(UpscaleJob.run_array, 2))
     out = tmp_path / "out"
     assert main(["upscale", str(tmp_path), "-o", str(out), "--weights", str(weights_file)]) == 130
     err = capsys.readouterr().err

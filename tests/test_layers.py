@@ -24,8 +24,6 @@ KNOWN: dict[tuple[str, str], str] = {
     ("tinyespcn_nodes.hosts.napari.finetune", "trainer.config"): "until trainer.api",
     ("tinyespcn_nodes.hosts.napari.finetune", "trainer.loop"): "until trainer.api",
     ("tinyespcn_nodes.hosts.napari.finetune", "trainer.models"): "until trainer.api",
-    ("tinyespcn_nodes.core.pixels", "tinyespcn_nodes.core.tiling"): "cycle: store() moves to pixels",
-    ("tinyespcn_nodes.core.tiling", "tinyespcn_nodes.core.pixels"): "cycle: store() moves to pixels",
 }
 
 
@@ -60,10 +58,24 @@ def _ours(name: str) -> str | None:
     return None
 
 
+def _runtime_nodes(tree: ast.AST):
+    """Every node except those under `if TYPE_CHECKING:` (annotations only, never imported at run time)."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            test = getattr(child, "test", None) if isinstance(child, ast.If) else None
+            if test is not None and "TYPE_CHECKING" in ast.unparse(test):
+                stack.extend(child.orelse)
+                continue
+            stack.append(child)
+
+
 def imports(module: str) -> set[str]:
     path = MODULES[module]
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in _runtime_nodes(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -146,6 +158,7 @@ def test_the_reader_sees_lazy_and_relative_imports():
     assert "tinyespcn_nodes.core.tiling" in GRAPH["tinyespcn_nodes.engine.job"]
     assert "tinyespcn_nodes.hosts.cli.main" in GRAPH["tinyespcn_nodes.__main__"]
     assert "tinyespcn_nodes.hosts.comfy.nodes" in GRAPH["tinyespcn_nodes"]
+    assert "tinyespcn_nodes.engine.job" not in GRAPH["tinyespcn_nodes.engine.bands"]  # under TYPE_CHECKING only
 
 
 def test_the_rule_catches_an_upward_import_and_a_cycle():

@@ -14,6 +14,7 @@ for 16-bit data or None for pure float.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -168,3 +169,33 @@ def msaa_antialias(
             res = _msaa_core(color[:, :, a0:a1, b0:b1].float(), supersample, blur_radius, levels).clamp_(0, 1)
             out[:, :3, y0:y1, x0:x1] = res[:, :, y0 - a0 : y1 - a0, x0 - b0 : x1 - b0].to(x.dtype)
     return out
+
+
+@dataclass(frozen=True)
+class PostProcess:
+    """The seed's post-processing chain with Pillow's defaults."""
+
+    sharpen: bool = False
+    radius: float = 1.2
+    percent: float = 100.0
+    threshold: int = 1
+    antialias: bool = False
+    supersample: int = 2
+    blur_radius: float = 0.5
+    levels: int | None = 255
+
+    @property
+    def active(self) -> bool:
+        return self.sharpen or self.antialias
+
+    @property
+    def margin(self) -> int:
+        m = blur_margin(self.radius) + 2 if self.sharpen else 0
+        return m + (msaa_margin(self.supersample, self.blur_radius) if self.antialias else 0)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.sharpen:
+            x = unsharp_mask(x, self.radius, self.percent, self.threshold, self.levels)
+        if self.antialias:
+            x = msaa_antialias(x, self.supersample, self.blur_radius, levels=self.levels)
+        return x

@@ -78,14 +78,22 @@ def upscale_bchw(
     rgb_upscale(src[:, :3], out[:, :3])
     if c == 4:
         alpha = pil_resize(to_unit_float(x[:, 3:4]), (out_h, out_w), "bicubic")
-        _store(out[:, 3:4], alpha)
+        store(out[:, 3:4], alpha)
     return out
 
 
-def _store(out: torch.Tensor, value: torch.Tensor, clamp: bool = True) -> None:
-    from .tiling import store
+def store(out: torch.Tensor, value: torch.Tensor, clamp: bool = True) -> None:
+    """Write float [0,1] values into `out` in its own dtype (rounded and clipped for integer dtypes).
 
-    store(out, value, clamp)
+    `clamp=False` keeps values outside [0,1] for float outputs (intensity-windowed data, see `intensity`).
+    """
+    if clamp or not out.is_floating_point():
+        value = value.clamp(0, 1)
+    if out.dtype == torch.uint8:
+        value = value.float().mul_(255).round_()
+    elif out.dtype == torch.uint16:
+        value = value.float().mul_(65535).round_().to(torch.int32)
+    out.copy_(value.to(out.device))
 
 
 def numpy_to_bchw(arr: np.ndarray, name: str = "image") -> tuple[torch.Tensor, str]:

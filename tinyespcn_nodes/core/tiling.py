@@ -29,16 +29,11 @@ import torch
 from torch import nn
 
 from .defaults import CODE_CACHE_BYTES, DEFAULT_TILE, TILE_BUDGET_BYTES
-from .pixels import to_unit_float
+from .pixels import store, to_unit_float
+from .progress import Progress, ReportFn, StopFn, UpscaleCancelled
 from .resize import TiledResize
 
-
-class UpscaleCancelled(Exception):
-    """Raised when `should_stop()` returns True; the output is incomplete and must be discarded."""
-
-
-ProgressFn = Callable[[int, int], None]
-StopFn = Callable[[], bool]
+ProgressFn = ReportFn
 PostFn = Callable[[torch.Tensor], torch.Tensor]
 MIN_TILE = 32
 
@@ -166,62 +161,63 @@ def statistics_crops(h: int, w: int, tile: int, exact: bool) -> list[Tile]:
     return [Tile(y, y + ch, x, x + cw) for y in ys for x in xs]
 
 
-def uses_code_cache(model: nn.Module | None, h: int, w: int) -> bool:
-    """Whether an image larger than one tile runs as encode (whole image, exact statistic) + decode per tile."""
-    if not needs_statistics(model) or not hasattr(model, "encode"):
+STATISTICS = ("auto", "exact", "sampled")  # how a model with an image statistic gets it (see the module doc)
+
+
+def statistics_mode(exact: bool | str) -> str:
+    """The statistics mode from the old `exact` flag or a mode name."""
+    mode = {True: "exact", False: "auto"}.get(exact, exact)
+    if mode not in (*STATISTICS, "given"):
+        raise ValueError(f"statistics must be one of {', '.join(STATISTICS)}, got {exact!r}")
+    return mode
+
+
+def uses_code_cache(model: nn.Module | None, h: int, w: int, statistics: str = "auto") -> bool:
+    """Whether an image larger than one tile runs as encode (whole image, exact statistic) + decode per tile
+    (never with `statistics="sampled"`, which always samples crops)."""
+    if statistics in ("sampled", "given") or not needs_statistics(model) or not hasattr(model, "encode"):
         return False
     item = next(model.parameters()).element_size()
     return model.code_channels * h * w * item <= CODE_CACHE_BYTES
 
 
-def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact: bool = False) -> int:
-    """Progress steps for one image: tiles, plus a statistics pass (cached code or crops) where one is needed."""
+def tile_count(h: int, w: int, tile: int, model: nn.Module | None = None, exact: bool | str = False) -> int:
+    """Progress steps for one image: tiles, plus a statistics pass (cached code or crops) where one is needed.
+    `exact`: the statistics mode (`STATISTICS`, "given" when the caller supplies the statistic, or a bool)."""
     if tile < 0 and model is None:
         raise ValueError("an automatic tile size needs the model")
     tile = resolve_tile(tile, model)
+    mode = statistics_mode(exact)
     n = len(plan_tiles(h, w, tile))
-    if n > 1 and needs_statistics(model):
-        return 2 * n if uses_code_cache(model, h, w) else n + len(statistics_crops(h, w, tile, exact))
+    if n > 1 and needs_statistics(model) and mode != "given":
+        if uses_code_cache(model, h, w, mode):
+            return 2 * n
+        return n + len(statistics_crops(h, w, tile, mode == "exact"))
     return n
 
 
-def store(out: torch.Tensor, value: torch.Tensor, clamp: bool = True) -> None:
-    """Write float [0,1] values into `out` in its own dtype (rounded and clipped for integer dtypes).
+@dataclass(frozen=True)
+class TileRun:
+    """How each tile of one model's pass is run, besides the model and its tile side."""
 
-    `clamp=False` keeps values outside [0,1] for float outputs (intensity-windowed data, see `intensity`).
-    """
-    if clamp or not out.is_floating_point():
-        value = value.clamp(0, 1)
-    if out.dtype == torch.uint8:
-        value = value.float().mul_(255).round_()
-    elif out.dtype == torch.uint16:
-        value = value.float().mul_(65535).round_().to(torch.int32)
-    out.copy_(value.to(out.device))
+    margin: int
+    post: PostFn | None = None
+    statistics: str = "auto"
+    resize: TiledResize | None = None
+    clamp: bool = True
+    stats: torch.Tensor | None = None
+    min_tile: int = MIN_TILE
 
 
 class _Runner:
-    def __init__(
-        self,
-        model: nn.Module,
-        margin: int,
-        on_tile: ProgressFn | None,
-        should_stop: StopFn | None,
-        min_tile: int,
-        total: int,
-        post: PostFn | None = None,
-        exact: bool = False,
-        resize: TiledResize | None = None,
-        clamp: bool = True,
-        stats: torch.Tensor | None = None,
-    ) -> None:
+    def __init__(self, model: nn.Module, run: TileRun, progress: Progress) -> None:
         p = next(model.parameters())
-        self.given_stats = None if stats is None else stats.to(p.device, p.dtype)
-        self.resize, self.clamp = resize, clamp
-        self.exact = exact
+        self.given_stats = None if run.stats is None else run.stats.to(p.device, p.dtype)
+        self.resize, self.clamp, self.post = run.resize, run.clamp, run.post
+        self.statistics_mode = run.statistics
+        self.exact = run.statistics == "exact"
         self.model, self.device, self.dtype = model, p.device, p.dtype
-        self.margin, self.on_tile, self.should_stop = margin, on_tile, should_stop
-        self.min_tile, self.total, self.done = min_tile, total, 0
-        self.post = post
+        self.margin, self.min_tile, self.progress = run.margin, run.min_tile, progress
         self.channels_last = self.device.type == "cpu"
 
     def _input(
@@ -237,23 +233,27 @@ class _Runner:
             x = x.contiguous(memory_format=torch.channels_last)
         return x, t.within(g)
 
-    def _tick(self) -> None:
-        self.done += 1
-        if self.on_tile is not None:
-            self.on_tile(self.done, self.total)
-
-    def _check(self) -> None:
-        if self.should_stop is not None and self.should_stop():
-            raise UpscaleCancelled("upscale cancelled")
+    def steps(self, h: int, w: int, tile: int) -> int:
+        mode = "given" if self.given_stats is not None else self.statistics_mode
+        return tile_count(h, w, tile, self.model, mode)
 
     def for_each_tile(
-        self, h: int, w: int, tile: int, body: Callable[[Tile], None], tiles: list[Tile] | None = None
+        self,
+        h: int,
+        w: int,
+        tile: int,
+        body: Callable[[Tile], None],
+        tiles: list[Tile] | None = None,
+        planned: int | None = None,
     ) -> int:
-        """Run body over the tile grid (or `tiles`); on OOM split the failed tile in halves and go on."""
+        """Run body over the tile grid (or `tiles`); on OOM split the failed tile in halves and go on.
+        `planned`: the tile side the progress plan counted this grid pass with (a smaller one is re-planned)."""
         pending = plan_tiles(h, w, tile) if tiles is None else list(tiles)
+        if planned is not None and planned != tile:
+            self.progress.replan(len(plan_tiles(h, w, planned)), len(pending))
         while pending:
             t = pending[0]
-            self._check()
+            self.progress.check()
             try:
                 body(t)
             except Exception as exc:
@@ -267,20 +267,23 @@ class _Runner:
                     Tile(t.y0 + s.y0, t.y0 + s.y1, t.x0 + s.x0, t.x0 + s.x1)
                     for s in plan_tiles(t.y1 - t.y0, t.x1 - t.x0, tile)
                 ]
-                self.total += len(sub) - 1
+                self.progress.replan(1, len(sub))
                 pending = sub + pending[1:]
                 continue
             pending.pop(0)
-            self._tick()
+            self.progress.advance()
         return tile
 
     @torch.inference_mode()
-    def run(self, img: torch.Tensor, out: torch.Tensor, tile: int) -> int:
+    def run(self, img: torch.Tensor, out: torch.Tensor, tile: int, planned: int) -> int:
+        """One image; `planned`: the tile side its progress steps were counted with (an earlier image's
+        out-of-memory split may have left a smaller `tile`). Returns the tile side for the next image."""
         model = self.model
         h, w = img.shape[-2:]
+        self.progress.replan(self.steps(h, w, planned), self.steps(h, w, tile))
         stats = self.given_stats if needs_statistics(model) else None
         if stats is None and needs_statistics(model) and len(plan_tiles(h, w, tile)) > 1:
-            if uses_code_cache(model, h, w):
+            if uses_code_cache(model, h, w, self.statistics_mode):
                 return self.run_cached(img, out, tile)
             stats = self.statistics(h, w, tile, lambda t: self._input(img, t))
 
@@ -309,6 +312,7 @@ class _Runner:
             code[:, :, t.y0 : t.y1, t.x0 : t.x1] = core
             total.add_(core[:, :c].sum(dim=(2, 3), dtype=torch.float64))
 
+        start = tile
         tile = self.for_each_tile(h, w, tile, encode)
         stats = (total / (h * w)).to(self.dtype)
         m = max(2, self.margin - model.receptive_radius)  # the decode's own context: 3x3 conv + bicubic, + post
@@ -322,7 +326,7 @@ class _Runner:
                 y = fp32_twin(model)(wide, stats=stats.float())
             self.emit(out, t, y, offsets)
 
-        return self.for_each_tile(h, w, tile, decode)
+        return self.for_each_tile(h, w, tile, decode, planned=start)
 
     def overflowed(self, y: torch.Tensor) -> bool:
         """A reduced-precision tile to redo in fp32. One fp32 sum instead of isfinite's four passes: it is
@@ -380,13 +384,16 @@ def sampled_statistics(
     """The statistic `upscale_tensor` uses for an h×w image above the code-cache budget, with each crop (grown
     by the same context) read by `read_region(grown)` as a [1,3,h',w'] model input: a lazy source (`banded`)."""
     margin = context_margin(model) + math.ceil(post_margin / model.scale)
-    runner = _Runner(model, margin, None, None, MIN_TILE, 0)
+    progress = Progress()
+    tile = resolve_tile(tile, model)
+    progress.expect(len(statistics_crops(h, w, tile, False)))
+    runner = _Runner(model, TileRun(margin), progress)
 
     def read(t: Tile) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
         g = t.grown(margin, h, w)
         return read_region(g), t.within(g)
 
-    return runner.statistics(h, w, resolve_tile(tile, model), read)
+    return runner.statistics(h, w, tile, read)
 
 
 def attach_fp32_twin(model: nn.Module, twin: nn.Module) -> None:
@@ -424,10 +431,11 @@ def upscale_tensor(
     min_tile: int = MIN_TILE,
     post: PostFn | None = None,
     post_margin: int = 0,
-    exact: bool = False,
+    exact: bool | str = False,
     size: tuple[int, int] | None = None,
     clamp: bool = True,
     stats: torch.Tensor | None = None,
+    progress: Progress | None = None,
 ) -> torch.Tensor:
     """RGB [B,3,H,W] (float in [0,1], or uint8/uint16 converted tile by tile; any device) → [B,3,sH,sW] in `out`
     (or a new tensor of `out_dtype`) on x's device; a 1-channel `out` gets the mean of the RGB result.
@@ -440,6 +448,8 @@ def upscale_tensor(
     full-size intermediate), equal to `pil_resize` of the whole upscaled image. `clamp=False`: a float `out`
     keeps values outside [0,1] (intensity-windowed inputs). `stats`: the image statistic of a model that needs
     one, computed by the caller for a larger image this is a part of (see `banded`); used for every tile.
+    `progress`: a job's `Progress` that already expects this call's steps (counted with this `tile`);
+    without one, `on_tile`/`should_stop` are wrapped in a new one here.
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
@@ -453,12 +463,17 @@ def upscale_tensor(
         out = torch.empty((b, 3, out_h, out_w), dtype=out_dtype, device=x.device)
     elif out.dim() != 4 or out.shape[1] not in (1, 3) or tuple(out.shape[2:]) != (out_h, out_w) or len(out) != b:
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, out_h, out_w)} (or 1 channel)")
-    tile = resolve_tile(tile, model)
+    planned = resolve_tile(tile, model)
     margin = context_margin(model) if margin is None else margin
     margin += math.ceil((post_margin + (resize.margin if resize else 0)) / model.scale)
-    total = b * tile_count(h, w, tile, model, exact)
-    runner = _Runner(model, margin, on_tile, should_stop, min_tile, total, post, exact, resize, clamp, stats)
-    with stop_between_layers(model, should_stop):
+    mode = "given" if stats is not None else statistics_mode(exact)
+    run = TileRun(margin, post, mode if mode != "given" else "auto", resize, clamp, stats, min_tile)
+    if progress is None:
+        progress = Progress(on_tile, should_stop)
+        progress.expect(b * tile_count(h, w, planned, model, mode))
+    runner = _Runner(model, run, progress)
+    tile = planned
+    with stop_between_layers(model, progress.stop):
         for i in range(b):
-            tile = runner.run(x[i].detach(), out[i], tile)
+            tile = runner.run(x[i].detach(), out[i], tile, planned)
     return out

@@ -13,30 +13,32 @@ a numpy array, a memmap, a zarr array or `io.tiff.TiffRows`.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..core.defaults import DEFAULT_TILE
-from ..core.intensity import Window, choose_window, to_model
+from ..core.intensity import Window, to_model
 from ..core.pixels import numpy_to_bchw, to_unit_float
-from ..core.tiling import Tile, UpscaleCancelled, needs_statistics, resolve_tile, sampled_statistics, uses_code_cache
-from .job import PostProcess, chain_context, upscale_array
+from ..core.progress import Progress
+from ..core.tiling import Tile, needs_statistics, sampled_statistics, uses_code_cache
+
+if TYPE_CHECKING:
+    from .job import UpscaleJob
 
 BAND_OUT_PIXELS = 6 * 2**20
 MIN_BAND_ROWS = 16
 
 
-def band_rows(models: list[nn.Module], width: int, tile: int, post: PostProcess | None) -> int:
+def band_rows(job: UpscaleJob, width: int) -> int:
     """LR rows per band: about BAND_OUT_PIXELS output pixels, at most one tile row (the tile minus its context, so a
     band is a single row of tiles). Short bands keep both the band buffers and each tile's working set small
     (a tile is the band's height by the tile side); their extra context rows cost little (see the bench)."""
-    by_tile = resolve_tile(tile, models[0]) - 2 * chain_context(models, post)
-    scale = math.prod(m.scale for m in models)
-    return max(MIN_BAND_ROWS, min(by_tile, BAND_OUT_PIXELS // (width * scale * scale)))
+    by_tile = job.tiles[0] - 2 * job.context()
+    return max(MIN_BAND_ROWS, min(by_tile, BAND_OUT_PIXELS // (width * job.scale * job.scale)))
 
 
 def _model_input(region: np.ndarray, window: Window | None, device: torch.device) -> torch.Tensor:
@@ -47,15 +49,17 @@ def _model_input(region: np.ndarray, window: Window | None, device: torch.device
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
 
 
-def _statistic(source, model: nn.Module, window: Window | None, tile: int, post: PostProcess | None) -> torch.Tensor:
+def _statistic(source, job: UpscaleJob, window: Window | None) -> torch.Tensor:
     """The in-memory tiler's sampled statistic, its crops read from `source` one at a time."""
+    model = job.models[0]
     device = next(model.parameters()).device
 
     def region(g: Tile) -> torch.Tensor:
         return _model_input(np.asarray(source[g.y0 : g.y1, g.x0 : g.x1]), window, device)
 
     h, w = source.shape[:2]
-    return sampled_statistics(model, h, w, region, tile=tile, post_margin=post.margin if post is not None else 0)
+    post_margin = job.post.margin if job.post is not None else 0
+    return sampled_statistics(model, h, w, region, tile=job.tiles[0], post_margin=post_margin)
 
 
 def check_bandable(models: list[nn.Module], height: int, width: int) -> None:
@@ -69,39 +73,32 @@ def check_bandable(models: list[nn.Module], height: int, width: int) -> None:
 
 
 def upscale_bands(
-    source,
-    models: list[nn.Module],
-    *,
-    tile: int = DEFAULT_TILE,
-    post: PostProcess | None = None,
-    intensity: str | Window | None = "auto",
-    rows: int | None = None,
-    on_band: Callable[[int, int], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    source, job: UpscaleJob, *, rows: int | None = None, progress: Progress | None = None
 ) -> Iterator[np.ndarray]:
-    """Output rows of `upscale_array(source, models=models, ...)`, one band at a time, top to bottom."""
+    """Output rows of `job.run_array(source)`, one band at a time, top to bottom. `progress` counts bands;
+    its stop function is also checked inside every band's tiles."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[2] not in (1, 3, 4)):
         raise ValueError(f"bands need an (H, W) or (H, W, C) image with C = 1, 3 or 4, got shape {source.shape}")
-    if tile == 0:
+    if job.options.tile == 0:
         raise ValueError("tile 0 (the whole image at once) cannot run in bands")
+    if job.options.factor is not None:
+        raise ValueError("bands run whole model scales (no factor)")
     h, w = source.shape[:2]
-    check_bandable(models, h, w)
-    post = post if post is not None and post.active else None
-    scale = math.prod(m.scale for m in models)
-    rgb = source.ndim == 3 and source.shape[2] in (3, 4)
-    window = intensity if intensity is None or isinstance(intensity, Window) else choose_window(source, intensity, rgb)
-    stats = _statistic(source, models[0], window, tile, post) if needs_statistics(models[0]) else None
-    ctx = chain_context(models, post)
-    step = rows or band_rows(models, w, tile, post)
+    check_bandable(job.models, h, w)
+    progress = progress if progress is not None else Progress()
+    window = job.window(source, rgb=source.ndim == 3 and source.shape[2] in (3, 4))
+    band_job = type(job)(replace(job.options, intensity=window), job.models)
+    stats = _statistic(source, job, window) if needs_statistics(job.models[0]) else None
+    ctx = job.context()
+    step = rows or band_rows(job, w)
     starts = list(range(0, h, step))
-    for i, y0 in enumerate(starts):
-        if should_stop is not None and should_stop():
-            raise UpscaleCancelled("upscale cancelled")
+    progress.expect(len(starts))
+    for y0 in starts:
+        progress.check()
         y1 = min(h, y0 + step)
         a, b = max(0, y0 - ctx), min(h, y1 + ctx)
         band = np.asarray(source[a:b])
-        out = upscale_array(band, models=models, tile=tile, post=post, intensity=window, stats=stats)
-        yield out[(y0 - a) * scale : (y1 - a) * scale]
+        out = band_job.run_array(band, Progress(stop=progress.stop), stats)
+        yield out[(y0 - a) * job.scale : (y1 - a) * job.scale]
         del band, out  # before the next band is read: one band in memory at a time
-        if on_band is not None:
-            on_band(i + 1, len(starts))
+        progress.advance()

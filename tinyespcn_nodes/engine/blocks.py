@@ -9,11 +9,9 @@ worker process (the core's model cache), never per chunk.
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
-
-from ..core.intensity import Window, choose_window
 
 
 def _spatial_axes(ndim: int, rgb: bool) -> tuple[int, int]:
@@ -34,23 +32,10 @@ def _fit_chunks(chunks: tuple[int, ...], depth: int) -> tuple[int, ...]:
     return tuple(out) or (total,)
 
 
-def upscale_dask(
-    array,
-    scale: int = 2,
-    weights: str | None = None,
-    *,
-    rgb: bool | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    intensity: str | Window = "auto",
-    post=None,
-    tile: int = -1,
-):
-    """dask array (Y, X), (Y, X, C) or with leading stack axes → lazily upscaled dask array of the same dtype."""
+def run_dask(array, job, rgb: bool | None = None):
+    """`job` over a dask array; workers receive `job.options` (with the whole array's window) and prepare it."""
     import dask.array as da
     from dask.array.overlap import overlap
-
-    from .job import chain_context, load_models
 
     if rgb is None:
         rgb = array.ndim >= 3 and array.shape[-1] in (3, 4)
@@ -59,10 +44,9 @@ def upscale_dask(
         raise ValueError(f"need at least 2 spatial axes, got shape {array.shape}")
     if rgb and array.chunks[-1] != (array.shape[-1],):
         array = array.rechunk({array.ndim - 1: -1})  # a pixel's channels stay together
-    models = load_models(weights, scale, device, precision)  # validates here, on the client
-    total = math.prod(m.scale for m in models)
-    depth_px = chain_context(models, post)
-    window = intensity if isinstance(intensity, Window) else choose_window(array, intensity, rgb=rgb)
+    total, job_type = job.scale, type(job)
+    depth_px = job.context()
+    options = replace(job.options, intensity=job.window(array, rgb))
     fitted = {ax: _fit_chunks(array.chunks[ax], depth_px) for ax in (ya, xa)}
     if any(fitted[ax] != array.chunks[ax] for ax in fitted):
         array = array.rechunk(fitted)  # overlap needs every chunk at least as deep as the context band
@@ -74,14 +58,10 @@ def upscale_dask(
     )
 
     def run(block: np.ndarray, block_info=None) -> np.ndarray:
-        from .job import upscale_array
-
         where = block_info[0]["chunk-location"]
-        nets = load_models(weights, scale, device, precision)  # cached per process
+        block_job = job_type.from_options(options)  # models from the per-process cache, not loaded per chunk
         planes = block.reshape(-1, *block.shape[ya:]) if ya > 0 else block[None]
-        outs = [
-            upscale_array(np.ascontiguousarray(p), models=nets, intensity=window, post=post, tile=tile) for p in planes
-        ]
+        outs = [block_job.run_array(np.ascontiguousarray(p)) for p in planes]
         up = np.stack(outs).reshape(*block.shape[:ya], *outs[0].shape)
         index = [slice(None)] * up.ndim
         for ax in (ya, xa):

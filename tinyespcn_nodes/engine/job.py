@@ -1,66 +1,46 @@
-"""One entry point for every host: upscale (→ unsharp → anti-alias) any supported layout, tile by tile."""
+"""`prepare(options) -> UpscaleJob`: everything a run needs resolved once (model chain, tile per model,
+context, post filters, statistics mode), then `run_tensor / run_array / run_bands / run_dask` on any input.
+
+Every host builds an `UpscaleOptions` and calls the job, so the same input gives the same bytes everywhere.
+The legacy functions below (`process_bchw`, `upscale_array`, `filter_array`) build a job from given models.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import astuple, dataclass
+from collections.abc import Iterator
+from dataclasses import astuple, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..core.catalog import default_name, resolve_weights
 from ..core.defaults import DEFAULT_TILE
-from ..core.filters import blur_margin, msaa_antialias, msaa_margin, unsharp_mask
+from ..core.filters import PostProcess
 from ..core.intensity import Window, choose_window, from_model, to_model
-from ..core.pixels import bchw_to_numpy, check_tensor, numpy_to_bchw, to_unit_float, upscale_bchw
+from ..core.pixels import bchw_to_numpy, check_tensor, numpy_to_bchw, store, to_unit_float, upscale_bchw
+from ..core.progress import Progress, UpscaleCancelled
 from ..core.tiling import (
     ProgressFn,
     StopFn,
-    UpscaleCancelled,
+    check_tile,
     context_margin,
     plan_tiles,
-    store,
+    resolve_tile,
+    statistics_mode,
     tile_count,
     upscale_tensor,
 )
-from ..core.weights import WeightsError, offered_scales
-from .models import DEFAULT_PRECISION, get_model
+from .chain import chain_context, load_models, plan_chain, scale_for_factor
+from .models import DEFAULT_PRECISION
+from .options import SCALES, UpscaleOptions
 
-SCALES = (2, 3, 4, 8)
+__all__ = [
+    "SCALES", "PostProcess", "Progress", "UpscaleCancelled", "UpscaleJob", "UpscaleOptions", "chain_context",
+    "filter_array", "load_models", "prepare", "process_bchw", "scale_for_factor", "upscale_array",
+]  # fmt: skip
 FILTER_TILE = 512  # side of the tiles the same-size filters run on (MSAA's supersampled copy is 4x that)
-
-
-@dataclass(frozen=True)
-class PostProcess:
-    """The seed's post-processing chain with Pillow's defaults."""
-
-    sharpen: bool = False
-    radius: float = 1.2
-    percent: float = 100.0
-    threshold: int = 1
-    antialias: bool = False
-    supersample: int = 2
-    blur_radius: float = 0.5
-    levels: int | None = 255
-
-    @property
-    def active(self) -> bool:
-        return self.sharpen or self.antialias
-
-    @property
-    def margin(self) -> int:
-        m = blur_margin(self.radius) + 2 if self.sharpen else 0
-        return m + (msaa_margin(self.supersample, self.blur_radius) if self.antialias else 0)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        if self.sharpen:
-            x = unsharp_mask(x, self.radius, self.percent, self.threshold, self.levels)
-        if self.antialias:
-            x = msaa_antialias(x, self.supersample, self.blur_radius, levels=self.levels)
-        return x
 
 
 def levels_for(dtype: torch.dtype) -> int | None:
@@ -68,152 +48,178 @@ def levels_for(dtype: torch.dtype) -> int | None:
     return {torch.uint8: 255, torch.uint16: 65535}.get(dtype)
 
 
-def scale_for_factor(factor: float) -> int:
-    """The smallest model scale (x2, x3, x4, or x8 = three x2 passes) that reaches `factor`."""
-    for s in SCALES:
-        if factor <= s:
-            return s
-    raise ValueError(f"factor must be at most {SCALES[-1]}, got {factor}")
-
-
-def load_models(
-    weights: str | Path | None, scale: int, device="auto", precision: str | bool = DEFAULT_PRECISION
-) -> list[nn.Module]:
-    """The chain of models that reaches `scale`: one model; at x8 an x8 file, or an x2 file three times."""
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale}")
-    if scale == 8:
-        name = weights if weights not in (None, "") else default_name(8)
-        try:
-            path = resolve_weights(name, 8)
-        except FileNotFoundError:  # a family without an x8 file (`general`): its x2 file
-            path = resolve_weights(name, 2)
-        offered = offered_scales(path)
-        if 8 in offered:
-            return [get_model(path, 8, device, precision)]
-        if 2 not in offered:
-            shown = "/".join(f"x{s}" for s in offered) or "no scale"
-            raise WeightsError(path, f"x8 needs an x8 file or an x2 file (run three times); this one is {shown}")
-        return [get_model(path, 2, device, precision)] * 3
-    return [get_model(weights, scale, device, precision)]
-
-
 def filter_tile(tile: int) -> int:
     return FILTER_TILE if tile < 0 else tile
 
 
-def progress_total(shape_bchw: tuple[int, ...], models: list[nn.Module], tile: int, exact: bool = False) -> int:
-    b, _, h, w = shape_bchw
-    if not models:
-        return b * len(plan_tiles(h, w, filter_tile(tile)))
-    total = 0
-    for m in models:
-        total += b * tile_count(h, w, tile, m, exact)
-        h, w = h * m.scale, w * m.scale
-    return total if models else b
+def prepare(options: UpscaleOptions, tile_name: str = "tile") -> UpscaleJob:
+    """Load the chain and check the tile for every model (the error names the host's `tile_name`)."""
+    return UpscaleJob.from_options(options, tile_name)
 
 
-def process_bchw(
-    x: torch.Tensor,
-    models: list[nn.Module],
-    *,
-    tile: int = DEFAULT_TILE,
-    post: PostProcess | None = None,
-    on_tile: ProgressFn | None = None,
-    should_stop: StopFn | None = None,
-    out_dtype: torch.dtype | None = None,
-    levels: int | None | str = "auto",
-    margin: int | None = None,
-    exact: bool = False,
-    factor: float | None = None,
-    clamp: bool = True,
-    stats: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """The one pipeline every host calls: [B,C,H,W] (C = 1, 3, 4; uint8/uint16/float) → model chain → post filters.
+class UpscaleJob:
+    """A prepared run: `models` (empty = the post filters alone) and each model's resolved `tiles`."""
 
-    No models = filters only (same size). The result comes back in `out_dtype` (default: x's), on x's device;
-    x itself is never modified. `levels`: the integer grid the post filters round to between their stages
-    (Pillow semantics), "auto" = that of x's dtype. Hosts whose float images come from 8-bit files (ComfyUI)
-    pass 255, so the same picture gives the same 8-bit result in every host. `factor` (any value up to the
-    chain's scale, e.g. 1.5 or 2.5): the chain's output is Lanczos-resized to round(H·factor) × round(W·factor)
-    inside the last model's tile loop. `clamp=False` keeps float values outside [0,1] (intensity-windowed
-    data: see `intensity`); the post filters still work within [0,1]. `stats`: a one-model chain's image
-    statistic, given by a caller that runs a larger image part by part (`banded`).
-    """
-    check_tensor(x)
-    if stats is not None and len(models) != 1:
-        raise ValueError("a given image statistic needs a chain of exactly one model")
-    total = progress_total(tuple(x.shape), models, tile, exact)
-    done = [0]
+    def __init__(self, options: UpscaleOptions, models: list[nn.Module], margin: int | None = None) -> None:
+        self.options, self.models = options, list(models)
+        self.tiles = [resolve_tile(options.tile, m) for m in self.models]  # measured once, used by count and run
+        self.margins = [max(options.context, context_margin(m)) if margin is None else margin for m in self.models]
+        self.post = options.post if options.post.active else None
+        self.scale = math.prod(m.scale for m in self.models)
 
-    def tick(_: int = 0, __: int = 0) -> None:
-        done[0] += 1
-        if on_tile is not None:
-            on_tile(done[0], total)
+    @classmethod
+    def from_options(cls, options: UpscaleOptions, tile_name: str = "tile") -> UpscaleJob:
+        models = plan_chain(options)
+        for m in models:
+            check_tile(options.tile, m, tile_name)
+        return cls(options, models)
 
-    target = out_dtype or x.dtype
-    grid = levels_for(x.dtype) if levels == "auto" else levels
-    post = post if post is not None and post.active else None
-    if post is not None:
-        post = PostProcess(**{**post.__dict__, "levels": grid})
-    if not models:
-        out = torch.empty_like(x, dtype=target)
-        filter_tiles(x, out, post, filter_tile(tile), tick, should_stop)
-        return out
-    scale = 1
-    for m in models:
-        scale *= m.scale
-    size = None
-    if factor is not None:
-        if not 1 < factor <= scale:
-            raise ValueError(f"factor must be > 1 and at most the models' scale x{scale}, got {factor}")
-        size = (max(1, round(x.shape[-2] * factor)), max(1, round(x.shape[-1] * factor)))
+    def steps(self, shape_bchw: tuple[int, ...], given_stats: bool = False) -> int:
+        """Progress steps for one [B,C,H,W] input (the statistics pass included where one runs)."""
+        b, _, h, w = shape_bchw
+        if not self.models:
+            return b * len(plan_tiles(h, w, filter_tile(self.options.tile)))
+        mode = "given" if given_stats else self.options.statistics
+        total = 0
+        for m, tile in zip(self.models, self.tiles):
+            total += b * tile_count(h, w, tile, m, mode)
+            h, w = h * m.scale, w * m.scale
+        return total
 
-    def rgb_upscale(rgb: torch.Tensor, out_rgb: torch.Tensor) -> None:
-        cur = rgb
-        for i, m in enumerate(models):
-            last = i == len(models) - 1
-            cur = upscale_tensor(
-                m, cur, tile=tile, out=out_rgb if last else None, on_tile=tick, should_stop=should_stop,
-                post=post if last else None, post_margin=post.margin if (post and last) else 0,
-                margin=margin, exact=exact, size=size if last else None, clamp=clamp, stats=stats,
-            )  # fmt: skip
+    def context(self) -> int:
+        """LR context a part of an image needs for its core to equal the whole image's result."""
+        return chain_context(self.models, self.post)
 
-    return upscale_bchw(x, scale, rgb_upscale, out_dtype=target, size=size, clamp=clamp)
+    def _size(self, h: int, w: int) -> tuple[int, int] | None:
+        factor = self.options.factor
+        if factor is None:
+            return None
+        if not 1 < factor <= self.scale:
+            raise ValueError(f"factor must be > 1 and at most the models' scale x{self.scale}, got {factor}")
+        return max(1, round(h * factor)), max(1, round(w * factor))
+
+    def run_tensor(
+        self,
+        x: torch.Tensor,
+        progress: Progress | None = None,
+        *,
+        layout: str = "BCHW",
+        out_dtype: torch.dtype | None = None,
+        clamp: bool = True,
+        stats: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """[B,C,H,W] (or [B,H,W,C] with layout="BHWC"; C = 1, 3, 4; uint8/uint16/float) → model chain → post
+        filters, in `out_dtype` (default: x's) on x's device; x is never modified. `clamp=False` keeps float
+        values outside [0,1] (intensity-windowed data). `stats`: a one-model chain's image statistic, given by
+        a caller that runs a larger image part by part (bands)."""
+        if layout == "BHWC":
+            return self.run_tensor(x.movedim(-1, 1), progress, out_dtype=out_dtype, clamp=clamp, stats=stats).movedim(
+                1, -1
+            )
+        check_tensor(x)
+        if stats is not None and len(self.models) != 1:
+            raise ValueError("a given image statistic needs a chain of exactly one model")
+        progress = progress if progress is not None else Progress()
+        progress.expect(self.steps(tuple(x.shape), stats is not None))
+        target = out_dtype or x.dtype
+        levels = self.options.levels
+        post = self.post
+        if post is not None:
+            post = replace(post, levels=levels_for(x.dtype) if levels == "auto" else levels)
+        if not self.models:
+            out = torch.empty_like(x, dtype=target)
+            _filter_tiles(x, out, post, filter_tile(self.options.tile), progress)
+            return out
+        size = self._size(x.shape[-2], x.shape[-1])
+        last = len(self.models) - 1
+
+        def rgb_upscale(rgb: torch.Tensor, out_rgb: torch.Tensor) -> None:
+            cur = rgb
+            for i, (m, tile, margin) in enumerate(zip(self.models, self.tiles, self.margins)):
+                end = i == last
+                cur = upscale_tensor(
+                    m, cur, tile=tile, out=out_rgb if end else None, post=post if end else None,
+                    post_margin=post.margin if (post and end) else 0, margin=margin,
+                    exact=self.options.statistics, size=size if end else None, clamp=clamp, stats=stats,
+                    progress=progress,
+                )  # fmt: skip
+
+        return upscale_bchw(x, self.scale, rgb_upscale, out_dtype=target, size=size, clamp=clamp)
+
+    def window(self, image, rgb: bool | None = None) -> Window | None:
+        """The intensity window for `image` (None: the dtype path). Filters alone never window."""
+        intensity = self.options.intensity
+        if not self.models or intensity is None or isinstance(intensity, Window):
+            return intensity if self.models else None
+        return choose_window(image, intensity, rgb=image.ndim >= 3 if rgb is None else rgb)
+
+    def run_array(
+        self, image: np.ndarray, progress: Progress | None = None, stats: torch.Tensor | None = None
+    ) -> np.ndarray:
+        """numpy HW / HWC / BHWC (uint8, uint16, float) → the upscaled array, same layout and dtype."""
+        window = self.window(image)
+        if window is None:
+            t, layout = numpy_to_bchw(image)
+            return bchw_to_numpy(self.run_tensor(t, progress, stats=stats), layout, image.dtype)
+        t, layout = numpy_to_bchw(to_model(image, window))
+        out = self.run_tensor(t, progress, out_dtype=torch.float32, clamp=False, stats=stats)
+        return from_model(bchw_to_numpy(out, layout, np.float32), image.dtype, window)
+
+    def run_bands(self, source, progress: Progress | None = None, rows: int | None = None) -> Iterator[np.ndarray]:
+        """Output rows of `run_array(source)`, one band at a time, from a lazy row source (see `bands`)."""
+        from .bands import upscale_bands
+
+        return upscale_bands(source, self, rows=rows, progress=progress)
+
+    def run_dask(self, array, rgb: bool | None = None):
+        """A dask array upscaled lazily, chunk by chunk with its context (see `blocks`)."""
+        from .blocks import run_dask
+
+        return run_dask(array, self, rgb)
 
 
-def chain_context(models: list[nn.Module], post: PostProcess | None = None) -> int:
-    """LR pixels of context a part of the image needs for its core to equal the whole image's result: each
-    model's context at the input's scale (later models run on the earlier ones' output), the post filters'
-    margin, and one pixel of slack."""
-    margin = sum(context_margin(m) / math.prod(n.scale for n in models[:i]) for i, m in enumerate(models))
-    total = math.prod(m.scale for m in models)
-    post_margin = post.margin if post is not None and post.active else 0
-    return math.ceil(margin + post_margin / total) + 1
-
-
-def filter_tiles(
-    x: torch.Tensor,
-    out: torch.Tensor,
-    post: PostProcess | None,
-    tile: int,
-    on_tile: Callable[[], None],
-    should_stop: StopFn | None,
-) -> None:
+def _filter_tiles(x: torch.Tensor, out: torch.Tensor, post: PostProcess | None, tile: int, progress: Progress) -> None:
     """Same-size filters tile by tile, each tile with the filters' own context band, so the result equals
     filtering the whole image, the working set stays one tile's, and progress/Cancel come every tile."""
     _, _, h, w = x.shape
     m = post.margin if post is not None else 0
     for t in plan_tiles(h, w, tile):
-        if should_stop is not None and should_stop():
-            raise UpscaleCancelled("cancelled")
+        progress.check()
         y0, y1, x0, x1 = astuple(t.grown(m, h, w))
         y = to_unit_float(x[:, :, y0:y1, x0:x1])
         if post is not None:
             y = post(y)  # the filters pass an RGBA alpha through untouched
         core = y[:, :, t.y0 - y0 : t.y1 - y0, t.x0 - x0 : t.x1 - x0]
         store(out[:, :, t.y0 : t.y1, t.x0 : t.x1], core)
-        on_tile()
+        progress.advance()
+
+
+def _job_of(models: list[nn.Module], options: dict) -> tuple[UpscaleJob, dict]:
+    """A job from already loaded models and the legacy keyword options; returns the run-time keywords left."""
+    scale = math.prod(m.scale for m in models) if models else 1
+    settings = UpscaleOptions(
+        scale=scale if scale in SCALES else 1,
+        factor=options.pop("factor", None),
+        tile=options.pop("tile", DEFAULT_TILE),
+        intensity=options.pop("intensity", "auto"),
+        post=options.pop("post", None) or PostProcess(),
+        statistics=statistics_mode(options.pop("exact", False)),
+        levels=options.pop("levels", "auto"),
+    )
+    return UpscaleJob(settings, models, options.pop("margin", None)), options
+
+
+def _legacy_progress(options: dict) -> Progress:
+    on_tile: ProgressFn | None = options.pop("on_tile", None)
+    should_stop: StopFn | None = options.pop("should_stop", None)
+    return Progress(on_tile, should_stop)
+
+
+def process_bchw(x: torch.Tensor, models: list[nn.Module], **options) -> torch.Tensor:
+    """`UpscaleJob.run_tensor` with given models (tile, post, on_tile, should_stop, out_dtype, levels, margin,
+    exact, factor, clamp, stats as keywords): for callers that hold models, tests and the bench."""
+    job, rest = _job_of(models, options)
+    return job.run_tensor(x, _legacy_progress(rest), **rest)
 
 
 def upscale_bchw_tensor(x: torch.Tensor, models: list[nn.Module], **options) -> torch.Tensor:
@@ -231,29 +237,43 @@ def upscale_array(
     device="auto",
     precision: str | bool = DEFAULT_PRECISION,
     models: list[nn.Module] | None = None,
-    intensity: str | Window | None = "auto",
     **options,
 ) -> np.ndarray:
-    """numpy HW / HWC / BHWC (uint8, uint16, float in [0,1]) → upscaled array of the same layout and dtype.
+    """numpy HW / HWC / BHWC → upscaled array of the same layout and dtype (`UpscaleJob.run_array`).
 
     `models` (from `load_models`) replaces scale/weights/device/precision, for callers that run many images.
-    `intensity`: how values map to the model's range (`intensity.MODES`, or a `Window` computed by the
-    caller, e.g. once for a whole stack or from napari's contrast limits; None = no window).
+    `intensity`: how values map to the model's range (`intensity.MODES`, a `Window`, or None = no window).
     """
     models = models or load_models(weights, scale, device, precision)
-    if intensity is None or isinstance(intensity, Window):  # None: the dtype path, no window
-        window = intensity
-    else:
-        window = choose_window(image, intensity, rgb=image.ndim >= 3)
-    if window is None:
-        t, layout = numpy_to_bchw(image)
-        return bchw_to_numpy(process_bchw(t, models, **options), layout, image.dtype)
-    t, layout = numpy_to_bchw(to_model(image, window))
-    out = process_bchw(t, models, **{**options, "out_dtype": torch.float32, "clamp": False})
-    return from_model(bchw_to_numpy(out, layout, np.float32), image.dtype, window)
+    job, rest = _job_of(models, options)
+    progress, stats = _legacy_progress(rest), rest.pop("stats", None)
+    if rest:
+        raise TypeError(f"upscale_array got unexpected options: {', '.join(sorted(rest))}")
+    return job.run_array(image, progress, stats)
+
+
+def upscale_dask(
+    array,
+    scale: int = 2,
+    weights: str | None = None,
+    *,
+    rgb: bool | None = None,
+    device: str = "auto",
+    precision: str = "auto",
+    intensity: str | Window = "auto",
+    post: PostProcess | None = None,
+    tile: int = -1,
+):
+    """dask array (Y, X), (Y, X, C) or with leading stack axes → lazily upscaled dask array of the same dtype
+    (`prepare(UpscaleOptions(...)).run_dask(array)`; weights and tile are checked here, on the client)."""
+    options = UpscaleOptions(
+        weights=weights, scale=scale, tile=tile, device=device, precision=precision, intensity=intensity,
+        post=post or PostProcess(),
+    )  # fmt: skip
+    return prepare(options).run_dask(array, rgb)
 
 
 def filter_array(image: np.ndarray, post: PostProcess, **options) -> np.ndarray:
     """Same-size unsharp / anti-alias on numpy HW / HWC / BHWC, same dtype back."""
-    t, layout = numpy_to_bchw(image)
-    return bchw_to_numpy(process_bchw(t, [], post=post, **options), layout, image.dtype)
+    job, rest = _job_of([], {**options, "post": post, "intensity": None})
+    return job.run_array(image, _legacy_progress(rest))

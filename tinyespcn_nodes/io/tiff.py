@@ -15,7 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core.files import atomic_path
+from ..core.progress import Progress
 from ..engine.bands import check_bandable, upscale_bands
+from ..engine.job import UpscaleJob
 from .imagefiles import ImageFileError, tiff_icc
 
 STREAM_ABOVE_BYTES = 64 * 2**20  # outputs larger than this stream (smaller ones take the in-memory path)
@@ -113,10 +115,11 @@ class TiffRows:
         return np.concatenate(picked)
 
 
-def streamable(src: Path, target: Path, models: list, *, tile: int, factor: float | None) -> bool:
+def streamable(src: Path, target: Path, job: UpscaleJob) -> bool:
     """Whether this file goes through bands: a TIFF to a TIFF, integer scale, tiled, big output, layout and
     models that bands reproduce exactly (else the ordinary in-memory path runs)."""
-    if factor or tile == 0 or {src.suffix.lower(), target.suffix.lower()} - {".tif", ".tiff"}:
+    models = job.models
+    if job.options.factor or job.options.tile == 0 or {src.suffix.lower(), target.suffix.lower()} - {".tif", ".tiff"}:
         return False
     try:
         with TiffRows(src) as rows:
@@ -133,29 +136,26 @@ def streamable(src: Path, target: Path, models: list, *, tile: int, factor: floa
 def upscale_tiff(
     src: str | os.PathLike,
     target: str | os.PathLike,
-    models: list,
-    *,
-    on_band=None,
-    should_stop=None,
-    **options,
+    job: UpscaleJob,
+    progress: Progress | None = None,
+    rows: int | None = None,
 ) -> tuple[tuple[int, ...], tuple[int, ...], np.dtype]:
-    """`src` upscaled band by band into the TIFF `target` (atomically); returns (in shape, out shape, dtype).
-    `options` go to `core.banded.upscale_bands` (tile, post, intensity)."""
+    """`src` upscaled band by band by `job` into the TIFF `target` (atomically); returns (in shape, out shape,
+    dtype). `progress` counts bands (and its stop is checked inside them)."""
     import tifffile
 
-    with TiffRows(src) as rows:
-        reason = rows.reason_not_streamable()
+    with TiffRows(src) as source:
+        reason = source.reason_not_streamable()
         if reason is not None:
             raise ImageFileError(src, f"cannot be read in bands: {reason}")
-        scale = int(np.prod([m.scale for m in models]))
-        shape = (rows.shape[0] * scale, rows.shape[1] * scale, *rows.shape[2:])
-        bands = upscale_bands(rows, models, on_band=on_band, should_stop=should_stop, **options)
-        extra = {"photometric": "rgb", "planarconfig": "contig"} if rows.ndim == 3 else {"photometric": "minisblack"}
-        if rows.ndim == 3 and rows.shape[2] == 4:
+        shape = (source.shape[0] * job.scale, source.shape[1] * job.scale, *source.shape[2:])
+        bands = upscale_bands(source, job, rows=rows, progress=progress)
+        extra = {"photometric": "rgb", "planarconfig": "contig"} if source.ndim == 3 else {"photometric": "minisblack"}
+        if source.ndim == 3 and source.shape[2] == 4:
             extra["extrasamples"] = [2]  # unassociated alpha
-        big = rows.dtype.itemsize * int(np.prod(shape)) > 2**32 - 2**26
+        big = source.dtype.itemsize * int(np.prod(shape)) > 2**32 - 2**26
         with atomic_path(target) as tmp:
             tifffile.imwrite(
-                tmp, bands, shape=shape, dtype=rows.dtype, iccprofile=tiff_icc(rows._tif), bigtiff=big, **extra,
+                tmp, bands, shape=shape, dtype=source.dtype, iccprofile=tiff_icc(source._tif), bigtiff=big, **extra,
             )  # fmt: skip
-        return rows.shape, shape, rows.dtype
+        return source.shape, shape, source.dtype

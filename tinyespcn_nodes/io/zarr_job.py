@@ -204,7 +204,7 @@ def write_upscaled(
     process (a GUI's progress and Cancel: `should_stop()` is checked between chunks; finished ones stay)."""
     import dask
 
-    from ..engine.blocks import upscale_dask
+    from ..engine.job import upscale_dask
 
     zarr = _require_zarr()
     dst = Path(dst)

@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...engine.options import UpscaleOptions
 from .batch import BatchReport
 
 
@@ -19,28 +20,24 @@ from .batch import BatchReport
 class FileJob:
     """Everything a worker needs besides the file names (picklable)."""
 
-    weights: str | None
-    scale: int
-    device: str = "auto"
-    precision: str = "auto"
-    tile: int = -1
-    factor: float | None = None
-    intensity: str = "auto"
-    sharpen: bool = False
-    antialias: bool = False
+    options: UpscaleOptions
     png_level: int | None = None
 
 
 def upscale_file(src: str, target: str, job: FileJob) -> tuple[str, str | None]:
-    """Runs on a worker: (target, None) when written, (src, message) when this file failed."""
-    from ...engine.job import PostProcess, load_models, upscale_array
+    """Runs on a worker: (target, None) when written, (src, message) when this file failed. A TIFF whose
+    output is too big for memory goes through bands there, as it does on the threads path."""
+    from ...engine.job import prepare
     from ...io.imagefiles import ImageFileError, read_image_meta, write_image
+    from ...io.tiff import streamable, upscale_tiff
 
     try:
+        run = prepare(job.options)  # models from the worker's own cache
+        if streamable(Path(src), Path(target), run):
+            upscale_tiff(src, target, run)
+            return target, None
         img, meta = read_image_meta(Path(src))
-        models = load_models(job.weights, job.scale, job.device, job.precision)
-        post = PostProcess(sharpen=job.sharpen, antialias=job.antialias)
-        out = upscale_array(img, models=models, tile=job.tile, post=post, factor=job.factor, intensity=job.intensity)
+        out = run.run_array(img)
         extra = {} if job.png_level is None else {"png_level": job.png_level}
         write_image(Path(target), out, meta=meta, **extra)
         return target, None

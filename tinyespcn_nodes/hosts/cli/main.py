@@ -63,8 +63,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
         print(f"wrote {path}")
         return 0
-    from ...core.tiling import check_tile
-    from ...engine.job import PostProcess, load_models, scale_for_factor, upscale_array
+    from ...core.filters import PostProcess
+    from ...core.progress import Progress
+    from ...engine.job import prepare
+    from ...engine.options import UpscaleOptions
     from ...io.tiff import streamable, upscale_tiff
     from ...io.zarr_job import is_zarr
     from .batch import run_bands, run_batch
@@ -72,13 +74,9 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if any(is_zarr(i) for i in args.inputs):
         return _upscale_zarr(args)
     files = _collect_inputs(args.inputs)
-    scale = scale_for_factor(args.factor) if args.factor else args.scale
     plan = plan_outputs(files, args.output, args.factor or args.scale)
-    precision = "auto" if args.half else args.precision
-    models = load_models(args.weights, scale, args.device, precision)  # a bad file fails once, here
-    for m in models:
-        check_tile(args.tile, m, "--tile")
-    post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
+    options = upscale_options(args, UpscaleOptions, PostProcess(sharpen=args.sharpen, antialias=args.antialias))
+    job = prepare(options, "--tile")  # a bad file or tile fails once, here
     inputs = {f.resolve() for f in files}
     failures = 0
     todo = []
@@ -93,26 +91,17 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             todo.append((f, target))
 
     def upscale(img, on_tile):
-        return upscale_array(
-            img, models=models, tile=args.tile, post=post, on_tile=on_tile, factor=args.factor,
-            intensity=args.intensity,
-        )  # fmt: skip
+        return job.run_array(img, Progress(on_tile))
 
     def upscale_big(src, target, on_band):
-        return upscale_tiff(
-            src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band
-        )  # fmt: skip
+        return upscale_tiff(src, target, job, Progress(on_band))
 
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster import FileJob, run_on_scheduler
 
-        job = FileJob(
-            args.weights, scale, args.device, precision, args.tile, args.factor, args.intensity, args.sharpen,
-            args.antialias, args.png_level,
-        )  # fmt: skip
-        report = run_on_scheduler(todo, job, args.scheduler)
+        report = run_on_scheduler(todo, FileJob(options, args.png_level), args.scheduler)
     else:
-        big = [(f, t) for f, t in todo if streamable(f, t, models, tile=args.tile, factor=args.factor)]
+        big = [(f, t) for f, t in todo if streamable(f, t, job)]
         report = run_batch([p for p in todo if p not in big], upscale, png_level=args.png_level)
         if big and not report.interrupted:
             banded = run_bands(big, upscale_big)
@@ -126,6 +115,14 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if failures:
         print(f"{failures} of {len(plan)} file(s) failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def upscale_options(args: argparse.Namespace, options_cls, post):
+    """The `upscale` arguments as engine options (`--half` is the old name of `--precision auto`)."""
+    return options_cls(
+        weights=args.weights, scale=args.scale, factor=args.factor or None, tile=args.tile, device=args.device,
+        precision="auto" if args.half else args.precision, intensity=args.intensity, post=post,
+    )  # fmt: skip
 
 
 def _upscale_zarr(args: argparse.Namespace) -> int:

@@ -94,15 +94,6 @@ def _host():
     return mm.get_torch_device(), mm.intermediate_device(), dtype, getattr(mm, "OOM_EXCEPTION", torch.OutOfMemoryError)
 
 
-def _progress_bar(total: int):
-    try:
-        import comfy.utils
-
-        return comfy.utils.ProgressBar(total)
-    except ImportError:
-        return None
-
-
 class TinyESPCNModelLoader:
     @classmethod
     def INPUT_TYPES(cls):
@@ -162,29 +153,20 @@ class TinyESPCNUpscale:
     DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
 
     def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0):
-        import math
-
-        from ...core.tiling import check_tile, context_margin
-        from ...core.weights import offered_scales
-        from ...engine.models import get_model, release
+        from ...engine.job import prepare
+        from ...engine.models import release
 
         device, _, _, _ = _host()
         if model.device != "auto":
             device = _checked_device(model.device)
-        scale = model.scale
-        if scale_by > 1:  # a multi-output file (the pyramid) answers the smallest of its scales that reaches it
-            scale = min((s for s in offered_scales(model.path) if s >= scale_by), default=scale)
-        net = get_model(model.path, scale, device, model.precision)
-        check_tile(tile_size, net, "tile_size")
-        margin = max(overlap, context_margin(net))
-        models, factor = [net], None
-        if scale_by and scale_by != net.scale:
-            if scale_by <= 1:
-                raise ValueError(f"scale_by must be 0 (the model's scale) or above 1, got {scale_by}")
-            models = [net] * max(1, math.ceil(math.log(scale_by) / math.log(net.scale) - 1e-9))
-            factor = scale_by
+        if scale_by and scale_by <= 1:
+            raise ValueError(f"scale_by must be 0 (the model's scale) or above 1, got {scale_by}")
+        options = _options(
+            weights=model.path, scale=model.scale, factor=scale_by or None, tile=tile_size, context=overlap,
+            device=str(device), precision=model.precision, levels=255,
+        )  # fmt: skip
         try:
-            return (_run_pipeline(image, models, device, tile=tile_size, margin=margin, factor=factor),)
+            return (_run_pipeline(image, prepare(options, "tile_size"), device),)
         finally:
             release(device)
 
@@ -205,10 +187,11 @@ class TinyESPCNUnsharpMask:
     DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
 
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
-        from ...engine.job import PostProcess
+        from ...core.filters import PostProcess
+        from ...engine.job import prepare
 
         post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
-        return (_run_pipeline(image, [], _host()[0], post=post),)
+        return (_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]),)
 
 
 class TinyESPCNMSAA:
@@ -226,10 +209,11 @@ class TinyESPCNMSAA:
     DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
 
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
-        from ...engine.job import PostProcess
+        from ...core.filters import PostProcess
+        from ...engine.job import prepare
 
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
-        return (_run_pipeline(image, [], _host()[0], post=post),)
+        return (_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]),)
 
 
 def _interrupted() -> bool:
@@ -250,27 +234,52 @@ def _checked_device(name: str):
     return pick_device(name)
 
 
-def _run_pipeline(image, models, device, **options):
-    """IMAGE [B,H,W,C] float → the core pipeline (same as the CLI and napari) → IMAGE in ComfyUI's dtype.
+def _options(**chosen):
+    from ...engine.options import UpscaleOptions
 
-    ComfyUI's float images come from 8-bit files and go back to them, so the filters round to the 8-bit
+    return UpscaleOptions(**chosen)
+
+
+class _ComfyProgress:
+    """Engine progress → ComfyUI's bar (created at the job's first count; `update_absolute` follows re-plans)."""
+
+    def __init__(self) -> None:
+        self.bar, self.shown = None, 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            import comfy.utils
+
+            self.bar = comfy.utils.ProgressBar(total)
+        if hasattr(self.bar, "update_absolute"):
+            self.bar.update_absolute(done, total)
+        elif done > self.shown:
+            self.bar.update(done - self.shown)
+        self.shown = done
+
+
+def _run_pipeline(image, job, device):
+    """IMAGE [B,H,W,C] float → the engine job (same as the CLI and napari) → IMAGE in ComfyUI's dtype.
+
+    ComfyUI's float images come from 8-bit files and go back to them, so the job's filters round to the 8-bit
     grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`).
     """
     import torch
 
-    from ...core.defaults import DEFAULT_TILE
-    from ...engine.job import process_bchw, progress_total
+    from ...core.progress import Progress
 
     _, out_device, out_dtype, _ = _host()
-    x = image.movedim(-1, 1).to(device)
+    x = image.to(device)
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
-    pbar = _progress_bar(progress_total(tuple(x.shape), models, options.get("tile", DEFAULT_TILE)))
-    on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
-    out = process_bchw(
-        x, models, on_tile=on_tile, should_stop=_interrupted, out_dtype=torch.float32, levels=255, **options
-    )
-    return out.movedim(1, -1).to(out_device, out_dtype)
+    try:
+        import comfy.utils  # noqa: F401
+
+        report = _ComfyProgress()
+    except ImportError:
+        report = None
+    out = job.run_tensor(x, Progress(report, _interrupted), layout="BHWC", out_dtype=torch.float32)
+    return out.to(out_device, out_dtype)
 
 
 NODE_CLASS_MAPPINGS = {

@@ -84,10 +84,9 @@ class _Base(Container):
     def factor(self) -> int:
         return 1
 
-    def make_processor(self, clamp: bool = True):
-        """Return process(plane_bhwc_float_or_int, on_tile, should_stop) -> same layout upscaled/filtered.
-
-        `clamp=False`: the planes are intensity-windowed floats whose values outside [0, 1] must survive."""
+    def make_processor(self, window):
+        """Return process(plane, progress) -> the plane upscaled/filtered, same layout and dtype; `window`:
+        the layer's one intensity window (None: the dtype path)."""
         raise NotImplementedError
 
     def output_name(self, layer) -> str:
@@ -122,7 +121,7 @@ class _Base(Container):
             self._start_zarr(layer, rgb, window, target)
             return
         try:
-            process = self.make_processor(clamp=window is None)  # loads weights, checks the tile
+            process = self.make_processor(window)  # loads weights, checks the tile
         except (ValueError, TypeError, FileNotFoundError) as exc:
             show_error(f"{self.title}: {exc}")
             return
@@ -134,15 +133,15 @@ class _Base(Container):
             out = None
             for idx in planes:
                 plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
-                x = to_model(plane, window)
                 events: queue.Queue = queue.Queue()
                 result: dict = {}
 
-                def run_plane(x=x, events=events, result=result):
+                def run_plane(plane=plane, events=events, result=result):
+                    from ...core.progress import Progress
+
+                    report = lambda done, total, q=events: q.put(("tile", total))  # noqa: E731
                     try:
-                        result["y"] = process(
-                            x, lambda done, total, q=events: q.put(("tile", total)), lambda: self.worker.abort_requested
-                        )
+                        result["y"] = process(plane, Progress(report, lambda: self.worker.abort_requested))
                     except BaseException as exc:  # handed to the worker thread below
                         result["error"] = exc
                     events.put(("done", None))
@@ -157,12 +156,12 @@ class _Base(Container):
                     yield 1
                 t.join()
                 if "error" in result:
-                    from ...core.tiling import UpscaleCancelled
+                    from ...core.progress import UpscaleCancelled
 
                     if isinstance(result["error"], UpscaleCancelled):  # Cancel seen inside a tile
                         return None
                     raise result["error"]
-                y = from_model(result["y"], dtype, window)
+                y = result["y"]
                 if out is None:
                     out = np.empty((*data.shape[: len(idx)], *y.shape) if current is None else y.shape, dtype)
                 out[idx if current is None else ()] = y
@@ -354,22 +353,18 @@ class UpscaleWidget(_Base):
     def output_name(self, layer) -> str:
         return f"{layer.name} (TinyESPCN ×{self.factor()})"
 
-    def make_processor(self, clamp: bool = True):
-        from ...engine.job import PostProcess, load_models, upscale_bchw_tensor
+    def make_processor(self, window):
+        """(plane, progress) -> upscaled plane: one engine job for every plane (the layer's one window)."""
+        from ...core.filters import PostProcess
+        from ...engine.job import prepare
+        from ...engine.options import UpscaleOptions
 
-        weights = self.weights_name()
-        models = load_models(weights, self.factor(), self.device.value, self.precision.value)
-        from ...core.tiling import check_tile
-
-        for m in models:
-            check_tile(int(self.tile.value), m, "tile")
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
-        tile = int(self.tile.value)
-        return _plane_runner(
-            lambda t, on_tile, stop: upscale_bchw_tensor(
-                t, models, tile=tile, post=post, on_tile=on_tile, should_stop=stop, clamp=clamp
-            )
-        )
+        options = UpscaleOptions(
+            weights=self.weights_name(), scale=self.factor(), tile=int(self.tile.value), device=self.device.value,
+            precision=self.precision.value, intensity=window, post=post,
+        )  # fmt: skip
+        return prepare(options).run_array
 
 
 class UnsharpWidget(_Base):
@@ -382,13 +377,13 @@ class UnsharpWidget(_Base):
         self.threshold = SpinBox(label="threshold", value=1, min=0, max=255)
         return [self.radius, self.percent, self.threshold]
 
-    def make_processor(self, clamp: bool = True):
-        from ...engine.job import PostProcess
+    def make_processor(self, window):
+        from ...core.filters import PostProcess
 
         post = PostProcess(
             sharpen=True, radius=self.radius.value, percent=self.percent.value, threshold=self.threshold.value
         )
-        return _filter_runner(post)
+        return _filter_runner(post, window)
 
 
 class AntialiasWidget(_Base):
@@ -400,33 +395,23 @@ class AntialiasWidget(_Base):
         self.blur = FloatSpinBox(label="blur radius", value=0.5, min=0, max=5, step=0.05)
         return [self.supersample, self.blur]
 
-    def make_processor(self, clamp: bool = True):
-        from ...engine.job import PostProcess
+    def make_processor(self, window):
+        from ...core.filters import PostProcess
 
         return _filter_runner(
-            PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value)
+            PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value), window
         )
 
 
-def _plane_runner(fn):
-    def run(plane: np.ndarray, on_tile, should_stop):
-        from ...core.pixels import bchw_to_numpy, numpy_to_bchw
+def _filter_runner(post, window):
+    """(plane, progress) -> filtered plane: the same-size filters as an engine job (tile progress, Cancel
+    inside the plane), on the layer's windowed values as before."""
+    from ...engine.job import prepare
+    from ...engine.options import UpscaleOptions
 
-        t, layout = numpy_to_bchw(plane)
-        return bchw_to_numpy(fn(t, on_tile, should_stop), layout, plane.dtype)
+    job = prepare(UpscaleOptions(scale=1, post=post))
 
-    return run
-
-
-def _filter_runner(post):
-    def run(plane: np.ndarray, on_tile, should_stop):
-        from ...core.tiling import UpscaleCancelled
-        from ...engine.job import filter_array
-
-        if should_stop():
-            raise UpscaleCancelled("cancelled")
-        out = filter_array(plane, post)
-        on_tile(1, 1)
-        return out
+    def run(plane: np.ndarray, progress) -> np.ndarray:
+        return from_model(job.run_array(to_model(plane, window), progress), plane.dtype, window)
 
     return run

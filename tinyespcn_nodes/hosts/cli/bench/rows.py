@@ -324,20 +324,14 @@ def _statistics_deviation(model: torch.nn.Module, device: torch.device, images: 
     files = (sorted(folder.glob("*_HR.png")) if folder.is_dir() else [])[:images]
     if not files:
         return None
-    from ....core import tiling
-
-    worst, budget = 0.0, tiling.CODE_CACHE_BYTES
-    tiling.CODE_CACHE_BYTES = 0  # the sampled pass that images above the code-cache budget take
-    try:
-        with torch.inference_mode():
-            for f in files:
-                x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
-                x = x.to(device)
-                exact = upscale_tensor(model, x, exact=True).clamp(0, 1)
-                sampled = upscale_tensor(model, x).clamp(0, 1)
-                worst = max(worst, (exact - sampled).abs().max().item() * 255)
-    finally:
-        tiling.CODE_CACHE_BYTES = budget
+    worst = 0.0
+    with torch.inference_mode():
+        for f in files:
+            x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
+            x = x.to(device)
+            exact = upscale_tensor(model, x, exact="exact").clamp(0, 1)
+            sampled = upscale_tensor(model, x, exact="sampled").clamp(0, 1)  # what images above the cache get
+            worst = max(worst, (exact - sampled).abs().max().item() * 255)
     return worst
 
 
@@ -424,7 +418,7 @@ import json, sys, time
 import numpy as np, tifffile
 from tinyespcn_nodes.hosts.cli.allocator import retain_freed_memory
 retain_freed_memory()  # as the CLI's own process does
-from tinyespcn_nodes.engine.job import load_models, upscale_array
+from tinyespcn_nodes.engine.job import UpscaleOptions, load_models, prepare, upscale_array
 from tinyespcn_nodes.core.tiling import context_margin
 from tinyespcn_nodes.io.tiff import TiffRows, streamable
 from tinyespcn_nodes.hosts.cli.main import main
@@ -442,7 +436,7 @@ def lr_rows(step=512):  # written band by band: the input never sits in this pro
 
 tifffile.imwrite(src, lr_rows(), shape=(size, size, 3), dtype=np.uint8, photometric="rgb")
 models = load_models(name, scale, "auto", "auto")
-banded = streamable(Path(src), Path(dst), models, tile=-1, factor=None)
+banded = streamable(Path(src), Path(dst), prepare(UpscaleOptions(name, scale)))
 before = high_water()
 t0 = time.perf_counter()
 code = main(["upscale", src, "-o", dst, "--weights", name, "--scale", str(scale)])  # the CLI's defaults
