@@ -236,7 +236,7 @@ def _cli_result(tmp_path, weights_file, img, *flags):
         *flags,
     ]
     assert cli_main(argv) == 0
-    return np.array(Image.open(out / "p_x2.png"))
+    return np.array(Image.open(out / "p_x2_tiny-x2.png"))
 
 
 def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, portrait_u8):
