@@ -43,12 +43,17 @@ def _canonical(filename: str) -> str:
 def _catalog() -> dict[str, str]:
     """choice → path: each model once. Bundled names win; upscale_models adds only files whose header says
     they are ours (another project's ESRGAN or a VGG file would only fail at the loader)."""
-    from ..core.catalog import bundled
+    from pathlib import Path
+
+    from ..core.catalog import bundled, weights_dirs
     from ..core.weights import describe_foreign
 
     table = {name: str(path) for name, path in bundled().items()}
+    ours = {d.resolve() for d in weights_dirs()}  # added to upscale_models for the core loader (comfy_folders)
     for filename, path in sorted(_upscale_model_files().items()):
         name = _canonical(filename)
+        if ours & set(Path(path).resolve().parents):  # bundled files and their baselines/ are listed above
+            continue
         if name not in table and describe_foreign(path) is None:
             table[name] = path
     return table
