@@ -236,7 +236,7 @@ def _cli_result(tmp_path, weights_file, img, *flags):
         *flags,
     ]
     assert cli_main(argv) == 0
-    return np.array(Image.open(out / "p_x2.png"))
+    return np.array(Image.open(out / "p_x2_tiny-x2.png"))
 
 
 def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, portrait_u8):
@@ -416,3 +416,15 @@ def test_a_pyramid_file_serves_its_smaller_scales_by_scale_by(comfy):
         with torch.no_grad():
             ref = load_model(path, s)[0](image.movedim(-1, 1)).clamp(0, 1).movedim(1, -1)
         assert out.shape == ref.shape and (out - ref).abs().max().item() < 1e-5
+
+
+def test_loader_preselects_general_x2_and_its_tooltip_is_the_models_table(comfy):
+    from tinyespcn_nodes.core.model_table import model_rows
+
+    weights = comfy.nodes["TinyESPCN_ModelLoader"].INPUT_TYPES()["required"]["weights"]
+    assert weights[0][0] != "general-x2" and weights[1]["default"] == "general-x2"  # not merely the first
+    for row in model_rows():
+        assert (
+            f"{row.name_text}: {row.scale_text}, {row.macs_text} MACs/LR px, {row.purpose}; {row.quality}"
+            in (weights[1]["tooltip"])
+        )

@@ -173,8 +173,12 @@ def write_image(
         elif arr.dtype != np.uint8:
             raise ImageFileError(path, f"cannot store {arr.dtype} data as {suffix} (use .png or .tif)")
         else:
+            if suffix in (".jpg", ".jpeg") and arr.ndim == 3 and arr.shape[2] == 4:
+                raise ImageFileError(path, "JPEG cannot store the alpha channel; write .png, .webp or .tif")
             img = Image.fromarray(arr[..., 0] if arr.ndim == 3 and arr.shape[2] == 1 else arr)
             params = {"quality": quality} if suffix in (".jpg", ".jpeg", ".webp") else {}
+            if suffix in (".jpg", ".jpeg"):
+                params["subsampling"] = 0  # 4:4:4: upscaled detail in the colour channels is not halved again
             if suffix == ".png":
                 params["compress_level"] = png_level
             if meta.icc and suffix != ".bmp":

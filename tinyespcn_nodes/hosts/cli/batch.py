@@ -30,9 +30,16 @@ def _timed(fn, *args, **kwargs):
 
 
 def run_batch(
-    plan: list[tuple[Path, Path]], upscale, *, quiet: bool = False, png_level: int | None = None
+    plan: list[tuple[Path, Path]],
+    upscale,
+    *,
+    quiet: bool = False,
+    png_level: int | None = None,
+    quality: int | None = None,
+    model: str = "",
 ) -> BatchReport:
-    """`upscale(array, on_tile) -> array` for every (input, target) pair; errors are collected per file."""
+    """`upscale(array, on_tile) -> array` for every (input, target) pair; errors are collected per file. The
+    success line of each file names `model` when given."""
     from tqdm import tqdm
 
     report = BatchReport()
@@ -66,7 +73,9 @@ def run_batch(
                     continue
                 _finish_write(pending_write, report, bar, quiet)
                 shape = f"{img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype}"
+                shape += f", {model}" if model else ""
                 extra = {} if png_level is None else {"png_level": png_level}
+                extra |= {} if quality is None else {"quality": quality}
                 job = writers.submit(_timed, write_image, target, out, meta=meta, **extra)
                 pending_write = (job, src, target, shape)
                 del img, out
@@ -82,7 +91,7 @@ def run_batch(
     return report
 
 
-def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = False) -> BatchReport:
+def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = False, model: str = "") -> BatchReport:
     """Files too big for memory, one at a time: `upscale_file(src, target, on_band) -> (in shape, out shape,
     dtype)` streams each in bands (`big_tiff`), with a progress bar over its bands and a clean Ctrl-C."""
     from tqdm import tqdm
@@ -108,7 +117,10 @@ def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = Fals
             continue
         report.done.append(target)
         if not quiet:
-            print(f"{src} → {target} ({shape_in[1]}x{shape_in[0]} → {shape_out[1]}x{shape_out[0]}, {dtype}, in bands)")
+            by = f", {model}" if model else ""
+            print(
+                f"{src} → {target} ({shape_in[1]}x{shape_in[0]} → {shape_out[1]}x{shape_out[0]}, {dtype}{by}, in bands)"
+            )
     report.seconds = time.perf_counter() - t_start
     return report
 

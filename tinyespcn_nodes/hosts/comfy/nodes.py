@@ -43,12 +43,17 @@ def _canonical(filename: str) -> str:
 def _catalog() -> dict[str, str]:
     """choice → path: each model once. Bundled names win; upscale_models adds only files whose header says
     they are ours (another project's ESRGAN or a VGG file would only fail at the loader)."""
-    from ...core.catalog import bundled
+    from pathlib import Path
+
+    from ...core.catalog import bundled, weights_dirs
     from ...core.weights import describe_foreign
 
     table = {name: str(path) for name, path in bundled().items()}
+    ours = {d.resolve() for d in weights_dirs()}  # added to upscale_models for the core loader (comfy_folders)
     for filename, path in sorted(_upscale_model_files().items()):
         name = _canonical(filename)
+        if ours & set(Path(path).resolve().parents):  # bundled files and their baselines/ are listed above
+            continue
         if name not in table and describe_foreign(path) is None:
             table[name] = path
     return table
@@ -56,6 +61,24 @@ def _catalog() -> dict[str, str]:
 
 def _weight_choices() -> list[str]:
     return sorted(_catalog()) or ["general-x2"]
+
+
+def _default_choice() -> str:
+    """general-x2, as the tooltip says (without it ComfyUI preselects the alphabetically first name)."""
+    from ...core.catalog import default_name
+
+    choices = _weight_choices()
+    return default_name(2) if default_name(2) in choices else choices[0]
+
+
+def _weights_tooltip() -> str:
+    """The `models` table, one line per bundled file (scale, MACs per LR pixel, use, stored quality)."""
+    from ...core.model_table import models_tooltip
+
+    return (
+        "general-x2 is the default; general-xN is the best measured file at each scale. Also lists TinyESPCN "
+        "files in models/upscale_models.\n" + models_tooltip()
+    )
 
 
 def _resolve_choice(choice: str):
@@ -107,7 +130,7 @@ class TinyESPCNModelLoader:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = the default, the best measured file per scale; seed = seed config; balanced ≤100k MACs/px, fast ≤25k, portrait = faces, balanced-portrait = faces at the balanced cost) and TinyESPCN files in models/upscale_models."}),
+            "weights": (_weight_choices(), {"default": _default_choice(), "tooltip": _weights_tooltip()}),
             "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
             "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
         }}  # fmt: skip
