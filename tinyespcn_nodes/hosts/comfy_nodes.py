@@ -59,9 +59,13 @@ def _weight_choices() -> list[str]:
 
 
 def _resolve_choice(choice: str):
-    from ..core.catalog import bundled_name, resolve_weights
+    """Only names this loader lists (or a renamed/alias name of one) resolve; a path, absolute or relative,
+    is never opened: workflows come from strangers."""
+    from ..core.catalog import bundled_name
     from ..core.weights import describe_foreign
 
+    if not isinstance(choice, str):
+        raise ValueError(f"weights: expected a name from the list, got {type(choice).__name__}")
     table = _catalog()
     name = bundled_name(choice, table)
     if name:
@@ -72,7 +76,8 @@ def _resolve_choice(choice: str):
         raise ValueError(
             f"{choice}: {what}; this loader reads TinyESPCN files only, use the core 'Load Upscale Model' node"
         )
-    return resolve_weights(choice)
+    shown = choice if len(choice) <= 80 else f"{choice[:60]}… ({len(choice)} characters)"
+    raise FileNotFoundError(f"unknown weights {shown!r}: pick one of the loader's list (bundled or upscale_models)")
 
 
 def _device_choices() -> list[str]:
