@@ -55,7 +55,9 @@ def test_concurrent_writers_of_one_name_one_wins_the_other_is_refused(tmp_path):
     assert len(winners) == 1 and np.asarray(Image.open(target))[0, 0, 0] == winners[0]
 
 
-def test_cli_race_output_appearing_during_the_batch_is_skipped_not_replaced(tmp_path, weights_file, monkeypatch, capsys):
+def test_cli_race_output_appearing_during_the_batch_is_skipped_not_replaced(
+    tmp_path, weights_file, monkeypatch, capsys
+):
     import tinyespcn_nodes.tools.batch as batch
 
     _photo(tmp_path / "a.png")
