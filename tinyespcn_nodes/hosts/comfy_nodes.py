@@ -172,7 +172,9 @@ class TinyESPCNUpscale:
         from ..core.devices import get_model, release
         from ..core.tiling import check_tile, context_margin
         from ..core.weights import offered_scales
+        from .comfy_inputs import checked_factor, checked_image
 
+        image, scale_by = checked_image(image), checked_factor(scale_by, "scale_by")
         device, _, _, _ = _host()
         if model.device != "auto":
             device = _checked_device(model.device)
@@ -211,7 +213,9 @@ class TinyESPCNUnsharpMask:
 
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
         from ..core.pipeline import PostProcess
+        from .comfy_inputs import checked_factor
 
+        radius = checked_factor(radius, "radius")
         post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
         return (_run_pipeline(image, [], _host()[0], post=post),)
 
@@ -232,7 +236,9 @@ class TinyESPCNMSAA:
 
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
         from ..core.pipeline import PostProcess
+        from .comfy_inputs import checked_factor
 
+        blur_radius = checked_factor(blur_radius, "blur_radius")
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
         return (_run_pipeline(image, [], _host()[0], post=post),)
 
@@ -265,9 +271,10 @@ def _run_pipeline(image, models, device, **options):
 
     from ..core.defaults import DEFAULT_TILE
     from ..core.pipeline import process_bchw, progress_total
+    from .comfy_inputs import checked_image
 
     _, out_device, out_dtype, _ = _host()
-    x = image.movedim(-1, 1).to(device)
+    x = checked_image(image).movedim(-1, 1).to(device)
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
     pbar = _progress_bar(progress_total(tuple(x.shape), models, options.get("tile", DEFAULT_TILE)))
