@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .allocator import retain_freed_memory
 from .imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
+from .video_codec import VIDEO_SUFFIXES, VIDEO_WRITE_SUFFIXES, VideoOptions, is_video
 
 DEFAULT_OUT = "tinyespcn_out"
 
@@ -17,17 +18,21 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            files += sorted(f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES and f.is_file())
+            files += sorted(
+                f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES | VIDEO_SUFFIXES and f.is_file()
+            )
         elif p.is_file():
             files.append(p)
         else:
             raise SystemExit(f"error: input {p} does not exist")
     if not files:
-        raise SystemExit("error: no image files among the inputs")
+        raise SystemExit("error: no image or video files among the inputs")
     return files
 
 
 def _output_suffix(src: Path) -> str:
+    if is_video(src):
+        return ".mkv" if src.suffix.lower() == ".avi" else src.suffix.lower()  # AVI is read, not written
     return ".png" if src.suffix.lower() in (".jpg", ".jpeg", ".webp", ".bmp") else src.suffix.lower()
 
 
@@ -35,7 +40,10 @@ def plan_outputs(files: list[Path], output: str | None, scale: float) -> list[tu
     """(input, target) pairs. One input and an `-o` with an image suffix is the output file itself; otherwise
     `-o` is a folder and each target is `STEM_xS.EXT`. Two inputs that would share a name (x.jpg and x.png)
     keep apart as `x_jpg_x2.png`, never overwriting each other."""
-    if output and len(files) == 1 and Path(output).suffix.lower() in WRITE_SUFFIXES:
+    if output and len(files) == 1 and Path(output).suffix.lower() in WRITE_SUFFIXES | VIDEO_WRITE_SUFFIXES:
+        if is_video(files[0]) != is_video(output):
+            kind = "a video" if is_video(files[0]) else "an image"
+            raise ValueError(f"-o {output}: {files[0]} is {kind}, so the output must be {kind} file too")
         return [(files[0], Path(output))]
     out_dir = Path(output or DEFAULT_OUT)
     if out_dir.is_file():
@@ -65,7 +73,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         return 0
     from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
     from ..core.tiling import check_tile
-    from .batch import run_bands, run_batch
+    from .batch import BatchReport, run_bands, run_batch
     from .big_tiff import streamable, upscale_tiff
     from .zarr_job import is_zarr
 
@@ -103,6 +111,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band
         )  # fmt: skip
 
+    videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
+    todo = [p for p in todo if p not in videos]
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster_batch import FileJob, run_on_scheduler
 
@@ -113,12 +123,20 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         report = run_on_scheduler(todo, job, args.scheduler)
     else:
         big = [(f, t) for f, t in todo if streamable(f, t, models, tile=args.tile, factor=args.factor)]
-        report = run_batch([p for p in todo if p not in big], upscale, png_level=args.png_level)
+        small = [p for p in todo if p not in big]
+        report = run_batch(small, upscale, png_level=args.png_level) if small else BatchReport()
         if big and not report.interrupted:
             banded = run_bands(big, upscale_big)
             report.done += banded.done
             report.failed += banded.failed
             report.interrupted = banded.interrupted
+    if videos and not report.interrupted:
+        from .video_batch import run_videos
+
+        clips = run_videos(videos, _frames_fn(args, models, post), _video_options(args))
+        report.done += clips.done
+        report.failed += clips.failed
+        report.interrupted = clips.interrupted
     failures += len(report.failed)
     if report.interrupted:
         print(f"interrupted: {len(report.done)} of {len(plan)} file(s) written, none left partial", file=sys.stderr)
@@ -126,6 +144,24 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if failures:
         print(f"{failures} of {len(plan)} file(s) failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _frames_fn(args: argparse.Namespace, models, post):
+    """Video frames (BHWC) through the same entry as images; no per-frame intensity window (it would flicker)."""
+    from ..core.pipeline import upscale_array
+
+    def upscale_frames(frames):
+        return upscale_array(frames, models=models, tile=args.tile, post=post, factor=args.factor, intensity=None)
+
+    return upscale_frames
+
+
+def _video_options(args: argparse.Namespace) -> VideoOptions:
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {args.batch}")
+    if args.crf is not None and not 0 <= args.crf <= 63:
+        raise ValueError(f"--crf must be in 0-63, got {args.crf}")
+    return VideoOptions(codec=args.codec, crf=args.crf, pix_fmt=args.pix_fmt, batch=args.batch)
 
 
 def _upscale_zarr(args: argparse.Namespace) -> int:
@@ -231,7 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
     sub = p.add_subparsers(dest="command")
     up = sub.add_parser("upscale", help="upscale files/folders (no input: the bundled demo portrait)")
-    up.add_argument("inputs", nargs="*", help="image files or folders, or one zarr / OME-Zarr store (.zarr)")
+    up.add_argument(
+        "inputs", nargs="*", help="image or video files (.mp4 .mkv .mov .webm .avi) or folders of them, "
+        "or one zarr / OME-Zarr store (.zarr)",
+    )  # fmt: skip
     up.add_argument(
         "-o",
         "--output",
@@ -289,6 +328,19 @@ def build_parser() -> argparse.ArgumentParser:
         "zarr run re-run with the same arguments skips finished chunks",
     )  # fmt: skip
     up.add_argument("--level", type=int, default=0, help="OME-Zarr inputs: the multiscale level to upscale")
+    up.add_argument(
+        "--codec", help="video encoder (libx264, libx265, libvpx-vp9, libsvtav1, ffv1 …; default: the input's "
+        "codec when this FFmpeg can write it into the output container, else libx264, or libvpx-vp9 for .webm)",
+    )  # fmt: skip
+    up.add_argument(
+        "--crf", type=int, help="video quality, lower = better (default: visually lossless, 16 for libx264, "
+        "18 libx265, 20 libvpx-vp9, 24 libsvtav1)",
+    )  # fmt: skip
+    up.add_argument(
+        "--pix-fmt", help="video pixel format (default yuv420p, which every player decodes; a 10-bit input stays "
+        "10-bit: yuv420p10le)",
+    )  # fmt: skip
+    up.add_argument("--batch", type=int, default=4, help="video frames per model call (default 4)")
     up.set_defaults(func=cmd_upscale)
     demo = sub.add_parser("demo", help="the side-by-side demo on the bundled portrait")
     demo.add_argument("-o", "--output")
