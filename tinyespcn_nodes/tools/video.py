@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .video_codec import EncoderPlan, VideoError, VideoOptions, check_size, choose_encoder, require_av
+from .video_codec import DEFAULT_OPTIONS, EncoderPlan, VideoError, VideoOptions, check_size, choose_encoder, require_av
 
 FramesFn = Callable[[np.ndarray], np.ndarray]  # BHWC uint8/uint16 frames → the upscaled BHWC frames
 ProgressFn = Callable[[int, int], None]  # (frames done, frames expected; 0 = unknown)
@@ -191,7 +191,7 @@ def upscale_video(
     src: str | os.PathLike,
     target: str | os.PathLike,
     upscale_frames: FramesFn,
-    opts: VideoOptions = VideoOptions(),
+    opts: VideoOptions = DEFAULT_OPTIONS,
     on_frames: ProgressFn | None = None,
 ) -> VideoResult:
     """Decode `src`, run `upscale_frames` on batches of `opts.batch` frames, encode to `target` (atomically)."""

@@ -9,11 +9,15 @@ from pathlib import Path
 
 from .batch import BatchReport
 from .video import FramesFn, upscale_video
-from .video_codec import VideoError, VideoOptions
+from .video_codec import DEFAULT_OPTIONS, VideoError, VideoOptions
 
 
 def run_videos(
-    plan: list[tuple[Path, Path]], upscale_frames: FramesFn, opts: VideoOptions = VideoOptions(), *, quiet: bool = False
+    plan: list[tuple[Path, Path]],
+    upscale_frames: FramesFn,
+    opts: VideoOptions = DEFAULT_OPTIONS,
+    *,
+    quiet: bool = False,
 ) -> BatchReport:
     from tqdm import tqdm
 

@@ -66,6 +66,9 @@ class VideoOptions:
     queue: int = 8  # frames waiting between decode → model → encode (each side): the memory bound
 
 
+DEFAULT_OPTIONS = VideoOptions()
+
+
 @dataclass(frozen=True)
 class EncoderPlan:
     codec: str
