@@ -43,6 +43,7 @@ from ..core.shared import shared_path
 from ..core.tiling import needs_statistics, resolve_tile, upscale_tensor
 from ..core.weights import load_model
 from .allocator import is_tuned
+from .opencv_peer import load_opencv_superres
 
 SHARED_PB = shared_path("weights", "opencv_dnn_superres")
 TIERS = ("seed", "general", "balanced", "fast")  # `seed-xN` is a file of its own where general-xN was promoted
@@ -194,8 +195,9 @@ def op_profile(name: str, device: str = "auto") -> dict[str, float] | None:
     return {"weights": name, "side": side, **{g: t / total for g, t in sorted(times.items(), key=lambda kv: -kv[1])}}
 
 
-def peer_rows(img: np.ndarray, scales: list[int]) -> dict[int, dict[str, float]]:
-    """ms per output MP of Pillow bicubic and, when installed, OpenCV dnn_superres ESPCN/FSRCNN, same image."""
+def peer_rows(img: np.ndarray, scales: list[int]) -> dict[int, dict[str, float | str]]:
+    """ms per output MP of Pillow bicubic and, when installed, OpenCV dnn_superres ESPCN/FSRCNN, same image
+    (a peer that is installed but cannot load its model gets the reason instead of a time)."""
     pil = Image.fromarray(img)
     h, w = img.shape[:2]
     out = {}
@@ -204,7 +206,9 @@ def peer_rows(img: np.ndarray, scales: list[int]) -> dict[int, dict[str, float]]
         row = {"pillow_bicubic": 1e3 * _once(lambda s=scale: pil.resize((w * s, h * s), Image.BICUBIC)) / out_mp}
         for kind in ("espcn", "fsrcnn"):
             t = _opencv(img, kind, scale)
-            if t is not None:
+            if isinstance(t, str):
+                row[f"opencv_{kind}"] = t
+            elif t is not None:
                 row[f"opencv_{kind}"] = 1e3 * t / out_mp
         out[scale] = row
     return out
@@ -274,24 +278,22 @@ def folder_row(tier: str = "fast", scale: int = 2, count: int = 16) -> dict | No
     }  # fmt: skip
 
 
+def _peer_text(name: str, value: float | str) -> str:
+    return f"{name} {value:.1f} ms/MP" if isinstance(value, float) else f"{name} not run ({value})"
+
+
 def _once(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
 
 
-def _opencv(img: np.ndarray, kind: str, scale: int) -> float | None:
+def _opencv(img: np.ndarray, kind: str, scale: int) -> float | str | None:
+    """Seconds for one upsample, None when the peer is absent, or why an installed OpenCV cannot load it."""
     pb = SHARED_PB / f"{kind.upper()}_x{scale}.pb"
-    try:
-        import cv2
-
-        sr = cv2.dnn_superres.DnnSuperResImpl_create()
-    except (ImportError, AttributeError):
-        return None
-    if not pb.is_file():
-        return None
-    sr.readModel(str(pb))
-    sr.setModel(kind, scale)
+    sr, reason = load_opencv_superres(pb, kind, scale)
+    if sr is None:
+        return reason if reason.startswith("OpenCV") else None
     bgr = img[..., ::-1].copy()
     sr.upsample(bgr[:64, :64])
     return _once(lambda: sr.upsample(bgr))
@@ -528,13 +530,14 @@ def run_bench(
     for r in rows:
         seed = next((q for q in rows if q["scale"] == r["scale"] and q["seed"]), None)
         cv = peers[r["scale"]].get("opencv_espcn")
+        cv = cv if isinstance(cv, float) else None
         say(f"{r['weights']:<14} {r['macs_per_lr_px']:>8,} {r['dtype']:>8} {r['tile']:>5} {r['ms_per_out_mp']:>8.1f} "
             f"{r.get('ms_per_out_mp_with_filters', float('nan')):>9.1f} {r['gflops']:>8.1f} "
             f"{r['gflops_over_fp32_matmul']:>8.2f} "
             f"{(seed['ms_per_out_mp'] / r['ms_per_out_mp']) if seed else float('nan'):>7.2f}x "
             f"{(cv / r['ms_per_out_mp']) if cv else float('nan'):>10.2f}x")  # fmt: skip
     for scale, row in peers.items():
-        say(f"x{scale} peers, same image: " + ", ".join(f"{k} {v:.1f} ms/MP" for k, v in row.items()))
+        say(f"x{scale} peers, same image: " + ", ".join(_peer_text(k, v) for k, v in row.items()))
     result = {"machine": info, "matmul_gflops": mm, "user_path": rows, "peers": peers}
     eff = fp32_efficiency_row(img, mm, device)
     if eff is not None:
