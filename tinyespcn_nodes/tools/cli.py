@@ -74,6 +74,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
     from ..core.tiling import check_tile
     from .batch import BatchReport, run_bands, run_batch
+    from .big_still import streamable_still, upscale_still
     from .big_tiff import streamable, upscale_tiff
     from .zarr_job import is_zarr
 
@@ -107,12 +108,18 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
     def upscale_big(src, target, on_band):
+        if src in stills:  # PNG / JPEG / WEBP out, band by band
+            return upscale_still(
+                src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band,
+                png_level=args.png_level,
+            )  # fmt: skip
         return upscale_tiff(
             src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band
         )  # fmt: skip
 
     videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
     todo = [p for p in todo if p not in videos]
+    stills: set[Path] = set()
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster_batch import FileJob, run_on_scheduler
 
@@ -122,7 +129,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         )  # fmt: skip
         report = run_on_scheduler(todo, job, args.scheduler)
     else:
-        big = [(f, t) for f, t in todo if streamable(f, t, models, tile=args.tile, factor=args.factor)]
+        stills = {f for f, t in todo if streamable_still(f, t, models, tile=args.tile, factor=args.factor)}
+        big = [(f, t) for f, t in todo if f in stills or streamable(f, t, models, tile=args.tile, factor=args.factor)]
         small = [p for p in todo if p not in big]
         report = run_batch(small, upscale, png_level=args.png_level) if small else BatchReport()
         if big and not report.interrupted:
