@@ -119,7 +119,7 @@ def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, 
         }.items():
             monkeypatch.setitem(sys.modules, name, mod)
     spandrel = pytest.importorskip("spandrel")
-    from tinyespcn_nodes.hosts.spandrel_arch import register
+    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
 
     assert register()
     for spec, cfg in ((by_name("tinyespcn"), {"channels": 16, "blocks": 2, "residual": True}),

@@ -263,7 +263,7 @@ def test_an_opencv_peer_that_cannot_load_is_reported_not_raised(tmp_path):
     pytest.importorskip("cv2")
     import cv2
 
-    from tinyespcn_nodes.tools.opencv_peer import load_opencv_superres
+    from tinyespcn_nodes.io.opencv_peer import load_opencv_superres
     from trainer.quality_bench import opencv_rows
 
     if not hasattr(cv2, "dnn_superres"):

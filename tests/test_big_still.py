@@ -10,11 +10,11 @@ import torch
 from conftest import REPO
 from PIL import Image
 
-import tinyespcn_nodes.tools.big_still as big_still
+import tinyespcn_nodes.io.stills as big_still
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from tinyespcn_nodes.core.weights import save_weights
-from tinyespcn_nodes.tools.cli import main
-from tinyespcn_nodes.tools.imagefiles import ImageMeta, read_image, read_image_meta, write_image
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io.imagefiles import ImageMeta, read_image, read_image_meta, write_image
 
 
 @pytest.fixture
@@ -52,8 +52,8 @@ def test_bands_equal_the_in_memory_path(
 
 _CHILD = r"""
 import json, sys
-import tinyespcn_nodes.tools.big_still as big_still
-from tinyespcn_nodes.tools.cli import main
+import tinyespcn_nodes.io.stills as big_still
+from tinyespcn_nodes.hosts.cli.main import main
 
 def high_water():
     return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))

@@ -10,9 +10,9 @@ pytest.importorskip("av")
 
 from video_clips import make_clip, probe  # noqa: E402
 
-from tinyespcn_nodes.tools.cli import main  # noqa: E402
-from tinyespcn_nodes.tools.video import upscale_video  # noqa: E402
-from tinyespcn_nodes.tools.video_codec import VideoOptions  # noqa: E402
+from tinyespcn_nodes.hosts.cli.main import main  # noqa: E402
+from tinyespcn_nodes.io.video import upscale_video  # noqa: E402
+from tinyespcn_nodes.io.video_codec import VideoOptions  # noqa: E402
 
 
 def run(*args) -> int:
@@ -36,15 +36,15 @@ def test_rotation_frame_count_and_folder_of_videos(tmp_path, weights_file):
     make_clip(folder / "r.mp4", frames=7, rotation=90, audio=True)
     make_clip(folder / "old.avi", frames=3, codec="mpeg4")
     assert run(folder, "-o", tmp_path / "out", "--weights", weights_file) == 0
-    r = probe(tmp_path / "out" / "r_x2.mp4")
+    r = probe(tmp_path / "out" / "r_x2_tiny-x2.mp4")
     assert r["rotation"] == 90 and len(r["times"]) == 7 and r["streams"] == [("audio", "aac")]
-    old = probe(tmp_path / "out" / "old_x2.mkv")  # AVI is read, not written; mpeg4 → H.264
+    old = probe(tmp_path / "out" / "old_x2_tiny-x2.mkv")  # AVI is read, not written; mpeg4 → H.264
     assert old["codec"] == "h264" and len(old["times"]) == 3 and old["size"] == (64, 48)
 
 
 def test_frames_match_the_image_path(tmp_path, weights_file):
     """The video path is the image path: ffv1 (lossless) in and out, frame 0 equals upscaling its pixels."""
-    from tinyespcn_nodes.core.pipeline import load_models, upscale_array
+    from tinyespcn_nodes.engine.job import load_models, upscale_array
 
     src = make_clip(tmp_path / "l.mkv", frames=2, codec="ffv1", pix_fmt="yuv444p")
     out = tmp_path / "l2.mkv"
@@ -100,7 +100,7 @@ def test_interlaced_and_non_video_inputs_are_refused_clearly(tmp_path, weights_f
 
 
 def test_interrupt_leaves_no_file_and_overwrite_rules(tmp_path, weights_file, monkeypatch, capsys):
-    import tinyespcn_nodes.core.pipeline as pipeline
+    import tinyespcn_nodes.engine.job as pipeline
 
     src = make_clip(tmp_path / "c.mp4", frames=6)
     target = tmp_path / "c2.mp4"

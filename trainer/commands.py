@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 def _benchmark(args: argparse.Namespace) -> int:
 
     from tinyespcn_nodes.core.catalog import bundled, resolve_weights
-    from tinyespcn_nodes.core.devices import pick_device
+    from tinyespcn_nodes.engine.models import pick_device
 
     from .bench_report import markdown, write_outputs
     from .bench_sets import available_sets

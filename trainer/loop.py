@@ -16,11 +16,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from tinyespcn_nodes.core.devices import pick_device
 from tinyespcn_nodes.core.files import atomic_path, write_text_atomic
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.shared import ENV
 from tinyespcn_nodes.core.weights import save_weights
+from tinyespcn_nodes.engine.models import pick_device
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig

@@ -18,7 +18,7 @@ import torch
 from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.weights import load_model
-from tinyespcn_nodes.tools.opencv_peer import load_opencv_superres
+from tinyespcn_nodes.io.opencv_peer import load_opencv_superres
 
 from .bench_sets import load_set
 from .evaluate import Pair, pair_metrics, quantize

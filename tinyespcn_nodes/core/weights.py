@@ -66,6 +66,7 @@ def save_weights(
     model = deployed(model)
     spec = spec_of(model)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    tensors.update(derived_tensors(spec, model.config))  # a buffer loaded from an --init file must not win
     meta = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -77,6 +78,14 @@ def save_weights(
         "metrics": json.dumps(metrics or {}, sort_keys=True),
     }
     return save_safetensors_atomic(path, tensors, meta)
+
+
+def derived_tensors(spec: ArchSpec, config: ArchConfig) -> dict[str, torch.Tensor]:
+    """The stored tensors that are a function of the config alone: the persistent buffers of a fresh build (our
+    architectures keep no learned buffers). A bare state dict (spandrel) reads the config back from them."""
+    fresh = spec.build(config)
+    buffers = {name for name, _ in fresh.named_buffers()}
+    return {k: v.to(torch.float32).contiguous() for k, v in fresh.state_dict().items() if k in buffers}
 
 
 def _read_json(path: Path, meta: dict, key: str) -> dict:
