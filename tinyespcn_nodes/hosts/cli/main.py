@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ...io.imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
+from ...io.video_codec import VIDEO_SUFFIXES, VIDEO_WRITE_SUFFIXES, VideoOptions, is_video, video_suffix
 from .allocator import retain_freed_memory
 from .output_format import DEFAULT_QUALITY, FORMATS, check_format_matches, output_suffix, quality_arg
 
@@ -22,7 +23,9 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
         p = Path(item)
         if p.is_dir():
             files += sorted(
-                f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES and not is_temp_name(f.name) and f.is_file()
+                f
+                for f in p.iterdir()
+                if f.suffix.lower() in READ_SUFFIXES | VIDEO_SUFFIXES and not is_temp_name(f.name) and f.is_file()
             )
         elif p.is_file():
             files.append(p)
@@ -31,7 +34,7 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
 
             raise SystemExit(f"error: input {p}: {missing_reason(p).replace('file not found', 'does not exist')}")
     if not files:
-        raise SystemExit("error: no image files among the inputs")
+        raise SystemExit("error: no image or video files among the inputs")
     return files
 
 
@@ -45,8 +48,17 @@ def plan_outputs(
     tag = tag or f"x{scale:g}"
     if output and Path(output).name.lower() in WRITE_SUFFIXES:
         raise ValueError(f"-o {output}: a file name needs a stem (e.g. out{Path(output).name}); a folder needs no dot")
-    if output and len(files) == 1 and Path(output).suffix.lower() in WRITE_SUFFIXES and not Path(output).is_dir():
-        check_format_matches(Path(output), fmt)
+    if (
+        output
+        and len(files) == 1
+        and Path(output).suffix.lower() in WRITE_SUFFIXES | VIDEO_WRITE_SUFFIXES
+        and not Path(output).is_dir()
+    ):
+        if is_video(files[0]) != is_video(output):
+            kind = "a video" if is_video(files[0]) else "an image"
+            raise ValueError(f"-o {output}: {files[0]} is {kind}, so the output must be {kind} file too")
+        if not is_video(output):
+            check_format_matches(Path(output), fmt)
         return [(files[0], Path(output))]
     out_dir = Path(output or DEFAULT_OUT)
     if out_dir.is_file():
@@ -54,7 +66,7 @@ def plan_outputs(
     taken: set[str] = set()
     plan = []
     for f in files:
-        suffix = output_suffix(f, fmt)
+        suffix = video_suffix(f) if is_video(f) else output_suffix(f, fmt)
         name = f"{f.stem}_{tag}{suffix}"
         if name.lower() in taken:
             alt = f"{f.stem}_{f.suffix.lower().lstrip('.')}_{tag}{suffix}"
@@ -78,9 +90,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from ...core.files import clean_stale_temps
     from ...core.tiling import check_tile
     from ...engine.job import PostProcess, load_models, scale_for_factor, upscale_array
+    from ...io.stills import streamable_still, upscale_still
     from ...io.tiff import streamable, upscale_tiff
     from ...io.zarr_job import is_zarr
-    from .batch import run_bands, run_batch
+    from .batch import BatchReport, run_bands, run_batch
     from .model_choice import model_label, model_name, output_tag, pick_scale
 
     args.scale = pick_scale(args.weights, args.scale, args.factor)  # `--weights general-x4` alone runs x4
@@ -128,11 +141,19 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
     def upscale_big(src, target, on_band):
+        if src in stills:  # PNG / JPEG / WEBP out, band by band
+            return upscale_still(
+                src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band,
+                png_level=args.png_level, quality=args.quality,
+            )  # fmt: skip
         return upscale_tiff(
             src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band,
             overwrite=args.overwrite,
         )  # fmt: skip
 
+    videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
+    todo = [p for p in todo if p not in videos]
+    stills: set[Path] = set()
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster import FileJob, run_on_scheduler
 
@@ -142,17 +163,35 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         )  # fmt: skip
         report = run_on_scheduler(todo, job, args.scheduler)
     else:
-        big = [(f, t) for f, t in todo if streamable(f, t, models, tile=args.tile, factor=args.factor)]
-        report = run_batch(
-            [p for p in todo if p not in big], upscale, png_level=args.png_level, quality=args.quality, model=label,
-            overwrite=args.overwrite, max_pixels=args.max_pixels,
-        )  # fmt: skip
+        stills = {f for f, t in todo if streamable_still(f, t, models, tile=args.tile, factor=args.factor)}
+        big = [(f, t) for f, t in todo if f in stills or streamable(f, t, models, tile=args.tile, factor=args.factor)]
+        small = [p for p in todo if p not in big]
+        report = (
+            run_batch(
+                small,
+                upscale,
+                png_level=args.png_level,
+                quality=args.quality,
+                model=label,
+                overwrite=args.overwrite,
+                max_pixels=args.max_pixels,
+            )  # fmt: skip
+            if small
+            else BatchReport()
+        )
         if big and not report.interrupted:
             banded = run_bands(big, upscale_big, model=label)
             report.done += banded.done
             report.failed += banded.failed
             report.skipped += banded.skipped
             report.interrupted = banded.interrupted
+    if videos and not report.interrupted:
+        from .video_batch import run_videos
+
+        clips = run_videos(videos, _frames_fn(args, models, post), _video_options(args))
+        report.done += clips.done
+        report.failed += clips.failed
+        report.interrupted = clips.interrupted
     failures += len(report.failed)
     skipped += len(report.skipped)
     if report.interrupted:
@@ -166,6 +205,24 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     elif skipped:
         print(f"{len(report.done)} of {len(plan)} file(s) written, {skipped} skipped (exists)", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _frames_fn(args: argparse.Namespace, models, post):
+    """Video frames (BHWC) through the same entry as images; no per-frame intensity window (it would flicker)."""
+    from ...engine.job import upscale_array
+
+    def upscale_frames(frames):
+        return upscale_array(frames, models=models, tile=args.tile, post=post, factor=args.factor, intensity=None)
+
+    return upscale_frames
+
+
+def _video_options(args: argparse.Namespace) -> VideoOptions:
+    if args.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {args.batch}")
+    if args.crf is not None and not 0 <= args.crf <= 63:
+        raise ValueError(f"--crf must be in 0-63, got {args.crf}")
+    return VideoOptions(codec=args.codec, crf=args.crf, pix_fmt=args.pix_fmt, batch=args.batch)
 
 
 def _upscale_zarr(args: argparse.Namespace) -> int:
@@ -284,7 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
     sub = p.add_subparsers(dest="command")
     up = sub.add_parser("upscale", help="upscale files/folders (no input: the bundled demo portrait)")
-    up.add_argument("inputs", nargs="*", help="image files or folders, or one zarr / OME-Zarr store (.zarr)")
+    up.add_argument(
+        "inputs", nargs="*", help="image or video files (.mp4 .mkv .mov .webm .avi) or folders of them, "
+        "or one zarr / OME-Zarr store (.zarr)",
+    )  # fmt: skip
     up.add_argument(
         "-o",
         "--output",
@@ -371,6 +431,19 @@ def build_parser() -> argparse.ArgumentParser:
         "zarr run re-run with the same arguments skips finished chunks",
     )  # fmt: skip
     up.add_argument("--level", type=int, default=0, help="OME-Zarr inputs: the multiscale level to upscale (default 0)")
+    up.add_argument(
+        "--codec", help="video encoder (libx264, libx265, libvpx-vp9, libsvtav1, ffv1 …; default: the input's "
+        "codec when this FFmpeg can write it into the output container, else libx264, or libvpx-vp9 for .webm)",
+    )  # fmt: skip
+    up.add_argument(
+        "--crf", type=int, help="video quality, lower = better (default: visually lossless, 16 for libx264, "
+        "18 libx265, 20 libvpx-vp9, 24 libsvtav1)",
+    )  # fmt: skip
+    up.add_argument(
+        "--pix-fmt", help="video pixel format (default yuv420p, which every player decodes; a 10-bit input stays "
+        "10-bit: yuv420p10le)",
+    )  # fmt: skip
+    up.add_argument("--batch", type=int, default=4, help="video frames per model call (default 4)")
     up.set_defaults(func=cmd_upscale)
     demo = sub.add_parser("demo", help="the side-by-side demo on the bundled portrait")
     demo.add_argument("-o", "--output", help=f"folder for demo_side_by_side.png (default ./{DEFAULT_OUT})")

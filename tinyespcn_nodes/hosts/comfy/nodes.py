@@ -288,24 +288,34 @@ def _run_pipeline(image, models, device, **options):
     """IMAGE [B,H,W,C] float → the core pipeline (same as the CLI and napari) → IMAGE in ComfyUI's dtype.
 
     ComfyUI's float images come from 8-bit files and go back to them, so the filters round to the 8-bit
-    grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`).
+    grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`). Long batches (video
+    frames) go a few frames at a time into an output allocated once (`frames`).
     """
+    import math
+
     import torch
 
     from ...core.defaults import DEFAULT_TILE
     from ...engine.job import process_bchw, progress_total
+    from .frames import run_frames
     from .inputs import checked_image
 
     _, out_device, out_dtype, _ = _host()
-    x = checked_image(image).movedim(-1, 1).to(device)
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.float()
-    pbar = _progress_bar(progress_total(tuple(x.shape), models, options.get("tile", DEFAULT_TILE)))
+    image = checked_image(image)
+    b, h, w, c = image.shape
+    pbar = _progress_bar(progress_total((b, c, h, w), models, options.get("tile", DEFAULT_TILE)))
     on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
-    out = process_bchw(
-        x, models, on_tile=on_tile, should_stop=_interrupted, out_dtype=torch.float32, levels=255, **options
-    )
-    return out.movedim(1, -1).to(out_device, out_dtype)
+    scale = options.get("factor") or math.prod(m.scale for m in models)
+
+    def run_chunk(x):
+        return process_bchw(
+            x, models, on_tile=on_tile, should_stop=_interrupted, out_dtype=torch.float32, levels=255, **options
+        )
+
+    return run_frames(
+        image, run_chunk, device=device, out_device=out_device, out_dtype=out_dtype, scale=scale,
+        should_stop=_interrupted,
+    )  # fmt: skip
 
 
 NODE_CLASS_MAPPINGS = {
