@@ -200,3 +200,12 @@ def test_a_dask_stack_is_written_to_zarr_lazily_and_equals_the_in_memory_run(
     np.testing.assert_array_equal(np.asarray(out.data), ref)
     np.testing.assert_allclose(out.scale, (2.0, 0.2, 0.2))
     assert w.progress.value == w.progress.max == 6  # one tick per chunk: 3 planes x 2 row chunks
+
+
+def test_weights_tooltip_is_the_models_table(make_napari_viewer):
+    from tinyespcn_nodes.core.model_table import model_rows
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
+
+    tip = UpscaleWidget(make_napari_viewer()).weights.tooltip
+    for row in model_rows():
+        assert f"{row.name_text}: {row.scale_text}, {row.macs_text} MACs/LR px" in tip and row.quality in tip

@@ -16,8 +16,10 @@ except ImportError:
     NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = {}, {}
 
 if "folder_paths" in sys.modules:
+    from .hosts.comfy.folders import register_weights as _register_weights
     from .hosts.comfy.spandrel_arch import register as _register_spandrel
 
     _register_spandrel()
+    _register_weights()  # the core "Load Upscale Model" lists the bundled files too
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "__version__"]

@@ -139,9 +139,11 @@ def upscale_tiff(
     job: UpscaleJob,
     progress: Progress | None = None,
     rows: int | None = None,
+    overwrite: bool = True,
 ) -> tuple[tuple[int, ...], tuple[int, ...], np.dtype]:
-    """`src` upscaled band by band by `job` into the TIFF `target` (atomically); returns (in shape, out shape,
-    dtype). `progress` counts bands (and its stop is checked inside them)."""
+    """`src` upscaled band by band by `job` into the TIFF `target` (atomically; with `overwrite=False` an
+    existing target is never replaced: FileExistsError); returns (in shape, out shape, dtype). `progress`
+    counts bands (and its stop is checked inside them)."""
     import tifffile
 
     with TiffRows(src) as source:
@@ -154,7 +156,7 @@ def upscale_tiff(
         if source.ndim == 3 and source.shape[2] == 4:
             extra["extrasamples"] = [2]  # unassociated alpha
         big = source.dtype.itemsize * int(np.prod(shape)) > 2**32 - 2**26
-        with atomic_path(target) as tmp:
+        with atomic_path(target, overwrite=overwrite) as tmp:
             tifffile.imwrite(
                 tmp, bands, shape=shape, dtype=source.dtype, iccprofile=tiff_icc(source._tif), bigtiff=big, **extra,
             )  # fmt: skip

@@ -43,12 +43,17 @@ def _canonical(filename: str) -> str:
 def _catalog() -> dict[str, str]:
     """choice → path: each model once. Bundled names win; upscale_models adds only files whose header says
     they are ours (another project's ESRGAN or a VGG file would only fail at the loader)."""
-    from ...core.catalog import bundled
+    from pathlib import Path
+
+    from ...core.catalog import bundled, weights_dirs
     from ...core.weights import describe_foreign
 
     table = {name: str(path) for name, path in bundled().items()}
+    ours = {d.resolve() for d in weights_dirs()}  # added to upscale_models for the core loader (comfy_folders)
     for filename, path in sorted(_upscale_model_files().items()):
         name = _canonical(filename)
+        if ours & set(Path(path).resolve().parents):  # bundled files and their baselines/ are listed above
+            continue
         if name not in table and describe_foreign(path) is None:
             table[name] = path
     return table
@@ -58,10 +63,32 @@ def _weight_choices() -> list[str]:
     return sorted(_catalog()) or ["general-x2"]
 
 
+def _default_choice() -> str:
+    """general-x2, as the tooltip says (without it ComfyUI preselects the alphabetically first name)."""
+    from ...core.catalog import default_name
+
+    choices = _weight_choices()
+    return default_name(2) if default_name(2) in choices else choices[0]
+
+
+def _weights_tooltip() -> str:
+    """The `models` table, one line per bundled file (scale, MACs per LR pixel, use, stored quality)."""
+    from ...core.model_table import models_tooltip
+
+    return (
+        "general-x2 is the default; general-xN is the best measured file at each scale. Also lists TinyESPCN "
+        "files in models/upscale_models.\n" + models_tooltip()
+    )
+
+
 def _resolve_choice(choice: str):
-    from ...core.catalog import bundled_name, resolve_weights
+    """Only names this loader lists (or a renamed/alias name of one) resolve; a path, absolute or relative,
+    is never opened: workflows come from strangers."""
+    from ...core.catalog import bundled_name
     from ...core.weights import describe_foreign
 
+    if not isinstance(choice, str):
+        raise ValueError(f"weights: expected a name from the list, got {type(choice).__name__}")
     table = _catalog()
     name = bundled_name(choice, table)
     if name:
@@ -72,7 +99,8 @@ def _resolve_choice(choice: str):
         raise ValueError(
             f"{choice}: {what}; this loader reads TinyESPCN files only, use the core 'Load Upscale Model' node"
         )
-    return resolve_weights(choice)
+    shown = choice if len(choice) <= 80 else f"{choice[:60]}… ({len(choice)} characters)"
+    raise FileNotFoundError(f"unknown weights {shown!r}: pick one of the loader's list (bundled or upscale_models)")
 
 
 def _device_choices() -> list[str]:
@@ -98,7 +126,7 @@ class TinyESPCNModelLoader:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "weights": (_weight_choices(), {"tooltip": "Bundled tiers (general = the default, the best measured file per scale; seed = seed config; balanced ≤100k MACs/px, fast ≤25k, portrait = faces, balanced-portrait = faces at the balanced cost) and TinyESPCN files in models/upscale_models."}),
+            "weights": (_weight_choices(), {"default": _default_choice(), "tooltip": _weights_tooltip()}),
             "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
             "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
         }}  # fmt: skip
@@ -155,7 +183,9 @@ class TinyESPCNUpscale:
     def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0):
         from ...engine.job import prepare
         from ...engine.models import release
+        from .inputs import checked_factor, checked_image
 
+        image, scale_by = checked_image(image), checked_factor(scale_by, "scale_by")
         device, _, _, _ = _host()
         if model.device != "auto":
             device = _checked_device(model.device)
@@ -189,7 +219,9 @@ class TinyESPCNUnsharpMask:
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
         from ...core.filters import PostProcess
         from ...engine.job import prepare
+        from .inputs import checked_factor
 
+        radius = checked_factor(radius, "radius")
         post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
         return (_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]),)
 
@@ -211,7 +243,9 @@ class TinyESPCNMSAA:
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
         from ...core.filters import PostProcess
         from ...engine.job import prepare
+        from .inputs import checked_factor
 
+        blur_radius = checked_factor(blur_radius, "blur_radius")
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
         return (_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]),)
 
@@ -262,24 +296,34 @@ def _run_pipeline(image, job, device):
     """IMAGE [B,H,W,C] float → the engine job (same as the CLI and napari) → IMAGE in ComfyUI's dtype.
 
     ComfyUI's float images come from 8-bit files and go back to them, so the job's filters round to the 8-bit
-    grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`).
+    grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`). Long batches (video
+    frames) go a few frames at a time into an output allocated once (`frames`); one Progress counts them all.
     """
+
     import torch
 
     from ...core.progress import Progress
+    from .frames import run_frames
+    from .inputs import checked_image
 
     _, out_device, out_dtype, _ = _host()
-    x = image.to(device)
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.float()
+    image = checked_image(image)
     try:
         import comfy.utils  # noqa: F401
 
         report = _ComfyProgress()
     except ImportError:
         report = None
-    out = job.run_tensor(x, Progress(report, _interrupted), layout="BHWC", out_dtype=torch.float32)
-    return out.to(out_device, out_dtype)
+    progress = Progress(report, _interrupted)
+    scale = job.options.factor or job.scale
+
+    def run_chunk(x):
+        return job.run_tensor(x, progress, out_dtype=torch.float32)
+
+    return run_frames(
+        image, run_chunk, device=device, out_device=out_device, out_dtype=out_dtype, scale=scale,
+        should_stop=_interrupted,
+    )  # fmt: skip
 
 
 NODE_CLASS_MAPPINGS = {

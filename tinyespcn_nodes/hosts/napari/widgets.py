@@ -312,6 +312,9 @@ class UpscaleWidget(_Base):
 
         default = "general" if "general" in names else names[0]
         self.weights = ComboBox(label="weights", choices=choices, value=default)
+        from ...core.model_table import models_tooltip
+
+        self.weights.tooltip = "Each bundled file (the family and the scale pick one):\n" + models_tooltip()
         _UPSCALE_WIDGETS.add(self)
         from magicgui.widgets import FileEdit
 
