@@ -20,11 +20,7 @@ ALLOWED = {("tinyespcn_nodes.hosts.cli", "tinyespcn_nodes.hosts.comfy.install")}
 TRAINER_FACADE = "trainer.api"
 FACADE_USERS = ("tinyespcn_nodes.hosts.napari",)
 
-KNOWN: dict[tuple[str, str], str] = {
-    ("tinyespcn_nodes.hosts.napari.finetune", "trainer.config"): "until trainer.api",
-    ("tinyespcn_nodes.hosts.napari.finetune", "trainer.loop"): "until trainer.api",
-    ("tinyespcn_nodes.hosts.napari.finetune", "trainer.models"): "until trainer.api",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _modules() -> dict[str, Path]:

@@ -14,3 +14,11 @@ CODE_CACHE_BYTES = 256 * 2**20
 
 def tile_text(tile: int) -> str:
     return "auto" if tile < 0 else ("whole image" if tile == 0 else str(tile))
+
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# auto is the default: its cost, measured by tests/test_precision.py on Set5 and Set14 for every bundled
+# model, is at most 0.02 dB Y-PSNR (bf16 on CPUs with native bf16; fp16 on CUDA, with an fp32 retry of
+# any tile that overflows)
+DEFAULT_PRECISION = "auto"

@@ -10,17 +10,13 @@ import torch
 from torch import nn
 
 from ..core.catalog import resolve_weights
+from ..core.defaults import DEFAULT_PRECISION, DEVICE_CHOICES, PRECISIONS
 from ..core.tiling import attach_fp32_twin
 from ..core.weights import load_model
 
 _CACHE: dict[tuple, nn.Module] = {}
 _LOCK = threading.Lock()
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-# auto is the default: its cost, measured by tests/test_precision.py on Set5 and Set14 for every bundled
-# model, is at most 0.02 dB Y-PSNR (bf16 on CPUs with native bf16; fp16 on CUDA, with an fp32 retry of
-# any tile that overflows)
-DEFAULT_PRECISION = "auto"
+__all__ = ["DEFAULT_PRECISION", "DEVICE_CHOICES", "PRECISIONS", "get_model", "pick_device", "pick_dtype", "release"]
 
 
 def pick_device(name: str | torch.device | None = "auto") -> torch.device:

@@ -332,8 +332,7 @@ def factor_arg(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ...core.defaults import DEFAULT_TILE
-    from ...engine.models import DEFAULT_PRECISION, DEVICE_CHOICES, PRECISIONS
+    from ...core.defaults import DEFAULT_PRECISION, DEFAULT_TILE, DEVICE_CHOICES, PRECISIONS
 
     p = argparse.ArgumentParser(prog="python -m tinyespcn_nodes", description="TinyESPCN super-resolution")
     sub = p.add_subparsers(dest="command")

@@ -63,20 +63,19 @@ class FineTuneWidget(Container):
 
     def config(self, data_path: Path, run_dir: Path):
         """The trainer's config for this widget's choices (the same options `python -m trainer finetune` has)."""
-        from trainer.config import FINETUNE_DEFAULTS, TrainConfig
-        from trainer.models import adopt_init_architecture
+        from trainer.api import finetune_config
 
         layer = self.layer_box.value
         side = min(layer.data.shape[-3:-1] if layer.rgb else layer.data.shape[-2:])
         scale = int(self.scale_box.value)
         patch = min(48, side // scale - 2)
-        return adopt_init_architecture(TrainConfig().updated(FINETUNE_DEFAULTS).updated({
+        return finetune_config({
             "data": [str(data_path)], "dataset": "folder", "subset": None, "face_size": None, "scale": scale,
             "init": self._start_weights(), "degradation": self.degradation.value, "steps": int(self.steps.value),
             "patch": patch, "batch": 8, "warmup": min(100, int(self.steps.value) // 10), "val_sets": [],
             "run_dir": str(run_dir), "ckpt_every": max(1, int(self.steps.value) // 10), "log_every": 10**9,
             "workers": 1,
-        }))  # fmt: skip
+        })  # fmt: skip
 
     def start(self, *_):
         from napari.qt.threading import thread_worker
@@ -112,26 +111,9 @@ class FineTuneWidget(Container):
         self.progress.value, self.progress.max = 0, cfg.steps
 
         def work():
-            from trainer.loop import Trainer
+            from trainer.api import finetune_run
 
-            messages = []
-            trainer = Trainer(cfg, log=messages.append)
-            trainer.prepare()
-            chunk = max(1, min(cfg.steps // CHUNKS, MAX_CHUNK))
-            finished = False
-            try:
-                while trainer.step < cfg.steps:
-                    last = (
-                        trainer.fit(until=min(cfg.steps, trainer.step + chunk))
-                        if trainer.step + chunk < cfg.steps
-                        else trainer.fit()
-                    )
-                    yield trainer.step, last.get("loss")
-                finished = True
-            finally:
-                if not finished:
-                    trainer.checkpoint()  # Cancel: the run folder keeps the last step
-            trainer.export(out)
+            yield from finetune_run(cfg, out, CHUNKS, MAX_CHUNK)
             return out
 
         worker = thread_worker(work)()
