@@ -373,3 +373,28 @@ def test_pixel_shuffle_skip_keeps_autograd():
     lr = torch.rand(1, 3, 5, 6).contiguous(memory_format=torch.channels_last)
     pixel_shuffle_skip(detail, lr, 2).sum().backward()
     assert torch.equal(detail.grad, torch.ones_like(detail))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_every_registered_spec_builds_detects_saves_loads_tiles_and_exports(spec, tmp_path):
+    """The registry promise, over every spec: a network is one module plus one SPECS line."""
+    torch.manual_seed(0)
+    model = _perturbed(spec.build(spec.config_cls(scale=4)), 0.05).eval()
+    state = deployed(model).state_dict()
+    assert [s.name for s in SPECS if s.detect(state)] == [spec.name]  # no look-alike accepts it (ESPCN/SRCNN)
+    path = save_weights(tmp_path / f"{spec.name}.safetensors", model)
+    loaded, info = load_model(path, 4)
+    assert spec_of(loaded) is spec and info.scale == 4
+    x = _portrait(40, 36)
+    whole = upscale_tensor(loaded, x, tile=0)
+    tiled = upscale_tensor(loaded, x, tile=2 * loaded.receptive_radius + 12, exact="exact")
+    assert (whole - tiled).abs().max().item() < 1e-4
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from tinyespcn_nodes.io.onnx_export import export_onnx
+
+    torch.manual_seed(0)  # the network's own init: perturbed weights can blow up through deep nets in fp32
+    plain = save_weights(tmp_path / f"{spec.name}-plain.safetensors", spec.build(spec.config_cls(scale=4)).eval())
+    result = export_onnx(plain, tmp_path / f"{spec.name}.onnx", 4)
+    assert (tmp_path / f"{spec.name}.onnx").is_file()
+    assert result["max_abs_diff"] is None or result["max_abs_diff"] < 1e-3

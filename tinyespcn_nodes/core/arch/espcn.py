@@ -53,6 +53,7 @@ SPEC = ArchSpec(
     model_cls=ESPCN,
     description="ESPCN baseline (seed 002): 5x5 64 tanh, 3x3 32 tanh, 3x3 to 3·s², PixelShuffle, no skip",
     detect_keys=("conv_a.weight", "conv_b.weight", "conv_c.weight"),
+    detect_shapes=(("conv_a.weight", (64, 3, 5, 5)), ("conv_c.weight", (None, 32, 3, 3))),
     baseline=True,
     config_from_state=_config_from_state,
 )

@@ -64,6 +64,9 @@ class ArchSpec:
     model_cls: Callable[..., nn.Module]
     description: str
     detect_keys: tuple[str, ...]  # tensor names that identify a state dict as this architecture
+    detect_shapes: tuple[
+        tuple[str, tuple[int | None, ...]], ...
+    ] = ()  # (name, shape; None = any) look-alikes differ by
     config_from_state: Callable[[dict], ArchConfig] | None = None
     global_stats: bool = False
     supports_half: bool = True
@@ -81,12 +84,21 @@ class ArchSpec:
         return self.model_cls(config)
 
     def detect(self, state: dict) -> bool:
-        return all(k in state for k in self.detect_keys)
+        """This architecture's tensor names are all there, with the shapes `detect_shapes` asks for (so
+        look-alike nets such as ESPCN and SRCNN, same names, different kernels, tell apart)."""
+        if not all(k in state for k in self.detect_keys):
+            return False
+        return all(_shape_fits(state.get(k), want) for k, want in self.detect_shapes)
 
     def summary(self, config: ArchConfig) -> str:
         if self.describe is not None:
             return self.describe(config)
         return f"{self.id}: {self.description}"
+
+
+def _shape_fits(tensor, want: tuple[int | None, ...]) -> bool:
+    shape = tuple(getattr(tensor, "shape", ()))
+    return len(shape) == len(want) and all(w is None or w == n for w, n in zip(want, shape))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -46,6 +46,7 @@ SPEC = ArchSpec(
     model_cls=SRCNN,
     description="SRCNN baseline (seed 003): 9-5-5, 64/32 filters, on the bicubic-upscaled image",
     detect_keys=("conv_a.weight", "conv_b.weight", "conv_c.weight"),
+    detect_shapes=(("conv_a.weight", (64, 3, 9, 9)), ("conv_c.weight", (3, 32, 5, 5))),
     baseline=True,
     config_from_state=None,  # the scale is not in the tensors: files must record it
     runs_at_hr=True,
