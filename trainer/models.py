@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from tinyespcn_nodes.core.arch import ArchConfig, by_name, names
+from tinyespcn_nodes.core.arch import ArchConfig, by_name, names, spec_of
 from tinyespcn_nodes.core.weights import read_weights
 
 from .config import TrainConfig
@@ -63,9 +63,8 @@ def init_from(model: nn.Module, path: str) -> list[str]:
 
 def fresh_layers(model: nn.Module, copied: list[str]) -> list[str]:
     """The layers (a re-parameterised block counts as one) that `init_from` gave no tensor to."""
-    from tinyespcn_nodes.core.arch.rep import RepConv3x3
-
-    blocks = [name for name, m in model.named_modules() if isinstance(m, RepConv3x3)]
+    spec = spec_of(model)
+    blocks = spec.fused_blocks(model) if spec.fused_blocks is not None else []
 
     def layer(key: str) -> str:
         return next((b for b in blocks if key.startswith(b + ".")), key.rpartition(".")[0])
@@ -78,22 +77,6 @@ def fresh_layers(model: nn.Module, copied: list[str]) -> list[str]:
 
 
 def _into_training_form(model: nn.Module, state: dict) -> dict:
-    """A deployed conv `name.*` → `name.conv3.*` of a RepConv3x3, minus what its other branches add now.
-
-    The model then computes exactly the file's function, with every branch still free to train.
-    """
-    import torch
-
-    from tinyespcn_nodes.core.arch.rep import RepConv3x3
-
-    out = dict(state)
-    for name, module in model.named_modules():
-        if isinstance(module, RepConv3x3) and f"{name}.weight" in out and f"{name}.bias" in out:
-            weight, bias = out.pop(f"{name}.weight"), out.pop(f"{name}.bias")
-            with torch.no_grad():
-                total_w, total_b = module.kernel()
-                others_w, others_b = total_w - module.conv3.weight, total_b - module.conv3.bias
-            if weight.shape == others_w.shape:
-                out[f"{name}.conv3.weight"] = weight - others_w
-                out[f"{name}.conv3.bias"] = bias - others_b
-    return out
+    """The file's (deployed) tensors in `model`'s training form, where its architecture has one."""
+    spec = spec_of(model)
+    return spec.training_form(model, state) if spec.training_form is not None else dict(state)

@@ -302,7 +302,7 @@ class _Runner:
         decode tile by tile: one full pass plus a cheap one, instead of a statistics pass plus a full pass."""
         model = self.model
         h, w = img.shape[-2:]
-        c = model.config.channels
+        c = model.statistic_channels
         code = torch.empty((1, model.code_channels, h, w), dtype=self.dtype, device=self.device)
         total = torch.zeros((1, c), dtype=torch.float64, device=self.device)
 

@@ -195,4 +195,5 @@ SPEC = ArchSpec(
     config_from_state=_config_from_state,
     describe=_describe,
     offers=PyramidConfig.offered_scales,
+    showcase=lambda: [("seed-004 pyramid (faithful)", LapPyramidSR().at_scale(s)) for s in (2, 4, 8)],
 )

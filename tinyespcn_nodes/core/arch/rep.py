@@ -285,6 +285,28 @@ def _describe(cfg: RepConfig) -> str:
     )
 
 
+def _fused_blocks(model: nn.Module) -> list[str]:
+    return [name for name, m in model.named_modules() if isinstance(m, RepConv3x3)]
+
+
+def _training_form(model: nn.Module, state: dict) -> dict:
+    """A deployed conv `name.*` → `name.conv3.*` of a RepConv3x3, minus what its other branches add now.
+
+    The model then computes exactly the file's function, with every branch still free to train.
+    """
+    out = dict(state)
+    for name, module in model.named_modules():
+        if isinstance(module, RepConv3x3) and f"{name}.weight" in out and f"{name}.bias" in out:
+            weight, bias = out.pop(f"{name}.weight"), out.pop(f"{name}.bias")
+            with torch.no_grad():
+                total_w, total_b = module.kernel()
+                others_w, others_b = total_w - module.conv3.weight, total_b - module.conv3.bias
+            if weight.shape == others_w.shape:
+                out[f"{name}.conv3.weight"] = weight - others_w
+                out[f"{name}.conv3.bias"] = bias - others_b
+    return out
+
+
 SPEC = ArchSpec(
     id="TinyESPCN-Rep",
     name="rep",
@@ -295,4 +317,6 @@ SPEC = ArchSpec(
     config_from_state=_config_from_state,
     global_stats=False,
     describe=_describe,
+    training_form=_training_form,
+    fused_blocks=_fused_blocks,
 )

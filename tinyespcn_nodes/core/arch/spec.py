@@ -75,6 +75,12 @@ class ArchSpec:
     baseline: bool = False  # a published reference re-trained for comparison, not a product model
     describe: Callable[[ArchConfig], str] | None = None  # one line for the model card (default: description + config)
     offers: Callable[[ArchConfig], tuple[int, ...]] | None = None  # multi-output nets: every scale a file serves
+    # a deployed state dict → the training form of `model` (re-parameterised nets), for fine-tuning from a file
+    training_form: Callable[[nn.Module, dict], dict] | None = None
+    # names of the modules that count as one layer each (a re-parameterised block and its branches)
+    fused_blocks: Callable[[nn.Module], list[str]] | None = None
+    # (label, model) rows `info` shows besides the bundled files (e.g. the seed's own configs)
+    showcase: Callable[[], list[tuple[str, nn.Module]]] | None = None
 
     def scales(self, config: ArchConfig) -> tuple[int, ...]:
         """The scales a file of this config serves (`config.scale` only, unless the net has several outputs)."""

@@ -118,6 +118,11 @@ class TinyESPCN(nn.Module):
         return x2.sum(dim=(2, 3), dtype=torch.float64)
 
     @property
+    def statistic_channels(self) -> int:
+        """Leading channels of `encode`'s code whose whole-image mean is the gate's statistic."""
+        return self.config.channels
+
+    @property
     def code_channels(self) -> int:
         return self.config.channels + 3 * self.config.scale**2
 
@@ -184,4 +189,5 @@ SPEC = ArchSpec(
     config_from_state=_config_from_state,
     global_stats=True,
     describe=_describe,
+    showcase=lambda: [("seed-faithful (plain trunk)", TinyESPCN(TinyESPCNConfig(scale=s))) for s in (2, 3, 4)],
 )

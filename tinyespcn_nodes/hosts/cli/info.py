@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ...core.arch import count_parameters, deployed, macs_per_lr_pixel
-from ...core.arch.pyramid import LapPyramidSR
-from ...core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from ...core.arch import SPECS, by_name, count_parameters, deployed, macs_per_lr_pixel
 from ...core.catalog import bundled
 from ...core.weights import load_model
 
@@ -26,10 +24,9 @@ def _row(name: str, model: nn.Module, note: str = "") -> str:
 def describe(extra: list[str] | None = None) -> str:
     head = f"{'config / file':<28} sc  {'params':>9}  {'MAC/LR px':>11}  {'MAC/HR px':>11}  {'GMAC@720p':>9}"
     lines = [head, "-" * len(head)]
-    for s in (2, 3, 4):
-        lines.append(_row("seed-faithful (plain trunk)", TinyESPCN(TinyESPCNConfig(scale=s))))
-    for s in (2, 4, 8):
-        lines.append(_row("seed-004 pyramid (faithful)", LapPyramidSR().at_scale(s)))
+    for spec in SPECS:  # each network's own showcase rows (the seed's configs), from the registry
+        for label, model in spec.showcase() if spec.showcase is not None else []:
+            lines.append(_row(label, model))
     files = dict(bundled())
     for path in extra or []:
         files[path] = path
@@ -40,7 +37,8 @@ def describe(extra: list[str] | None = None) -> str:
                 lines.append(_row(name, model if scale == info.scale else load_model(path, scale)[0], info.spec.id))
         except Exception as exc:  # describe what is broken instead of stopping
             lines.append(f"{name:<28} unreadable: {exc}")
-    faithful = count_parameters(TinyESPCN(TinyESPCNConfig(scale=2)))
+    seed = by_name("tinyespcn")
+    faithful = count_parameters(seed.build(seed.config_cls(scale=2)))
     lines.append("")
     lines.append(
         f"seed claim: 0.28M params; faithful x2 model has {faithful:,d} "
