@@ -151,7 +151,10 @@ def still_rows(side: int = 4096) -> list[dict]:
     return rows
 
 
-def run_video_bench(frames: int = 12, device: str = "auto", out: str | None = None, stills: bool = True) -> None:
+def run_video_bench(
+    frames: int = 12, device: str = "auto", out: str | None = None, stills: bool = True, readme: str | None = None
+) -> None:
+    """Print the rows; `out` also writes them to a file, `readme` into its `video-bench` block."""
     lines: list[str] = []
 
     def say(text: str) -> None:
@@ -177,3 +180,7 @@ def run_video_bench(frames: int = 12, device: str = "auto", out: str | None = No
                 f"{r['seconds']:.0f} s, exit {r['code']}")  # fmt: skip
     if out:
         write_text_atomic(out, "\n".join(lines) + "\n")
+    if readme:
+        from ..readme_block import replace_block
+
+        replace_block(Path(readme), "video-bench", "```\n" + "\n".join(lines) + "\n```")
