@@ -109,8 +109,8 @@ def test_interrupt_leaves_no_file_and_overwrite_rules(tmp_path, weights_file, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4", "tiny-x2.safetensors"]  # no temp file either
     monkeypatch.undo()
     target.write_bytes(b"keep me")
-    assert run(src, "-o", target, "--weights", weights_file) == 1
-    assert "exists; pass --overwrite" in capsys.readouterr().err and target.read_bytes() == b"keep me"
+    assert run(src, "-o", target, "--weights", weights_file) == 0  # skipped (exists), as for images
+    assert "exists (pass --overwrite to replace it)" in capsys.readouterr().err and target.read_bytes() == b"keep me"
     assert run(src, "-o", target, "--weights", weights_file, "--overwrite") == 0
     assert len(probe(target)["times"]) == 6
 

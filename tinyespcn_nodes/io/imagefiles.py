@@ -6,6 +6,7 @@ read with OpenCV when installed (else refused with a message) and written by a s
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import zlib
@@ -74,38 +75,37 @@ def tiff_icc(tif) -> bytes | None:
     return bytes(tag.value) if tag is not None else None
 
 
-def _tiff_icc(path: Path) -> bytes | None:
-    import tifffile
+def read_image_meta(path: str | os.PathLike, max_pixels: int | None = None) -> tuple[np.ndarray, ImageMeta]:
+    """`read_image` plus the metadata an output should carry (ICC profile, EXIF without orientation).
 
-    with tifffile.TiffFile(path) as tif:
-        return tiff_icc(tif)
-
-
-def read_image_meta(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
-    """`read_image` plus the metadata an output should carry (ICC profile, EXIF without orientation)."""
+    The size a header claims is checked before decoding (`max_pixels`, default `core.limits`); a file of
+    several frames or pages, and a float image with NaN/Inf, are refused with a message naming what it holds."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.is_file():
-        raise ImageFileError(path, "file not found")
+        raise ImageFileError(path, missing_reason(path))
     if path.suffix.lower() == ".png" and _png_is_16bit_color(path):
+        _check_size(path, *_png_size(path), 1, max_pixels)
         arr = _read_16bit_color_png(path)
         with Image.open(path) as im:
             return arr, _meta_of(im)
     if path.suffix.lower() in {".tif", ".tiff"}:
         try:
             import tifffile
-
-            arr = tifffile.imread(str(path))
-            if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
-                arr = np.moveaxis(arr, 0, -1)
-            return np.ascontiguousarray(arr), ImageMeta(icc=_tiff_icc(path))
         except ImportError:
-            pass
-        except Exception as exc:
-            raise ImageFileError(path, f"cannot read TIFF ({exc})") from None
+            tifffile = None
+        if tifffile is not None:
+            arr, icc = _read_tiff(path, max_pixels)
+            return _finite(path, arr), ImageMeta(icc=icc)
     try:
         with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            _check_size(path, im.width, im.height, frames, max_pixels)
+            if frames > 1:
+                raise ImageFileError(
+                    path, f"holds {frames} frames ({im.format}); only single-frame images are upscaled: split it first"
+                )
             im = ImageOps.exif_transpose(im)
             im.load()
             meta = _meta_of(im)
@@ -116,7 +116,7 @@ def read_image_meta(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
                 arr = arr.astype(np.uint16) if arr.min() >= 0 and arr.max() <= 65535 else arr.astype(np.float32)
                 return arr, meta
             if im.mode == "F":
-                return np.array(im, dtype=np.float32), meta
+                return _finite(path, np.array(im, dtype=np.float32)), meta
             if im.mode in ("L", "RGB", "RGBA"):
                 return np.array(im), meta
             if im.mode in ("LA", "PA") or "transparency" in im.info:
@@ -126,8 +126,95 @@ def read_image_meta(path: str | os.PathLike) -> tuple[np.ndarray, ImageMeta]:
         if path.suffix.lower() in {".tif", ".tiff"}:
             raise ImageFileError(path, "this TIFF needs tifffile: pip install tifffile") from None
         raise ImageFileError(path, "not a recognised image file") from None
-    except (OSError, SyntaxError) as exc:
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, below ours: same advice
+        raise ImageFileError(path, f"{exc}; pass --max-pixels N to allow it") from None
+    except (OSError, SyntaxError, ValueError, struct.error, EOFError) as exc:
+        if isinstance(exc, ImageFileError):
+            raise
         raise ImageFileError(path, f"cannot decode image (truncated or corrupt?): {exc}") from None
+
+
+def missing_reason(path: Path) -> str:
+    """`file not found`, or what the name really is: a folder, a broken link, a link loop."""
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:
+            return "symbolic link loop"
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP
+                return "symbolic link loop"
+            return f"broken symbolic link (points to {os.readlink(path)})"
+    if path.is_dir():
+        return "is a folder, not a file"
+    return "file not found"
+
+
+def _check_size(path: Path, width: int, height: int, frames: int, max_pixels: int | None) -> None:
+    from ..core.limits import pixel_limit_reason
+
+    reason = pixel_limit_reason(width, height, frames, max_pixels)
+    if reason is not None:
+        raise ImageFileError(path, reason)
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return struct.unpack(">II", head[16:24])
+
+
+_TIFF_LAYOUTS = {"YX", "YXS", "SYX"}
+
+
+def _read_tiff(path: Path, max_pixels: int | None) -> tuple[np.ndarray, bytes | None]:
+    """One gray or RGB(A) image; its size checked from the header first. Several pages or planes are refused
+    with the real shape named."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            series = tif.series[0]
+            axes, shape = series.axes, tuple(series.shape)
+            height, width = (shape[-3], shape[-2]) if axes.endswith("S") else (shape[-2], shape[-1])
+            samples = shape[-1] if axes.endswith("S") else shape[0] if axes == "SYX" else 1
+            _check_size(path, width, height, math.prod(shape) // (height * width * samples or 1), max_pixels)
+            if len(tif.series) > 1 or axes not in _TIFF_LAYOUTS:
+                raise ImageFileError(path, _tiff_layout_reason(tif, axes, shape))
+            if samples not in (1, 3, 4):
+                raise ImageFileError(path, f"{samples} samples per pixel (shape {shape}); expected gray, RGB or RGBA")
+            arr = series.asarray()
+            icc = tiff_icc(tif)
+    except ImageFileError:
+        raise
+    except Exception as exc:
+        raise ImageFileError(path, f"cannot read TIFF ({exc})") from None
+    if axes == "SYX":
+        arr = np.moveaxis(arr, 0, -1)
+    return np.ascontiguousarray(arr), icc
+
+
+def _tiff_layout_reason(tif, axes: str, shape: tuple) -> str:
+    pages = len(tif.pages)
+    what = f"{pages} pages" if pages > 1 else f"{len(tif.series)} images" if len(tif.series) > 1 else "several planes"
+    return (
+        f"holds {what} (axes {axes}, shape {shape}); only one gray or RGB(A) image per file is upscaled: split it first"
+    )
+
+
+def _finite(path: Path, arr: np.ndarray) -> np.ndarray:
+    """A float image with NaN/Inf is refused, saying how many and where the first one is."""
+    if arr.dtype.kind != "f":
+        return arr
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = np.argwhere(bad)[0]
+        raise ImageFileError(
+            path,
+            f"{int(bad.sum())} non-finite value(s) (NaN/Inf), the first at row {first[0]}, column {first[1]}; "
+            "replace them (e.g. with 0) first",
+        )
+    return arr
 
 
 def _png16(arr: np.ndarray, meta: ImageMeta = ImageMeta()) -> bytes:
@@ -155,15 +242,17 @@ def write_image(
     quality: int = 95,
     meta: ImageMeta = ImageMeta(),
     png_level: int = PNG_LEVEL,
+    overwrite: bool = True,
 ) -> Path:
-    """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF; ICC and EXIF from `meta` kept."""
+    """Write atomically (temp file + rename); uint16 stays 16-bit in PNG/TIFF; ICC and EXIF from `meta` kept.
+    `overwrite=False`: FileExistsError if `path` exists when the file is published (never replaced)."""
     from PIL import Image
 
     from ..core.files import atomic_path
 
     path = Path(path)
     suffix = path.suffix.lower()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         if arr.dtype == np.uint16 and suffix == ".png":
             tmp.write_bytes(_png16(arr if arr.ndim == 2 or arr.shape[2] != 1 else arr[..., 0], meta))
         elif arr.dtype in (np.uint16, np.float32) and suffix in (".tif", ".tiff"):

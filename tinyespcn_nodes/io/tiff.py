@@ -137,9 +137,11 @@ def upscale_tiff(
     *,
     on_band=None,
     should_stop=None,
+    overwrite: bool = True,
     **options,
 ) -> tuple[tuple[int, ...], tuple[int, ...], np.dtype]:
-    """`src` upscaled band by band into the TIFF `target` (atomically); returns (in shape, out shape, dtype).
+    """`src` upscaled band by band into the TIFF `target` (atomically; with `overwrite=False` an existing
+    target is never replaced: FileExistsError); returns (in shape, out shape, dtype).
     `options` go to `core.banded.upscale_bands` (tile, post, intensity)."""
     import tifffile
 
@@ -154,7 +156,7 @@ def upscale_tiff(
         if rows.ndim == 3 and rows.shape[2] == 4:
             extra["extrasamples"] = [2]  # unassociated alpha
         big = rows.dtype.itemsize * int(np.prod(shape)) > 2**32 - 2**26
-        with atomic_path(target) as tmp:
+        with atomic_path(target, overwrite=overwrite) as tmp:
             tifffile.imwrite(
                 tmp, bands, shape=shape, dtype=rows.dtype, iccprofile=tiff_icc(rows._tif), bigtiff=big, **extra,
             )  # fmt: skip

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.pixels import upscaled_geometry
+from .store_guard import replace_refusal
 
 PROGRESS_SUFFIX = ".progress"
 JOB_KEY = "tinyespcn_job"
@@ -100,7 +101,9 @@ def _out_transforms(transforms: list | None, ndim: int, scale: int) -> list:
     return [{"type": "scale", "scale": list(new_scale)}, {"type": "translation", "translation": list(new_trans)}]
 
 
-def _prepare_output(zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transforms, scale, fingerprint, overwrite):
+def _prepare_output(
+    zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transforms, scale, fingerprint, overwrite, src_path=None
+):
     """Create the output store, or keep one of the same job for resuming; True when that job is complete."""
     if dst.exists():
         try:
@@ -113,6 +116,9 @@ def _prepare_output(zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transfo
         if not overwrite:
             why = "holds another job's result" if job else "exists"
             raise ZarrJobError(f"{dst}: {why}; pass --overwrite to replace it")
+        refusal = replace_refusal(dst, src_path, JOB_KEY)
+        if refusal is not None:
+            raise ZarrJobError(f"{dst}: {refusal}; --overwrite replaces only a zarr store this program wrote")
     job = {"fingerprint": fingerprint, "complete": False}
     if ms is None:
         out = zarr.create_array(str(dst), shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0,
@@ -213,7 +219,7 @@ def write_upscaled(
     out_chunks = tuple(c[0] for c in up.chunks)
     settings = {**job, "scale": scale, "weights": str(weights), "shape": lazy.shape, "chunks": lazy.chunks}
     complete = _prepare_output(zarr, dst, lazy, up.shape, out_chunks, ms, transforms, scale,
-                                    _fingerprint(settings), overwrite)  # fmt: skip
+                                    _fingerprint(settings), overwrite, job.get("src"))  # fmt: skip
     total = int(np.prod(up.numblocks))
     if complete:
         return JobReport(dst, total, 0, total)

@@ -8,6 +8,7 @@ import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from ...io.imagefiles import ImageFileError, read_image_meta, write_image
@@ -17,6 +18,7 @@ from ...io.imagefiles import ImageFileError, read_image_meta, write_image
 class BatchReport:
     done: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # outputs that exist (no --overwrite)
     seconds: float = 0.0
     decode_seconds: float = 0.0
     encode_seconds: float = 0.0
@@ -37,25 +39,29 @@ def run_batch(
     png_level: int | None = None,
     quality: int | None = None,
     model: str = "",
+    overwrite: bool = True,
+    max_pixels: int | None = None,
 ) -> BatchReport:
     """`upscale(array, on_tile) -> array` for every (input, target) pair; errors are collected per file. The
-    success line of each file names `model` when given."""
+    success line of each file names `model` when given. `overwrite=False`: a target that exists when its file
+    is published is skipped, never replaced."""
     from tqdm import tqdm
 
     report = BatchReport()
+    decode = partial(read_image_meta, max_pixels=max_pixels)
     t_start = time.perf_counter()
     bar = tqdm(total=len(plan), unit="img", disable=quiet, file=sys.stderr, dynamic_ncols=True)
     with (
         ThreadPoolExecutor(1, thread_name_prefix="decode") as readers,
         ThreadPoolExecutor(1, thread_name_prefix="encode") as writers,
     ):
-        pending_read: Future | None = readers.submit(_timed, read_image_meta, plan[0][0]) if plan else None
+        pending_read: Future | None = readers.submit(_timed, decode, plan[0][0]) if plan else None
         pending_write: tuple[Future, Path, Path, str] | None = None
         try:
             for i, (src, target) in enumerate(plan):
                 read, pending_read = pending_read, None
                 if i + 1 < len(plan):
-                    pending_read = readers.submit(_timed, read_image_meta, plan[i + 1][0])
+                    pending_read = readers.submit(_timed, decode, plan[i + 1][0])
                 try:
                     (img, meta), dt = read.result()
                     report.decode_seconds += dt
@@ -74,7 +80,7 @@ def run_batch(
                 _finish_write(pending_write, report, bar, quiet)
                 shape = f"{img.shape[1]}x{img.shape[0]} → {out.shape[1]}x{out.shape[0]}, {out.dtype}"
                 shape += f", {model}" if model else ""
-                extra = {} if png_level is None else {"png_level": png_level}
+                extra = {"overwrite": overwrite} | ({} if png_level is None else {"png_level": png_level})
                 extra |= {} if quality is None else {"quality": quality}
                 job = writers.submit(_timed, write_image, target, out, meta=meta, **extra)
                 pending_write = (job, src, target, shape)
@@ -110,6 +116,9 @@ def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = Fals
         except KeyboardInterrupt:
             report.interrupted = True
             break
+        except FileExistsError:
+            _skip(report, src, target, None)
+            continue
         except (ImageFileError, ValueError, TypeError, OSError) as exc:
             message = str(exc) if isinstance(exc, ImageFileError) else f"{src}: {exc}"  # always names the file
             report.failed.append((src, message))
@@ -131,6 +140,12 @@ def _fail(report: BatchReport, src: Path, message: str, bar) -> None:
     bar.update(1)
 
 
+def _skip(report: BatchReport, src: Path, target: Path, bar) -> None:
+    message = f"skipped {src}: {target} exists (pass --overwrite to replace it)"
+    report.skipped.append((src, message))
+    (bar.write if bar is not None else print)(message, file=sys.stderr)
+
+
 def _finish_write(pending, report: BatchReport, bar, quiet: bool = False) -> None:
     if pending is None:
         return
@@ -144,6 +159,8 @@ def _finish_write(pending, report: BatchReport, bar, quiet: bool = False) -> Non
     except ImageFileError as exc:
         report.failed.append((src, str(exc)))
         bar.write(f"error: {exc}", file=sys.stderr)
+    except FileExistsError:  # made by someone else while this file was computed: theirs is kept
+        _skip(report, src, target, bar)
     except OSError as exc:
         report.failed.append((src, f"cannot write {target}: {exc.strerror or exc}"))
         bar.write(f"error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)

@@ -29,6 +29,8 @@ class FileJob:
     sharpen: bool = False
     antialias: bool = False
     png_level: int | None = None
+    overwrite: bool = False  # never replace an existing target (FileExistsError: the file is skipped)
+    max_pixels: int | None = None  # core.limits default
 
 
 def upscale_file(src: str, target: str, job: FileJob) -> tuple[str, str | None]:
@@ -37,13 +39,15 @@ def upscale_file(src: str, target: str, job: FileJob) -> tuple[str, str | None]:
     from ...io.imagefiles import ImageFileError, read_image_meta, write_image
 
     try:
-        img, meta = read_image_meta(Path(src))
+        img, meta = read_image_meta(Path(src), job.max_pixels)
         models = load_models(job.weights, job.scale, job.device, job.precision)
         post = PostProcess(sharpen=job.sharpen, antialias=job.antialias)
         out = upscale_array(img, models=models, tile=job.tile, post=post, factor=job.factor, intensity=job.intensity)
         extra = {} if job.png_level is None else {"png_level": job.png_level}
-        write_image(Path(target), out, meta=meta, **extra)
+        write_image(Path(target), out, meta=meta, overwrite=job.overwrite, **extra)
         return target, None
+    except FileExistsError:
+        return src, f"skipped {src}: {target} exists (pass --overwrite to replace it)"
     except ImageFileError as exc:
         return src, str(exc)
     except OSError as exc:
@@ -68,6 +72,9 @@ def run_on_scheduler(plan: list[tuple[Path, Path]], job: FileJob, scheduler: str
                 report.done.append(Path(name))
                 if not quiet:
                     bar.write(f"→ {name}", file=sys.stdout)
+            elif error.startswith("skipped "):
+                report.skipped.append((Path(name), error))
+                bar.write(error, file=sys.stderr)
             else:
                 report.failed.append((Path(name), error))
                 bar.write(f"error: {error}", file=sys.stderr)

@@ -16,17 +16,23 @@ DEVICE_HELP = "auto (default: CUDA, else MPS, else CPU), cpu, cuda or mps"
 
 
 def _collect_inputs(inputs: list[str]) -> list[Path]:
+    from ...core.files import is_temp_name
+
     files: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
             files += sorted(
-                f for f in p.iterdir() if f.suffix.lower() in READ_SUFFIXES | VIDEO_SUFFIXES and f.is_file()
+                f
+                for f in p.iterdir()
+                if f.suffix.lower() in READ_SUFFIXES | VIDEO_SUFFIXES and not is_temp_name(f.name) and f.is_file()
             )
         elif p.is_file():
             files.append(p)
         else:
-            raise SystemExit(f"error: input {p} does not exist")
+            from ...io.imagefiles import missing_reason
+
+            raise SystemExit(f"error: input {p}: {missing_reason(p).replace('file not found', 'does not exist')}")
     if not files:
         raise SystemExit("error: no image or video files among the inputs")
     return files
@@ -40,7 +46,14 @@ def plan_outputs(
     the input's own unless `fmt` names one). Two inputs that would share a name (x.jpg and x.png with
     `--format png`) keep apart as `x_jpg_x2.png`, never overwriting each other."""
     tag = tag or f"x{scale:g}"
-    if output and len(files) == 1 and Path(output).suffix.lower() in WRITE_SUFFIXES | VIDEO_WRITE_SUFFIXES:
+    if output and Path(output).name.lower() in WRITE_SUFFIXES:
+        raise ValueError(f"-o {output}: a file name needs a stem (e.g. out{Path(output).name}); a folder needs no dot")
+    if (
+        output
+        and len(files) == 1
+        and Path(output).suffix.lower() in WRITE_SUFFIXES | VIDEO_WRITE_SUFFIXES
+        and not Path(output).is_dir()
+    ):
         if is_video(files[0]) != is_video(output):
             kind = "a video" if is_video(files[0]) else "an image"
             raise ValueError(f"-o {output}: {files[0]} is {kind}, so the output must be {kind} file too")
@@ -74,6 +87,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         path = run_demo(Path(args.output or DEFAULT_OUT), weights=args.weights, device=args.device, tile=args.tile)
         print(f"wrote {path}")
         return 0
+    from ...core.files import clean_stale_temps
     from ...core.tiling import check_tile
     from ...engine.job import PostProcess, load_models, scale_for_factor, upscale_array
     from ...io.stills import streamable_still, upscale_still
@@ -86,6 +100,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if any(is_zarr(i) for i in args.inputs):
         return _upscale_zarr(args)
     files = _collect_inputs(args.inputs)
+    if args.max_pixels is not None:
+        from PIL import Image
+
+        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)  # this process is ours
     scale = scale_for_factor(args.factor) if args.factor else args.scale
     precision = "auto" if args.half else args.precision
     models = load_models(args.weights, scale, args.device, precision)  # a bad file fails once, here
@@ -98,15 +116,21 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         check_tile(args.tile, m, "--tile")
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
     inputs = {f.resolve() for f in files}
-    failures = 0
+    failures, skipped = 0, 0
     todo = []
+    for folder in {t.parent for _, t in plan}:
+        for stale in clean_stale_temps(folder):
+            print(f"note: removed {stale}, left by an interrupted run", file=sys.stderr)
     for f, target in plan:
         if target.resolve() in inputs:
             print(f"error: {target} would overwrite an input; choose another -o", file=sys.stderr)
             failures += 1
-        elif target.exists() and not args.overwrite:
-            print(f"error: {target} exists; pass --overwrite to replace it", file=sys.stderr)
+        elif target.is_dir():
+            print(f"error: {target} is a folder; choose another -o", file=sys.stderr)
             failures += 1
+        elif target.exists() and not args.overwrite:
+            print(f"skipped {f}: {target} exists (pass --overwrite to replace it)", file=sys.stderr)
+            skipped += 1
         else:
             todo.append((f, target))
 
@@ -123,7 +147,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
                 png_level=args.png_level, quality=args.quality,
             )  # fmt: skip
         return upscale_tiff(
-            src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band
+            src, target, models, tile=args.tile, post=post, intensity=args.intensity, on_band=on_band,
+            overwrite=args.overwrite,
         )  # fmt: skip
 
     videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
@@ -134,7 +159,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 
         job = FileJob(
             args.weights, scale, args.device, precision, args.tile, args.factor, args.intensity, args.sharpen,
-            args.antialias, args.png_level,
+            args.antialias, args.png_level, args.overwrite, args.max_pixels,
         )  # fmt: skip
         report = run_on_scheduler(todo, job, args.scheduler)
     else:
@@ -142,7 +167,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         big = [(f, t) for f, t in todo if f in stills or streamable(f, t, models, tile=args.tile, factor=args.factor)]
         small = [p for p in todo if p not in big]
         report = (
-            run_batch(small, upscale, png_level=args.png_level, quality=args.quality, model=label)
+            run_batch(
+                small,
+                upscale,
+                png_level=args.png_level,
+                quality=args.quality,
+                model=label,
+                overwrite=args.overwrite,
+                max_pixels=args.max_pixels,
+            )  # fmt: skip
             if small
             else BatchReport()
         )
@@ -150,6 +183,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
             banded = run_bands(big, upscale_big, model=label)
             report.done += banded.done
             report.failed += banded.failed
+            report.skipped += banded.skipped
             report.interrupted = banded.interrupted
     if videos and not report.interrupted:
         from .video_batch import run_videos
@@ -159,11 +193,17 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         report.failed += clips.failed
         report.interrupted = clips.interrupted
     failures += len(report.failed)
+    skipped += len(report.skipped)
     if report.interrupted:
         print(f"interrupted: {len(report.done)} of {len(plan)} file(s) written, none left partial", file=sys.stderr)
         return 130
     if failures:
-        print(f"{failures} of {len(plan)} file(s) failed", file=sys.stderr)
+        print(
+            f"{failures} of {len(plan)} file(s) failed" + (f", {skipped} skipped (exists)" * bool(skipped)),
+            file=sys.stderr,
+        )
+    elif skipped:
+        print(f"{len(report.done)} of {len(plan)} file(s) written, {skipped} skipped (exists)", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -325,7 +365,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--quality", type=quality_arg, default=DEFAULT_QUALITY, metavar="1-100",
         help=f"JPEG/WEBP quality (default {DEFAULT_QUALITY}; PNG and TIFF are lossless)",
     )  # fmt: skip
-    up.add_argument("--overwrite", action="store_true", help="replace output files that already exist (default: off)")
+    up.add_argument(
+        "--overwrite", action="store_true",
+        help="replace output files that already exist (default: off; without it they are skipped, and a file that "
+        "appears while the run works is never replaced)",
+    )  # fmt: skip
+    up.add_argument(
+        "--max-pixels", type=int, default=None, metavar="N",
+        help="largest image decoded whole, in pixels (default 16384x16384 = 268435456; a header claiming more "
+        "is refused as a decompression bomb)",
+    )  # fmt: skip
     up.add_argument(
         "--png-level", type=int, choices=range(10), default=None, metavar="0-9",
         help="zlib level of PNG outputs (default 1: fastest, somewhat larger files than Pillow's 6; lossless at any level)",
@@ -470,6 +519,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except (FileNotFoundError, ImageFileError, ValueError, ImportError) as exc:
+    except (OSError, ImageFileError, ValueError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

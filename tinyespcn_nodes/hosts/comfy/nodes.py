@@ -82,9 +82,13 @@ def _weights_tooltip() -> str:
 
 
 def _resolve_choice(choice: str):
-    from ...core.catalog import bundled_name, resolve_weights
+    """Only names this loader lists (or a renamed/alias name of one) resolve; a path, absolute or relative,
+    is never opened: workflows come from strangers."""
+    from ...core.catalog import bundled_name
     from ...core.weights import describe_foreign
 
+    if not isinstance(choice, str):
+        raise ValueError(f"weights: expected a name from the list, got {type(choice).__name__}")
     table = _catalog()
     name = bundled_name(choice, table)
     if name:
@@ -95,7 +99,8 @@ def _resolve_choice(choice: str):
         raise ValueError(
             f"{choice}: {what}; this loader reads TinyESPCN files only, use the core 'Load Upscale Model' node"
         )
-    return resolve_weights(choice)
+    shown = choice if len(choice) <= 80 else f"{choice[:60]}… ({len(choice)} characters)"
+    raise FileNotFoundError(f"unknown weights {shown!r}: pick one of the loader's list (bundled or upscale_models)")
 
 
 def _device_choices() -> list[str]:
@@ -190,7 +195,9 @@ class TinyESPCNUpscale:
         from ...core.tiling import check_tile, context_margin
         from ...core.weights import offered_scales
         from ...engine.models import get_model, release
+        from .inputs import checked_factor, checked_image
 
+        image, scale_by = checked_image(image), checked_factor(scale_by, "scale_by")
         device, _, _, _ = _host()
         if model.device != "auto":
             device = _checked_device(model.device)
@@ -229,7 +236,9 @@ class TinyESPCNUnsharpMask:
 
     def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
         from ...engine.job import PostProcess
+        from .inputs import checked_factor
 
+        radius = checked_factor(radius, "radius")
         post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
         return (_run_pipeline(image, [], _host()[0], post=post),)
 
@@ -250,7 +259,9 @@ class TinyESPCNMSAA:
 
     def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
         from ...engine.job import PostProcess
+        from .inputs import checked_factor
 
+        blur_radius = checked_factor(blur_radius, "blur_radius")
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
         return (_run_pipeline(image, [], _host()[0], post=post),)
 
@@ -287,9 +298,11 @@ def _run_pipeline(image, models, device, **options):
     from ...core.defaults import DEFAULT_TILE
     from ...engine.job import process_bchw, progress_total
     from .frames import run_frames
+    from .inputs import checked_image
 
     _, out_device, out_dtype, _ = _host()
-    b, h, w, c = image.shape if image.dim() == 4 else (0, 0, 0, 0)
+    image = checked_image(image)
+    b, h, w, c = image.shape
     pbar = _progress_bar(progress_total((b, c, h, w), models, options.get("tile", DEFAULT_TILE)))
     on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
     scale = options.get("factor") or math.prod(m.scale for m in models)
