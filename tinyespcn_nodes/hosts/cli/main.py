@@ -480,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
         "path and model only, vs OpenCV ESPCN) and the 4096² → 8192² PNG/JPEG peak RSS (default: off)",
     )  # fmt: skip
     bench.add_argument("--video-frames", type=int, default=12, help="frames in the --video clip (default 12)")
-    bench.add_argument("--readme", help="with --video: also write the rows into this file's video-bench block")
+    bench.add_argument(
+        "--readme", help="with --video: also write the rows into this file's video-bench block (default: none)"
+    )
     bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run (default: off)")
     bench.add_argument(
         "--skip-big", action="store_true", help="skip the 8192² → 16384² big-image rows, ~2 GB disk (default: off)"
