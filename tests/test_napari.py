@@ -209,3 +209,33 @@ def test_weights_tooltip_is_the_models_table(make_napari_viewer):
     tip = UpscaleWidget(make_napari_viewer()).weights.tooltip
     for row in model_rows():
         assert f"{row.name_text}: {row.scale_text}, {row.macs_text} MACs/LR px" in tip and row.quality in tip
+
+
+class _ReadLog:
+    """An array-like that records the size of every read: what dask pulls from the source, and when."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data, self.shape, self.dtype, self.ndim, self.reads = data, data.shape, data.dtype, data.ndim, []
+
+    def __getitem__(self, key):
+        out = self.data[key]
+        self.reads.append(out.size)
+        return out
+
+
+def test_a_4d_dask_layer_streams_plane_by_plane_and_keeps_t_z_scale(make_napari_viewer, qtbot, weights_file, tmp_path):
+    da = pytest.importorskip("dask.array")
+    pytest.importorskip("zarr")
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
+
+    viewer = make_napari_viewer()
+    log = _ReadLog((np.random.default_rng(3).random((2, 3, 40, 36)) * 900 + 100).astype(np.uint16))  # T, Z, Y, X
+    src = viewer.add_image(da.from_array(log, chunks=(1, 1, 20, 36)), name="tz", scale=(5.0, 2.0, 0.4, 0.4))
+    w = UpscaleWidget(viewer)
+    w.layer_box.value, w.weights.value, w.weights_file.value = src, "file…", weights_file
+    w.zarr_out.value = tmp_path / "tz.zarr"
+    run_widget(qtbot, w)
+    out = viewer.layers["tz (TinyESPCN ×2)"]
+    assert isinstance(out.data, da.Array) and out.data.shape == (2, 3, 80, 72)  # lazy: never held whole
+    np.testing.assert_allclose(out.scale, (5.0, 2.0, 0.2, 0.2))
+    assert max(log.reads) <= 40 * 36  # the source is read at most a plane at a time, never whole

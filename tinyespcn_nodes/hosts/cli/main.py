@@ -265,6 +265,11 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.video:
+        from .bench.video import run_video_bench
+
+        run_video_bench(frames=args.video_frames, device=args.device, out=args.out, readme=args.readme)
+        return 0
     from .bench.rows import run_bench
 
     run_bench(
@@ -466,6 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", help="also write the printed report here, e.g. docs/bench.txt (default: none)")
     bench.add_argument("--scales", type=int, nargs="+", default=[2, 3, 4], help="scales to time (default 2 3 4)")
     bench.add_argument("--device", choices=DEVICE_CHOICES, default="auto", help=DEVICE_HELP)
+    bench.add_argument(
+        "--video", action="store_true", help="only the video and streaming rows: 720p → 1440p frames/s (whole "
+        "path and model only, vs OpenCV ESPCN) and the 4096² → 8192² PNG/JPEG peak RSS (default: off)",
+    )  # fmt: skip
+    bench.add_argument("--video-frames", type=int, default=12, help="frames in the --video clip (default 12)")
+    bench.add_argument(
+        "--readme", help="with --video: also write the rows into this file's video-bench block (default: none)"
+    )
     bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run (default: off)")
     bench.add_argument(
         "--skip-big", action="store_true", help="skip the 8192² → 16384² big-image rows, ~2 GB disk (default: off)"
