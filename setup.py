@@ -15,6 +15,9 @@ class BuildWithWeights(build_py):
         dst.mkdir(parents=True, exist_ok=True)
         for f in sorted(src.glob("*.safetensors")):
             shutil.copy2(f, dst / f.name)
+        (dst / "baselines").mkdir(exist_ok=True)  # `--weights pyramid-x8` by name from an installed package
+        for f in sorted((src / "baselines").glob("*.safetensors")):
+            shutil.copy2(f, dst / "baselines" / f.name)
 
 
 setup(cmdclass={"build_py": BuildWithWeights})

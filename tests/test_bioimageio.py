@@ -5,7 +5,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from tinyespcn_nodes.tools.cli import main
+from tinyespcn_nodes.hosts.cli.main import main
 
 
 def test_missing_extra_is_named(tmp_path, weights_file, monkeypatch, capsys):
@@ -62,7 +62,7 @@ def test_package_output_equals_our_own_pipeline(package):
     from bioimageio.core import predict
 
     from tinyespcn_nodes.core.intensity import PERCENTILES
-    from tinyespcn_nodes.core.pipeline import upscale_array
+    from tinyespcn_nodes.engine.job import upscale_array
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:72, 0:88]

@@ -7,8 +7,8 @@ from conftest import REPO
 from PIL import Image
 
 from tinyespcn_nodes.core.catalog import bundled
-from tinyespcn_nodes.tools.cli import main
-from tinyespcn_nodes.tools.imagefiles import ImageFileError, read_image, write_image
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io.imagefiles import ImageFileError, read_image, write_image
 
 needs_weights = pytest.mark.skipif("general-x2" not in bundled(), reason="no bundled general-x2 weights")
 
@@ -30,16 +30,15 @@ def test_upscale_keeps_16_bit_and_never_overwrites(tmp_path, weights_file):
     Image.fromarray((np.random.default_rng(2).random((9, 11, 3)) * 255).astype(np.uint8)).save(src / "p.jpg")
     out = tmp_path / "out"
     assert main(["upscale", str(src), "-o", str(out), "--weights", str(weights_file), "--sharpen", "--antialias"]) == 0
-    g, c, p = read_image(out / "g_x2.png"), read_image(out / "c_x2.png"), read_image(out / "p_x2.png")
+    g, c = read_image(out / "g_x2_tiny-x2.png"), read_image(out / "c_x2_tiny-x2.png")
+    p = read_image(out / "p_x2_tiny-x2.jpg")  # a JPEG stays a JPEG
     assert g.dtype == np.uint16 and g.shape == (40, 60)
     assert c.dtype == np.uint16 and c.shape == (24, 28, 3)
     assert p.dtype == np.uint8 and p.shape == (18, 22, 3)
     # writing next to the inputs with the same name would overwrite them: refused
-    (src / "g_x2.png").write_bytes((out / "g_x2.png").read_bytes())
-    assert (
-        main(["upscale", str(src / "g_x2.png"), str(src / "g.png"), "-o", str(src), "--weights", str(weights_file)])
-        == 1
-    )
+    (src / "g_x2_tiny-x2.png").write_bytes((out / "g_x2_tiny-x2.png").read_bytes())
+    args = [str(src / "g_x2_tiny-x2.png"), str(src / "g.png"), "-o", str(src), "--weights", str(weights_file)]
+    assert main(["upscale", *args]) == 1
 
 
 def test_exif_orientation_is_honoured(tmp_path):
@@ -72,7 +71,7 @@ def test_info_prints_true_counts():
 
 @pytest.mark.parametrize("text, value", [("auto", -1), ("AUTO", -1), ("0", 0), ("96", 96)])
 def test_tile_option_takes_auto_zero_or_a_side(text, value):
-    from tinyespcn_nodes.tools.cli import build_parser
+    from tinyespcn_nodes.hosts.cli.main import build_parser
 
     assert build_parser().parse_args(["upscale", "--tile", text]).tile == value
 

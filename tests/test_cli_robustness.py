@@ -8,8 +8,8 @@ import torch
 from conftest import interrupt_on_call
 from PIL import Image, ImageCms
 
-from tinyespcn_nodes.tools.cli import main
-from tinyespcn_nodes.tools.imagefiles import read_image, read_image_meta
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io.imagefiles import read_image, read_image_meta
 
 
 def _photo(path, seed=0, size=(11, 9), **save):
@@ -23,10 +23,10 @@ def test_same_stem_inputs_never_overwrite_each_other(tmp_path, weights_file, cap
     src.mkdir()
     _photo(src / "x.jpg", 0)
     _photo(src / "x.png", 1)
-    assert main(["upscale", str(src), "-o", str(out), "--weights", str(weights_file)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["x_png_x2.png", "x_x2.png"]
-    assert "writing x_png_x2.png instead" in capsys.readouterr().err
-    a, b = read_image(out / "x_x2.png"), read_image(out / "x_png_x2.png")
+    assert main(["upscale", str(src), "-o", str(out), "--weights", str(weights_file), "--format", "png"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["x_png_x2_tiny-x2.png", "x_x2_tiny-x2.png"]
+    assert "writing x_png_x2_tiny-x2.png instead" in capsys.readouterr().err
+    a, b = read_image(out / "x_x2_tiny-x2.png"), read_image(out / "x_png_x2_tiny-x2.png")
     assert not np.array_equal(a, b)
 
 
@@ -34,13 +34,13 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, weights_file, capsys
     _photo(tmp_path / "a.png")
     out = tmp_path / "out"
     out.mkdir()
-    (out / "a_x2.png").write_bytes(b"precious")
+    (out / "a_x2_tiny-x2.png").write_bytes(b"precious")
     args = ["upscale", str(tmp_path / "a.png"), "-o", str(out), "--weights", str(weights_file)]
-    assert main(args) == 1
-    assert (out / "a_x2.png").read_bytes() == b"precious"
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert main(args) == 0  # skipped (exists), counted apart: not a failure
+    assert (out / "a_x2_tiny-x2.png").read_bytes() == b"precious"
+    assert "a_x2_tiny-x2.png exists (pass --overwrite to replace it)" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
-    assert read_image(out / "a_x2.png").shape == (18, 22, 3)
+    assert read_image(out / "a_x2_tiny-x2.png").shape == (18, 22, 3)
 
 
 def test_one_input_and_an_image_suffix_writes_that_file(tmp_path, weights_file):
@@ -93,7 +93,7 @@ def test_disk_full_is_reported_per_file_and_leaves_no_partial_file(tmp_path, wei
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "cannot write" in err and "No space left on device" in err and "1 of 2 file(s) failed" in err
-    assert sorted(p.name for p in out.iterdir()) == ["b_x2.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["b_x2_tiny-x2.png"]
 
 
 def test_bad_weights_are_reported_once(tmp_path, capsys):
@@ -117,8 +117,9 @@ def test_nan_files_are_named_and_float_micrographs_are_windowed(tmp_path, weight
     tifffile.imwrite(tmp_path / "hot.tif", hot)
     assert main(["upscale", str(tmp_path), "-o", str(tmp_path / "o"), "--weights", str(weights_file)]) == 1
     err = capsys.readouterr().err
-    assert "nan.tif: the image has no finite values" in err and "some_nan.tif: image: contains NaN" in err
-    out = read_image(tmp_path / "o" / "hot_x2.tif")
+    assert "nan.tif: 64 non-finite value(s) (NaN/Inf), the first at row 0, column 0" in err
+    assert "some_nan.tif: 1 non-finite value(s) (NaN/Inf), the first at row 2, column 3" in err
+    out = read_image(tmp_path / "o" / "hot_x2_tiny-x2.tif")
     assert out.dtype == np.float32 and out.max() > 1000  # windowed by its percentiles, not clipped to [0, 1]
 
 
@@ -131,10 +132,10 @@ def test_icc_profile_and_exif_survive_in_every_format(tmp_path, weights_file):
     _photo(tmp_path / "q.png", 1, icc_profile=icc)
     out = tmp_path / "out"
     assert main(["upscale", str(tmp_path), "-o", str(out), "--weights", str(weights_file)]) == 0
-    for name in ("p_x2.png", "q_x2.png"):
+    for name in ("p_x2_tiny-x2.jpg", "q_x2_tiny-x2.png"):
         _, meta = read_image_meta(out / name)
         assert meta.icc == icc, name
-    _, meta = read_image_meta(out / "p_x2.png")
+    _, meta = read_image_meta(out / "p_x2_tiny-x2.jpg")
     kept = Image.Exif()
     kept.load(meta.exif)
     assert kept.get(0x010F) == "TestCam" and 0x0112 not in kept
@@ -171,7 +172,7 @@ def test_factor_reaches_any_size_and_names_the_output(tmp_path, weights_file):
         main(["upscale", str(tmp_path / "a.png"), "-o", str(out), "--weights", str(weights_file), "--factor", "1.5"])
         == 0
     )
-    assert read_image(out / "a_x1.5.png").shape == (15, 30, 3)
+    assert read_image(out / "a_x1.5_tiny-x2.png").shape == (15, 30, 3)
 
 
 @pytest.mark.parametrize("bad", ["1", "0.5", "9", "x"])
@@ -189,7 +190,7 @@ def test_a_tile_below_its_context_is_refused_before_any_work(tmp_path, weights_f
 
 
 def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, capsys, monkeypatch):
-    from tinyespcn_nodes.core import pipeline
+    from tinyespcn_nodes.engine import job as pipeline
 
     for n in range(3):
         _photo(tmp_path / f"{n}.png", n)
@@ -198,5 +199,5 @@ def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, cap
     assert main(["upscale", str(tmp_path), "-o", str(out), "--weights", str(weights_file)]) == 130
     err = capsys.readouterr().err
     assert "interrupted: 1 of 3 file(s) written" in err and "Traceback" not in err
-    assert sorted(p.name for p in out.iterdir()) == ["0_x2.png"]  # complete, and no temp file left
-    assert read_image(out / "0_x2.png").shape == (18, 22, 3)
+    assert sorted(p.name for p in out.iterdir()) == ["0_x2_tiny-x2.png"]  # complete, and no temp file left
+    assert read_image(out / "0_x2_tiny-x2.png").shape == (18, 22, 3)

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("napari")
 
 from tinyespcn_nodes.core.weights import read_weights  # noqa: E402
-from tinyespcn_nodes.hosts.finetune_plan import BUDGET_S, PREVIEW_S, plan_for  # noqa: E402
+from tinyespcn_nodes.hosts.napari.finetune_plan import BUDGET_S, PREVIEW_S, plan_for  # noqa: E402
 
 
 def _stack():
@@ -25,8 +25,8 @@ def test_plan_fits_the_budget_and_previews_early():
 
 
 def test_finetune_a_layer_and_upscale_with_the_result(make_napari_viewer, qtbot, weights_file, tmp_path):
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     viewer = make_napari_viewer()
     viewer.add_labels(np.zeros((8, 8), np.uint8), name="mask")
@@ -62,8 +62,8 @@ def test_finetune_a_layer_and_upscale_with_the_result(make_napari_viewer, qtbot,
 
 
 def test_every_field_has_a_tooltip_and_only_existing_scales_are_offered(make_napari_viewer):
-    from tinyespcn_nodes.hosts.finetune_plan import offered_pairs
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.finetune_plan import offered_pairs
 
     viewer = make_napari_viewer()
     w = FineTuneWidget(viewer, measure=False)
@@ -78,7 +78,7 @@ def test_every_field_has_a_tooltip_and_only_existing_scales_are_offered(make_nap
 
 
 def test_default_steps_come_from_a_measured_step(make_napari_viewer, qtbot, weights_file):
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
 
     viewer = make_napari_viewer()
     viewer.add_image(_stack(), name="cells")
@@ -92,7 +92,7 @@ def test_default_steps_come_from_a_measured_step(make_napari_viewer, qtbot, weig
 
 
 def test_save_as_must_match_the_scale(make_napari_viewer, monkeypatch, weights_file, tmp_path):
-    from tinyespcn_nodes.hosts import napari_finetune
+    from tinyespcn_nodes.hosts.napari import finetune as napari_finetune
 
     errors = []
     monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
@@ -106,7 +106,7 @@ def test_save_as_must_match_the_scale(make_napari_viewer, monkeypatch, weights_f
 
 
 def test_too_small_layers_are_refused_with_a_message(make_napari_viewer, monkeypatch):
-    from tinyespcn_nodes.hosts import napari_finetune
+    from tinyespcn_nodes.hosts.napari import finetune as napari_finetune
 
     errors = []
     monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
@@ -118,7 +118,7 @@ def test_too_small_layers_are_refused_with_a_message(make_napari_viewer, monkeyp
 
 
 def test_cancel_stops_a_long_fine_tune_without_writing_weights(make_napari_viewer, qtbot, weights_file, tmp_path):
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
 
     viewer = make_napari_viewer()
     viewer.add_image(_stack(), name="cells")

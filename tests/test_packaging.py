@@ -1,5 +1,6 @@
 """What `pip install .` puts on a machine: the wheel built from this checkout, inspected and run from elsewhere."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,31 @@ def test_wheel_ships_models_with_the_package_and_vgg_with_the_trainer(wheel):
     assert {"tinyespcn_nodes/napari.yaml", "tinyespcn_nodes/core/arch/rep.py", "trainer/cli.py"} <= set(names)
 
 
+def test_installed_wheel_lists_its_models_and_runs_the_pyramid_baseline_by_name(wheel, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "tinyespcn_nodes/weights/baselines/pyramid-x8.safetensors" in names
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    env = {**os.environ, "PYTHONPATH": str(target), "OMP_NUM_THREADS": "1"}
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    run = [sys.executable, "-m", "tinyespcn_nodes"]
+    res = subprocess.run([*run, "models"], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert res.returncode == 0 and "pyramid-x8" in res.stdout and "general-x2" in res.stdout, res.stderr
+    res = subprocess.run(
+        [*run, "upscale", "a.png", "-o", "out", "--weights", "pyramid-x8"], capture_output=True, text=True,
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0 and "pyramid-x8" in res.stdout, res.stderr
+    assert Image.open(tmp_path / "out" / "a_x8_pyramid-x8.png").size == (64, 48)
+
+
 def test_wheel_version_and_console_scripts_come_from_the_package(wheel):
     import tinyespcn_nodes
 
@@ -43,7 +69,7 @@ def test_wheel_version_and_console_scripts_come_from_the_package(wheel):
     archive = zipfile.ZipFile(wheel)
     (entry,) = [n for n in archive.namelist() if n.endswith("entry_points.txt")]
     text = archive.read(entry).decode()
-    assert "tinyespcn = tinyespcn_nodes.tools.cli:main" in text
+    assert "tinyespcn = tinyespcn_nodes.hosts.cli.main:main" in text
     assert "tinyespcn-train = trainer.cli:main" in text
 
 

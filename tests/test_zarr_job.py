@@ -12,9 +12,9 @@ zarr = pytest.importorskip("zarr")
 da = pytest.importorskip("dask.array")
 
 from tinyespcn_nodes.core.intensity import choose_window  # noqa: E402
-from tinyespcn_nodes.core.pipeline import upscale_array  # noqa: E402
-from tinyespcn_nodes.tools import zarr_job  # noqa: E402
-from tinyespcn_nodes.tools.cli import main  # noqa: E402
+from tinyespcn_nodes.engine.job import upscale_array  # noqa: E402
+from tinyespcn_nodes.hosts.cli.main import main  # noqa: E402
+from tinyespcn_nodes.io import zarr_job  # noqa: E402
 
 WEIGHTS = "fast-x2"
 
@@ -169,7 +169,7 @@ def test_a_folder_on_a_local_cluster_writes_every_good_file_and_reports_the_bad_
         assert main([*args, "-o", str(tmp_path / "remote"), "--scheduler", cluster.scheduler_address]) == 1
     err = capsys.readouterr().err
     assert "broken.png" in err and "1 of 3 file(s) failed" in err
-    for name in ("a_x2.png", "b_x2.png"):
+    for name in ("a_x2_fast-x2.png", "b_x2_fast-x2.jpg"):  # a non-default model is named; a JPEG stays a JPEG
         local = np.asarray(Image.open(tmp_path / "local" / name))
         np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "remote" / name)), local)
-    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == ["a_x2.png", "b_x2.png"]
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == ["a_x2_fast-x2.png", "b_x2_fast-x2.jpg"]

@@ -42,8 +42,18 @@ def weights_dirs() -> list[Path]:
 
 def bundled() -> dict[str, Path]:
     """name → path of every bundled weights file (first search dir wins)."""
+    return _scan(weights_dirs())
+
+
+def baselines() -> dict[str, Path]:
+    """name → path of the shipped baselines (`weights/baselines/`: pyramid-x8, espcn-x2, srcnn-x2): loadable by
+    name, listed by `models`, but not offered as product models in the hosts' lists."""
+    return _scan([d / "baselines" for d in SEARCH_DIRS if (d / "baselines").is_dir()])
+
+
+def _scan(dirs: list[Path]) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for d in weights_dirs():
+    for d in dirs:
         for f in sorted(d.glob(f"*{SUFFIX}")):
             if f.stem.rsplit("-x", 1)[-1].isdigit():
                 found.setdefault(f.stem, f)
@@ -79,7 +89,7 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
         return path
-    table = bundled()
+    table = {**baselines(), **bundled()}
     for candidate in (text, f"{text}-x{scale}" if scale else None):
         if not candidate:
             continue

@@ -1,0 +1,108 @@
+"""The ComfyUI-Manager / Comfy Registry route: a `git clone` of this repository into custom_nodes/ plus
+`pip install -r requirements.txt`. ComfyUI imports the clone's root folder as a package (nodes.py
+`load_custom_node`); the pack's nodes must load and the bundled weights must reach the core loader."""
+
+import importlib.util
+import os
+import re
+import sys
+import types
+
+import pytest
+from conftest import REPO
+
+import tinyespcn_nodes
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
+IDS = {"TinyESPCN_ModelLoader", "TinyESPCN_Upscale", "TinyESPCN_UnsharpMask", "TinyESPCN_MSAA"}
+
+
+def _fake_folder_paths(models_dir):
+    """ComfyUI's folder_paths as far as the pack and the core loader use it: registered folders, listed
+    recursively (nodes.py's UpscaleModelLoader lists `get_filename_list("upscale_models")`)."""
+    fp = types.ModuleType("folder_paths")
+    fp.folder_names_and_paths = {"upscale_models": ([str(models_dir)], {".safetensors", ".pth"})}
+
+    def add_model_folder_path(folder_name, full_folder_path, is_default=False):
+        paths = fp.folder_names_and_paths.setdefault(folder_name, ([], set()))[0]
+        if full_folder_path not in paths:
+            paths.insert(0, full_folder_path) if is_default else paths.append(full_folder_path)
+
+    def _files(key):
+        found = {}
+        for base in fp.folder_names_and_paths[key][0]:
+            for root, _, names in os.walk(base, followlinks=True):
+                for name in names:
+                    rel = os.path.relpath(os.path.join(root, name), base).replace(os.sep, "/")
+                    if os.path.splitext(name)[1] in fp.folder_names_and_paths[key][1]:
+                        found.setdefault(rel, os.path.join(root, name))
+        return found
+
+    fp.add_model_folder_path = add_model_folder_path
+    fp.get_filename_list = lambda key: sorted(_files(key))
+    fp.get_full_path_or_raise = lambda key, name: _files(key)[name]
+    return fp
+
+
+def test_the_repository_root_loads_as_comfyui_loads_a_cloned_node_pack(monkeypatch, tmp_path):
+    models_dir = tmp_path / "models" / "upscale_models"
+    models_dir.mkdir(parents=True)
+    fp = _fake_folder_paths(models_dir)
+    monkeypatch.setitem(sys.modules, "folder_paths", fp)
+    # nodes.py load_custom_node, for a folder: the path with dots mangled is the module name
+    module_path = str(REPO)
+    sys_name = module_path.replace(".", "_x_")
+    spec = importlib.util.spec_from_file_location(sys_name, os.path.join(module_path, "__init__.py"))
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, sys_name, module)
+    try:
+        spec.loader.exec_module(module)
+        assert set(module.NODE_CLASS_MAPPINGS) == IDS == set(module.NODE_DISPLAY_NAME_MAPPINGS)
+        loader = module.NODE_CLASS_MAPPINGS["TinyESPCN_ModelLoader"]
+        # the pack in this folder ran, not an installed copy
+        assert sys.modules[loader.__module__].__file__.startswith(str(REPO / "tinyespcn_nodes"))
+        # the core "Load Upscale Model" lists the bundled weights; our loader lists each model once
+        core_list = fp.get_filename_list("upscale_models")
+        assert {"general-x2.safetensors", "fast-x4.safetensors"} <= set(core_list)
+        assert str(REPO / "weights") in fp.folder_names_and_paths["upscale_models"][0]
+        choices = loader.INPUT_TYPES()["required"]["weights"][0]
+        assert len(choices) == len(set(choices)) and not any("/" in c for c in choices)
+        assert loader().load("general-x2", "cpu", "fp32")[0].scale == 2
+    finally:
+        for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
+            monkeypatch.delitem(sys.modules, name)
+
+
+def test_the_root_init_is_harmless_as_a_plain_module_outside_comfyui():
+    """pytest imports the root `__init__.py` while collecting; in a folder named `tinyespcn-nodes` it is a
+    top-level module without a package: it must import, with the installed pack's mappings."""
+    spec = importlib.util.spec_from_file_location("__init__", REPO / "__init__.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.NODE_CLASS_MAPPINGS) == IDS
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[ ;<>=!~\[]", requirement, maxsplit=1)[0].lower()
+
+
+def test_requirements_txt_matches_the_package_and_leaves_comfyuis_torch_alone():
+    lines = [ln.strip() for ln in (REPO / "requirements.txt").read_text().splitlines()]
+    reqs = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert not any(_name(r) in ("torch", "torchvision", "torchaudio") for r in reqs)
+    assert "--index-url" not in " ".join(reqs) and "--extra-index-url" not in " ".join(reqs)
+    core = [d for d in PYPROJECT["project"]["dependencies"] if _name(d) != "torch"]
+    assert sorted(reqs, key=_name) == sorted(core, key=_name)
+
+
+def test_pyproject_has_what_the_comfy_registry_reads():
+    project, comfy = PYPROJECT["project"], PYPROJECT["tool"]["comfy"]
+    assert "version" not in project.get("dynamic", [])
+    assert re.fullmatch(r"\d+\.\d+\.\d+", project["version"]) and project["version"] == tinyespcn_nodes.__version__
+    assert len(project["name"]) < 100 and "comfyui" not in project["name"].lower()
+    assert project["description"] and project["urls"]["Repository"].startswith("https://")
+    for key in ("PublisherId", "DisplayName", "Icon"):
+        assert comfy[key], key
+    icon = comfy["Icon"].rsplit("/main/", 1)[-1]
+    assert (REPO / icon).is_file(), "the Icon URL names a file of this repository"

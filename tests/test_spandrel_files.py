@@ -1,0 +1,78 @@
+"""Every shipped file through spandrel's registry (ComfyUI's core "Load Upscale Model"), not only fresh models."""
+
+import sys
+import types
+
+import pytest
+import torch
+from conftest import REPO
+
+from tinyespcn_nodes.core.arch import SPECS
+from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
+from tinyespcn_nodes.core.weights import derived_tensors, load_model, read_weights, save_weights
+
+WEIGHTS = REPO / "weights"
+FILES = sorted(WEIGHTS.glob("*.safetensors")) + sorted((WEIGHTS / "baselines").glob("*.safetensors"))
+# registered with spandrel: product architectures whose config can be read back from the tensors alone
+REGISTERED = {s.id for s in SPECS if s.config_from_state is not None and not s.baseline}
+
+
+@pytest.fixture
+def spandrel(monkeypatch):
+    pytest.importorskip("einops")
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:  # spandrel imports two torchvision functions at import time, used by other archs only
+        tv = types.ModuleType("torchvision")
+        tv.transforms = types.ModuleType("torchvision.transforms")
+        fn = types.ModuleType("torchvision.transforms.functional")
+        fn.InterpolationMode, fn.rotate, fn.normalize = object, None, None
+        tv.transforms.functional = fn
+        for name, mod in {
+            "torchvision": tv,
+            "torchvision.transforms": tv.transforms,
+            "torchvision.transforms.functional": fn,
+        }.items():
+            monkeypatch.setitem(sys.modules, name, mod)
+    module = pytest.importorskip("spandrel")
+    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
+
+    assert register()
+    return module
+
+
+def test_every_shipped_file_stores_the_tensors_its_config_implies():
+    assert len(FILES) >= 16
+    for path in FILES:
+        info, state = read_weights(path)
+        for name, want in derived_tensors(info.spec, info.config).items():
+            assert torch.equal(state[name], want), f"{path.name}: {name} is {state[name].tolist()}, config says {want}"
+
+
+def test_saving_derives_config_tensors_even_when_the_model_holds_other_values(tmp_path):
+    model = TinyESPCNRep(RepConfig(scale=2, channels=8, blocks=4, act="leaky", gate="sum", attn_every=4))
+    model.attn_every.fill_(2.0)  # what loading an --init file of another grouping left behind
+    _, state = read_weights(save_weights(tmp_path / "m-x2.safetensors", model))
+    assert state["attn_every"].item() == 4.0
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_every_shipped_file_loads_through_spandrel_like_our_loader(spandrel, path):
+    from safetensors.torch import load_file
+
+    ours, info = load_model(path)
+    if info.spec.id not in REGISTERED:  # ESPCN/SRCNN baselines: the README says they do not load there
+        with pytest.raises(spandrel.UnsupportedModelError):
+            spandrel.ModelLoader().load_from_state_dict(load_file(str(path)))
+        return
+    desc = spandrel.ModelLoader().load_from_state_dict(load_file(str(path)))
+    assert desc.architecture.id == info.spec.id and desc.scale == info.scale
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert (desc(x) - ours(x).clamp(0, 1)).abs().max().item() < 1e-5  # spandrel clamps
+
+
+def test_readme_says_which_baselines_the_core_loader_cannot_read():
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert "ESPCN and SRCNN baselines are not loadable by the core" in text

@@ -1,0 +1,131 @@
+"""Which model to choose: one row per shipped file, every figure read from the file or counted from its model.
+
+`python -m tinyespcn_nodes models` prints it, the README's "Choosing a model" block is its Markdown form, and
+the napari weights combo and the ComfyUI loader show it as their tooltip. Cost = MACs per LR pixel counted by
+hooks on the deployed network (`macs_per_lr_pixel`); quality = the Y-PSNR stored in the file's metadata by
+`python -m trainer export`, which measures it on the run's validation sets (Set5, and held-out faces for
+face models). Nothing here is typed by hand except what each family is for.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from .catalog import ALIASES, RENAMED, baselines, bundled, default_name
+
+# what each family is for (words only: the numbers come from the files)
+PURPOSE = {
+    "general": "photos: the default at this scale (best measured file)",
+    "seed": "photos: the seeds' configuration, kept for reference",
+    "portrait": "faces: seed configuration fine-tuned on CelebA-HQ",
+    "balanced": "photos: TinyESPCN-Rep, between fast and the seed configuration",
+    "balanced-portrait": "faces at the balanced cost",
+    "fast": "photos, fastest (ESPCN-class cost)",
+    "pyramid": "baseline: seed 004's pyramid, one file for x2/x4/x8",
+    "espcn": "baseline: ESPCN retrained by our trainer (benchmark only)",
+    "srcnn": "baseline: SRCNN retrained by our trainer (benchmark only)",
+}
+METRIC_NAMES = {"Set5": "Set5", "faces": "faces"}  # metadata key prefix → shown name
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    aliases: tuple[str, ...]  # other names that load this file (`seed-x3` for general-x3, `balanced-x2` …)
+    scales: tuple[int, ...]
+    macs: tuple[int, ...]  # MACs per LR pixel at each of `scales`
+    purpose: str
+    quality: str  # stored Y-PSNR, e.g. "Set5 37.49 dB, faces 43.54 dB"
+    path: Path
+
+    @property
+    def scale_text(self) -> str:
+        return "/".join(f"x{s}" for s in self.scales)
+
+    @property
+    def macs_text(self) -> str:
+        return "/".join(f"{m:,}" for m in self.macs)
+
+    @property
+    def name_text(self) -> str:
+        return self.name + (f" (= {', '.join(self.aliases)})" if self.aliases else "")
+
+
+def quality_text(metrics: dict) -> str:
+    """`Set5 37.49 dB, faces 43.54 dB` from metadata keys like `Set5_x2_psnr_y` (the file's own scale)."""
+    parts = []
+    for key, value in sorted(metrics.items(), key=lambda kv: (not kv[0].startswith("Set5"), kv[0])):
+        prefix, _, rest = key.partition("_x")
+        if rest.endswith("_psnr_y") and prefix in METRIC_NAMES:
+            parts.append(f"{METRIC_NAMES[prefix]} x{rest.split('_')[0]} {float(value):.2f} dB")
+    return ", ".join(parts) or "not recorded"
+
+
+@functools.lru_cache(maxsize=64)
+def _measured(path: str, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...], str]:  # noqa: ARG001 (cache key)
+    from .arch import macs_per_lr_pixel
+    from .weights import load_model
+
+    model, info = load_model(path)
+    macs = tuple(macs_per_lr_pixel(model if s == info.scale else load_model(path, s)[0]) for s in info.scales)
+    return info.scales, macs, quality_text(info.metrics)
+
+
+def _aliases(name: str, table: dict[str, Path]) -> tuple[str, ...]:
+    stem, _, scale = name.rpartition("-x")
+    names = [old for old, new in RENAMED.items() if new == name]
+    names += [
+        f"{alias}-x{scale}" for alias, target in ALIASES.items() if target == stem and f"{alias}-x{scale}" not in table
+    ]
+    return tuple(names)
+
+
+def model_rows() -> list[ModelRow]:
+    """Shipped files first (defaults first, then by name), then the baselines."""
+    product, extra = bundled(), baselines()
+    rows = []
+    for table in (product, extra):
+        defaults = {default_name(s) for s in (2, 3, 4)}
+        for name in sorted(table, key=lambda n: (n not in defaults, n.rpartition("-x")[0], n)):
+            path = table[name]
+            scales, macs, quality = _measured(str(path), path.stat().st_mtime_ns)
+            family = name.rpartition("-x")[0]
+            purpose = PURPOSE.get(family, "")
+            rows.append(ModelRow(name, _aliases(name, product), scales, macs, purpose, quality, path))
+    return rows
+
+
+HEADER = ("Name", "Scale", "MACs / LR px", "For", "Stored Y-PSNR")
+
+
+def _cells(r: ModelRow) -> tuple[str, ...]:
+    return (r.name_text, r.scale_text, r.macs_text, r.purpose, r.quality)
+
+
+def render_text(rows: list[ModelRow]) -> str:
+    cells = [HEADER, *(_cells(r) for r in rows)]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(HEADER))]
+    lines = ["  ".join(c[i].ljust(widths[i]) for i in range(len(HEADER))).rstrip() for c in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def render_markdown(rows: list[ModelRow]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|---|---|---:|---|---|"]
+    lines += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def render_tooltip(rows: list[ModelRow]) -> str:
+    """One line per file for a host's choice widget."""
+    return "\n".join(f"{r.name_text}: {r.scale_text}, {r.macs_text} MACs/LR px, {r.purpose}; {r.quality}" for r in rows)
+
+
+def models_tooltip() -> str:
+    """The tooltip text, or a short note when the files cannot be read (a host's widget must still open)."""
+    try:
+        return render_tooltip(model_rows())
+    except Exception as exc:  # a broken file is reported by the loader itself; the widget still opens
+        return f"model list unavailable: {exc}"
