@@ -12,6 +12,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
+from tinyespcn_nodes.core.data_licences import DATA_LICENCES
 from tinyespcn_nodes.core.weights import load_model
 
 from .checkpoint import write_text_atomic
@@ -19,24 +20,6 @@ from .losses import PRESETS
 
 README_BEGIN, README_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 HD_PIXELS = 1280 * 720
-
-DATA_LICENCES = """\
-| Data | Used for | Licence (as stated by the source) |
-|---|---|---|
-| T91 (91 images) | general pretraining | third-party images in an Apache-2.0 repo; research use |
-| BSDS200 (BSDS500 train split) | general pretraining | Berkeley images, **research use only** |
-| extra/Kodak24, extra/LIVE1 | balanced/fast pretraining | no licence stated; research use |
-| extra/McMaster | balanced/fast pretraining | Apache-2.0 repository, no data licence stated |
-| extra/SunHays80_down | balanced/fast pretraining | "no ownership claimed"; research use |
-| extra/PolyU_mean_down | balanced/fast pretraining | **non-commercial use only** |
-| extra/DebianWallpaperPhotos_down | balanced/fast pretraining | GPL-2+ |
-| extra/skimage_data | balanced/fast pretraining | CC0 / public domain |
-| CelebA-HQ (108 faces; 88 train, 20 held out) | portrait fine-tune, Faces benchmark | **CC BY-NC / non-commercial research only** |
-| Set5, Set14, BSD100 | evaluation only | third-party benchmark images, research use |
-| faces/portraits_wild (7 photos) | evaluation only (WildFaces: face crops) | GPEN / II2S example images, no licence stated |
-
-Because the training images are research-only, treat the shipped weights as research artefacts: the
-portrait weights in particular inherit CelebA-HQ's non-commercial terms."""
 
 
 def loss_text(preset: str | None, overrides: dict | None = None) -> str:

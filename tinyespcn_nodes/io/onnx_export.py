@@ -1,4 +1,4 @@
-"""`python -m tinyespcn_nodes export-onnx WEIGHTS OUT.onnx`: the deployed (folded) model, dynamic H and W.
+"""`python -m tinyespcn_nodes export-onnx WEIGHTS OUT.onnx`: the deployed (folded) model, dynamic N, H and W.
 
 The ONNX graph is the same function as the torch model on any LR size; when onnxruntime is installed the
 export is checked against torch on an odd-sized input before the file is put in place.
@@ -39,7 +39,15 @@ def export_onnx(weights: str | Path, out: str | Path, scale: int | None = None) 
     _require("onnx", "onnxscript")
     model, info = load_model(resolve_weights(weights, scale), scale)
     model = deployed(model).float().eval()
-    example = torch.rand(1, 3, 64, 48)
+    return {"path": Path(out), "scale": info.scale, "max_abs_diff": write_onnx(model, out)}
+
+
+def write_onnx(model: torch.nn.Module, out: str | Path, channels: int = 3) -> float | None:
+    """`model` (N×channels×H×W in) as ONNX at `out`, dynamic H and W, checked against torch before it is put
+    in place; returns the check's max |diff| (None without onnxruntime)."""
+    _require("onnx", "onnxscript")
+    example = torch.rand(2, channels, 64, 48)  # batch 2: a batch of 1 would be specialised to 1
+    n = torch.export.Dim("batch", min=1)
     h, w = torch.export.Dim("height", min=1), torch.export.Dim("width", min=1)
     registry_log = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = registry_log.level
@@ -51,7 +59,7 @@ def export_onnx(weights: str | Path, out: str | Path, scale: int | None = None) 
             (example,),
             input_names=["lr"],
             output_names=["hr"],
-            dynamic_shapes=({2: h, 3: w},),
+            dynamic_shapes=({0: n, 2: h, 3: w},),
             opset_version=OPSET,
             dynamo=True,
             external_data=False,
@@ -61,18 +69,17 @@ def export_onnx(weights: str | Path, out: str | Path, scale: int | None = None) 
     registry_log.setLevel(level)
     with atomic_path(out) as tmp:
         program.save(str(tmp), external_data=False)
-        diff = check_onnx(tmp, model)
-    return {"path": Path(out), "scale": info.scale, "max_abs_diff": diff}
+        return check_onnx(tmp, model, (1, channels, *CHECK_SHAPE[2:]))
 
 
-def check_onnx(path: str | Path, model: torch.nn.Module) -> float | None:
+def check_onnx(path: str | Path, model: torch.nn.Module, shape: tuple[int, ...] = CHECK_SHAPE) -> float | None:
     """Max |onnxruntime − torch| on a random odd-sized input, or None when onnxruntime is absent."""
     if importlib.util.find_spec("onnxruntime") is None:
         return None
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    x = torch.rand(CHECK_SHAPE, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     got = torch.from_numpy(session.run(None, {"lr": x.numpy()})[0])
     with torch.inference_mode():
         ref = model(x)

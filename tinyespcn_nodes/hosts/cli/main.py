@@ -1,4 +1,4 @@
-"""`python -m tinyespcn_nodes {upscale,demo,models,info,bench,convert,export-onnx,install-comfyui}`."""
+"""`python -m tinyespcn_nodes {upscale,demo,models,info,bench,convert,export-onnx,export-bioimageio,install-comfyui}`."""
 
 from __future__ import annotations
 
@@ -303,6 +303,14 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_bioimageio(args: argparse.Namespace) -> int:
+    from ...io.bioimageio_export import export_bioimageio
+
+    res = export_bioimageio(args.weights, args.out, args.scale, name=args.name)
+    print(f"wrote {res['path']} (x{res['scale']}, halo {res['halo']} output px; bioimageio test: {res['test']})")
+    return 0
+
+
 def cmd_install_comfyui(args: argparse.Namespace) -> int:
     from ..comfy.install import install
 
@@ -499,6 +507,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", type=int, default=None, help="scale when WEIGHTS is a bare tier name (default: the file's own)"
     )
     onx.set_defaults(func=cmd_export_onnx)
+    bio = sub.add_parser("export-bioimageio", help="a bioimage.io model package (.zip) for deepImageJ, napari …")
+    bio.add_argument("weights", help="bundled name (e.g. general-x2) or a .safetensors path")
+    bio.add_argument("out", help="output .zip file")
+    bio.add_argument("--scale", type=int, default=None, help="scale when WEIGHTS is a bare tier name")
+    bio.add_argument("--name", default=None, help="the model's name in the package (default: from the file)")
+    bio.set_defaults(func=cmd_export_bioimageio)
     inst = sub.add_parser("install-comfyui", help="link this pack and its weights into a ComfyUI folder")
     inst.add_argument("comfyui", help="path of the ComfyUI checkout (the folder holding custom_nodes/)")
     inst.add_argument("--copy", action="store_true", help="copy instead of symlinking (default: off, symlink)")
