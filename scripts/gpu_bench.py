@@ -33,7 +33,7 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("error: no CUDA device here; this script is for a GPU machine", file=sys.stderr)
         return 2
-    from tinyespcn_nodes.core.pipeline import load_models, upscale_bchw_tensor
+    from tinyespcn_nodes.engine.job import load_models, upscale_bchw_tensor
 
     lines = [f"device {torch.cuda.get_device_name()}; torch {torch.__version__}; default tile; uint8 frames on the GPU"]
     print(lines[0], flush=True)

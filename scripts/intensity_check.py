@@ -20,9 +20,9 @@ import torch
 from PIL import Image
 
 from tinyespcn_nodes.core.metrics import psnr
-from tinyespcn_nodes.core.pipeline import upscale_array
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.shared import shared_path
+from tinyespcn_nodes.engine.job import upscale_array
 
 
 def main(argv: list[str] | None = None) -> int:

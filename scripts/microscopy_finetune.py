@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     from tinyespcn_nodes.core.catalog import resolve_weights
     from tinyespcn_nodes.core.intensity import choose_window, to_model
     from tinyespcn_nodes.core.metrics import psnr
-    from tinyespcn_nodes.core.pipeline import load_models, upscale_array
     from tinyespcn_nodes.core.resize import matlab_imresize
+    from tinyespcn_nodes.engine.job import load_models, upscale_array
     from trainer.cli import main as trainer_main
     from trainer.degradations import Microscopy
 

@@ -56,7 +56,7 @@ def main() -> None:
     import torch
     import zarr
 
-    from tinyespcn_nodes.tools.zarr_job import upscale_zarr
+    from tinyespcn_nodes.io.zarr_job import upscale_zarr
 
     out_bytes = args.planes * (2 * args.size) ** 2 * 2
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,39 @@ def interrupt_on_call(real, n: int):
     return wrapper
 
 
+REQUIRE_SHARED = "TINYESPCN_REQUIRE_SHARED"  # CI sets it: a missing ../shared fails instead of skipping
+SHARED_SKIP = "../shared not found"
+
+
 def shared_path(rel: str) -> Path:
     p = SHARED / rel
     if not p.exists():
-        pytest.skip(f"../shared/{rel} not available")
+        why = f"{SHARED_SKIP}: {p} does not exist"
+        if os.environ.get(REQUIRE_SHARED):
+            pytest.fail(f"{why} ({REQUIRE_SHARED} is set)")
+        pytest.skip(why)
     return p
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Skips grouped by cause, so tests that could not run for want of ../shared (or an optional extra) are
+    counted in one line each instead of passing unnoticed."""
+    causes: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        cause = SHARED_SKIP if SHARED_SKIP in reason else reason
+        causes[cause] = causes.get(cause, 0) + 1
+    if not causes:
+        return
+    terminalreporter.section("why tests were skipped")
+    for cause, n in sorted(causes.items(), key=lambda kv: -kv[1]):
+        if cause == SHARED_SKIP:
+            cause = (
+                f"{SHARED_SKIP} at {SHARED}: the benchmark, training-data and peer-weight tests did not run "
+                f"(put shared/ beside the checkout or set TINYESPCN_SHARED; {REQUIRE_SHARED}=1 makes this fail)"
+            )
+        terminalreporter.write_line(f"{n:4d} skipped: {cause}")
 
 
 @pytest.fixture

@@ -5,14 +5,15 @@ import textwrap
 
 import pytest
 
-from tinyespcn_nodes.tools import allocator, cli
+from tinyespcn_nodes.hosts.cli import allocator
+from tinyespcn_nodes.hosts.cli import main as cli
 
 # In a fresh process: a 20 MB tensor is mmapped (glibc default) or taken from the heap (tuned); mallinfo2's
 # hblkhd counts mmapped bytes. Freed and allocated again, the tuned heap still holds it.
 PROBE = textwrap.dedent(
     """
     import ctypes, sys, torch
-    from tinyespcn_nodes.tools.allocator import retain_freed_memory
+    from tinyespcn_nodes.hosts.cli.allocator import retain_freed_memory
     class Info(ctypes.Structure):
         _fields_ = [(n, ctypes.c_size_t) for n in
                     "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]

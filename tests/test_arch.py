@@ -1,5 +1,7 @@
 """The architecture registry and TinyESPCN-Rep: specs, folding, counts, detection, one weights format."""
 
+import os
+import subprocess
 import sys
 import types
 
@@ -117,7 +119,7 @@ def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, 
         }.items():
             monkeypatch.setitem(sys.modules, name, mod)
     spandrel = pytest.importorskip("spandrel")
-    from tinyespcn_nodes.hosts.spandrel_arch import register
+    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
 
     assert register()
     for spec, cfg in ((by_name("tinyespcn"), {"channels": 16, "blocks": 2, "residual": True}),
@@ -144,37 +146,76 @@ def test_fused_conv_relu_equals_the_two_ops_and_keeps_hooks(monkeypatch):
     calls, real = [], ops._FUSED["op"]
     if real is None:
         pytest.skip("this torch build has no oneDNN pointwise conv")
+    monkeypatch.setattr(ops, "_DTYPE_FUSABLE", {})
 
     def spy(*args):
         calls.append(1)
         return real(*args)
 
     monkeypatch.setitem(ops._FUSED, "op", spy)
-    for dtype, tol in ((torch.float32, 1e-6), (torch.bfloat16, 1e-2)):
+    dtypes = (torch.float32, torch.bfloat16)
+    fused = sum(ops.fusable_dtype(d) for d in dtypes)  # bf16 only on CPUs with native bf16 convs
+    for dtype, tol in zip(dtypes, (1e-6, 1e-2)):
         c, xi = conv.to(dtype), x.to(dtype)
         with torch.inference_mode():
             got = ops.conv_relu(c, xi)
             want = torch.relu(c(xi))
         assert torch.allclose(got.float(), want.float(), atol=tol)
-    assert len(calls) == 2
+    assert len(calls) == fused
     conv = conv.float()
     with torch.enable_grad():  # training: the plain ops, so autograd works
         ops.conv_relu(conv, x.requires_grad_()).sum().backward()
-    assert len(calls) == 2 and x.grad is not None
+    assert len(calls) == fused and x.grad is not None
     seen = []
     handle = conv.register_forward_pre_hook(lambda m, args: seen.append(1))
     with torch.inference_mode():
         ops.conv_relu(conv, x.detach())
-    assert seen == [1] and len(calls) == 3  # pre-hooks (the tiler's stop check) still run on the fused path
+    assert seen == [1] and len(calls) == fused + 1  # pre-hooks (the tiler's stop check) still run when fused
     handle.remove()
 
-    def broken(*args):
-        raise RuntimeError("unsupported")
 
-    monkeypatch.setitem(ops._FUSED, "op", broken)
+def test_a_failing_dtype_turns_off_only_its_own_fusion(monkeypatch):
+    from tinyespcn_nodes.core.arch import ops
+
+    if ops._FUSED["op"] is None:
+        pytest.skip("this torch build has no oneDNN pointwise conv")
+    real = ops._FUSED["op"]
+    monkeypatch.setattr(ops, "_DTYPE_FUSABLE", {torch.float32: True, torch.bfloat16: True})
+    calls = []
+
+    def bf16_unsupported(x, *args):  # what an AVX2-only CPU's oneDNN does
+        if x.dtype == torch.bfloat16:
+            raise RuntimeError("mkldnn_convolution: bf16 path needs the cpu support avx512bw")
+        calls.append(x.dtype)
+        return real(x, *args)
+
+    monkeypatch.setitem(ops._FUSED, "op", bf16_unsupported)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1).eval()
+    x = torch.randn(1, 8, 12, 9).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        assert torch.allclose(ops.conv_relu(conv, x.detach()), torch.relu(conv(x.detach())), atol=1e-6)
-    assert ops._FUSED["op"] is None  # turned off for the process, the plain ops ran
+        got = ops.conv_relu(conv.bfloat16(), x.bfloat16())  # the plain ops answer instead
+        assert torch.allclose(got.float(), torch.relu(conv(x.bfloat16())).float(), atol=1e-2)
+        ops.conv_relu(conv.float(), x)
+    assert ops._DTYPE_FUSABLE == {torch.float32: True, torch.bfloat16: False}
+    assert calls == [torch.float32]  # fp32 stays fused after the bf16 failure
+
+
+def test_an_avx2_only_cpu_keeps_fp32_fusion_and_plain_bf16():
+    """oneDNN capped at AVX2 (as on a CPU without AVX-512): bf16 is never tried, fp32 stays fused."""
+    script = (
+        "import torch; from tinyespcn_nodes.core.arch import ops\n"
+        "conv = torch.nn.Conv2d(8, 8, 3, padding=1).eval()\n"
+        "x = torch.randn(1, 8, 12, 9).contiguous(memory_format=torch.channels_last)\n"
+        "with torch.inference_mode():\n"
+        "    for d in (torch.bfloat16, torch.float32):\n"
+        "        got = ops.conv_relu(conv.to(d), x.to(d))\n"
+        "        assert torch.allclose(got.float(), torch.relu(conv.to(d)(x.to(d))).float(), atol=1e-2)\n"
+        "print(ops.fusable_dtype(torch.float32), ops.fusable_dtype(torch.bfloat16))\n"
+    )
+    env = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "False"]
 
 
 @pytest.mark.parametrize("channels, side", [(16, 33), (32, 20), (3, 7), (1, 9)])

@@ -6,11 +6,11 @@ import tifffile
 from conftest import interrupt_on_call
 
 from tinyespcn_nodes.core import tiling
-from tinyespcn_nodes.core.banded import upscale_bands
-from tinyespcn_nodes.core.pipeline import PostProcess, chain_context, load_models, upscale_array
-from tinyespcn_nodes.tools import big_tiff
-from tinyespcn_nodes.tools.big_tiff import TiffRows, streamable, upscale_tiff
-from tinyespcn_nodes.tools.cli import main
+from tinyespcn_nodes.engine.bands import upscale_bands
+from tinyespcn_nodes.engine.job import PostProcess, chain_context, load_models, upscale_array
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io import tiff as big_tiff
+from tinyespcn_nodes.io.tiff import TiffRows, streamable, upscale_tiff
 
 
 def _bands(source, models, **options) -> np.ndarray:
@@ -123,7 +123,7 @@ def test_cli_streams_big_tiffs_and_stops_cleanly(tmp_path, portrait_u8, monkeypa
     ref = upscale_array(portrait_u8[:96, :80], models=load_models("fast-x2", 2, "auto", "auto"), tile=40)
     assert np.array_equal(tifffile.imread(out), ref)
 
-    import tinyespcn_nodes.core.banded as banded
+    import tinyespcn_nodes.engine.bands as banded
 
     monkeypatch.setattr(banded, "upscale_array", interrupt_on_call(banded.upscale_array, 2))  # in the 2nd band
     again = tmp_path / "again.tif"
@@ -140,7 +140,7 @@ def test_a_failing_band_job_names_the_file_and_leaves_nothing(tmp_path, portrait
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    import tinyespcn_nodes.core.banded as banded
+    import tinyespcn_nodes.engine.bands as banded
 
     monkeypatch.setattr(banded, "upscale_array", full_disk)
     assert main(["upscale", str(src), "-o", str(out), "--weights", "fast-x2", "--tile", "40"]) == 1

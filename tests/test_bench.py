@@ -257,3 +257,21 @@ def test_wild_faces_are_oriented_square_crops_never_trained_on():
     # EXIF orientation applied: 20200320.101220.jpg is stored landscape with orientation 6 (portrait when shown)
     left, top, side = WILD_FACE_BOXES["20200320.101220.jpg"]
     assert top + side <= 4032 and left + side <= 3024
+
+
+def test_an_opencv_peer_that_cannot_load_is_reported_not_raised(tmp_path):
+    pytest.importorskip("cv2")
+    import cv2
+
+    from tinyespcn_nodes.io.opencv_peer import load_opencv_superres
+    from trainer.quality_bench import opencv_rows
+
+    if not hasattr(cv2, "dnn_superres"):
+        pytest.skip("opencv-contrib not installed")
+    (tmp_path / "ESPCN_x2.pb").write_bytes(b"\x08\x01 not a TensorFlow graph")
+    sr, reason = load_opencv_superres(tmp_path / "ESPCN_x2.pb", "espcn", 2)
+    assert sr is None and reason.startswith("OpenCV") and "ESPCN_x2.pb" in reason
+    logged = []
+    assert opencv_rows(tmp_path, 2, log=logged.append) == []
+    assert logged and "left out" in logged[0]
+    assert load_opencv_superres(tmp_path / "FSRCNN_x2.pb", "fsrcnn", 2) == (None, "FSRCNN_x2.pb not found")

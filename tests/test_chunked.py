@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from conftest import REPO
 
-from tinyespcn_nodes.core.chunked import upscale_dask
-from tinyespcn_nodes.core.pipeline import PostProcess, upscale_array
+from tinyespcn_nodes.engine.blocks import upscale_dask
+from tinyespcn_nodes.engine.job import PostProcess, upscale_array
 
 da = pytest.importorskip("dask.array")
 

@@ -7,8 +7,8 @@ from conftest import REPO
 from PIL import Image
 
 from tinyespcn_nodes.core.catalog import bundled
-from tinyespcn_nodes.tools.cli import main
-from tinyespcn_nodes.tools.imagefiles import ImageFileError, read_image, write_image
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io.imagefiles import ImageFileError, read_image, write_image
 
 needs_weights = pytest.mark.skipif("general-x2" not in bundled(), reason="no bundled general-x2 weights")
 
@@ -71,7 +71,7 @@ def test_info_prints_true_counts():
 
 @pytest.mark.parametrize("text, value", [("auto", -1), ("AUTO", -1), ("0", 0), ("96", 96)])
 def test_tile_option_takes_auto_zero_or_a_side(text, value):
-    from tinyespcn_nodes.tools.cli import build_parser
+    from tinyespcn_nodes.hosts.cli.main import build_parser
 
     assert build_parser().parse_args(["upscale", "--tile", text]).tile == value
 

@@ -11,8 +11,8 @@ from tinyespcn_nodes.core.arch import macs_per_lr_pixel
 from tinyespcn_nodes.core.catalog import baselines, bundled
 from tinyespcn_nodes.core.model_table import model_rows, render_markdown
 from tinyespcn_nodes.core.weights import load_model
-from tinyespcn_nodes.tools.cli import build_parser, main
-from tinyespcn_nodes.tools.readme_block import read_block
+from tinyespcn_nodes.hosts.cli.main import build_parser, main
+from tinyespcn_nodes.hosts.cli.readme_block import read_block
 
 
 def _photo(path, size=(11, 9), seed=0, **save):

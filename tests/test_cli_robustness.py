@@ -8,8 +8,8 @@ import torch
 from conftest import interrupt_on_call
 from PIL import Image, ImageCms
 
-from tinyespcn_nodes.tools.cli import main
-from tinyespcn_nodes.tools.imagefiles import read_image, read_image_meta
+from tinyespcn_nodes.hosts.cli.main import main
+from tinyespcn_nodes.io.imagefiles import read_image, read_image_meta
 
 
 def _photo(path, seed=0, size=(11, 9), **save):
@@ -36,9 +36,9 @@ def test_existing_output_is_kept_unless_overwrite(tmp_path, weights_file, capsys
     out.mkdir()
     (out / "a_x2_tiny-x2.png").write_bytes(b"precious")
     args = ["upscale", str(tmp_path / "a.png"), "-o", str(out), "--weights", str(weights_file)]
-    assert main(args) == 1
+    assert main(args) == 0  # skipped (exists), counted apart: not a failure
     assert (out / "a_x2_tiny-x2.png").read_bytes() == b"precious"
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    assert "a_x2_tiny-x2.png exists (pass --overwrite to replace it)" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
     assert read_image(out / "a_x2_tiny-x2.png").shape == (18, 22, 3)
 
@@ -117,7 +117,8 @@ def test_nan_files_are_named_and_float_micrographs_are_windowed(tmp_path, weight
     tifffile.imwrite(tmp_path / "hot.tif", hot)
     assert main(["upscale", str(tmp_path), "-o", str(tmp_path / "o"), "--weights", str(weights_file)]) == 1
     err = capsys.readouterr().err
-    assert "nan.tif: the image has no finite values" in err and "some_nan.tif: image: contains NaN" in err
+    assert "nan.tif: 64 non-finite value(s) (NaN/Inf), the first at row 0, column 0" in err
+    assert "some_nan.tif: 1 non-finite value(s) (NaN/Inf), the first at row 2, column 3" in err
     out = read_image(tmp_path / "o" / "hot_x2_tiny-x2.tif")
     assert out.dtype == np.float32 and out.max() > 1000  # windowed by its percentiles, not clipped to [0, 1]
 
@@ -189,7 +190,7 @@ def test_a_tile_below_its_context_is_refused_before_any_work(tmp_path, weights_f
 
 
 def test_ctrl_c_stops_cleanly_keeping_finished_files(tmp_path, weights_file, capsys, monkeypatch):
-    from tinyespcn_nodes.core import pipeline
+    from tinyespcn_nodes.engine import job as pipeline
 
     for n in range(3):
         _photo(tmp_path / f"{n}.png", n)

@@ -136,7 +136,7 @@ def test_interrupt_from_progress_hook_propagates(comfy):
 
 
 def test_simulated_oom_halves_tile_with_same_result(comfy, monkeypatch):
-    devices = sys.modules[f"{comfy.module.__name__}.core.devices"]  # the path-mangled copy ComfyUI would use
+    devices = sys.modules[f"{comfy.module.__name__}.engine.models"]  # the path-mangled copy ComfyUI would use
     model = load(comfy)
     image = torch.rand(1, 96, 96, 3)
     ref = comfy.nodes["TinyESPCN_Upscale"]().upscale(image, model, tile_size=96)[0]
@@ -216,7 +216,7 @@ def test_ui_workflow_references_known_nodes():
 
 
 def _cli_result(tmp_path, weights_file, img, *flags):
-    from tinyespcn_nodes.tools.cli import main as cli_main
+    from tinyespcn_nodes.hosts.cli.main import main as cli_main
 
     src, out = tmp_path / "cli_in", tmp_path / "cli_out"
     src.mkdir(exist_ok=True)
@@ -242,7 +242,7 @@ def _cli_result(tmp_path, weights_file, img, *flags):
 def test_every_host_gives_the_same_8bit_result(comfy, tmp_path, weights_file, portrait_u8):
     """One pipeline: ComfyUI's node chain on a float IMAGE from a uint8 PNG = the CLI = the core's numpy API
     (all at the loader's fp32 here; each host's default precision is the same `auto`)."""
-    from tinyespcn_nodes.core.pipeline import PostProcess, filter_array, upscale_array
+    from tinyespcn_nodes.engine.job import PostProcess, filter_array, upscale_array
 
     img = np.ascontiguousarray(portrait_u8[40:136, 60:140])
     image = torch.from_numpy(img)[None].float() / 255
@@ -428,3 +428,39 @@ def test_loader_preselects_general_x2_and_its_tooltip_is_the_models_table(comfy)
             f"{row.name_text}: {row.scale_text}, {row.macs_text} MACs/LR px, {row.purpose}; {row.quality}"
             in (weights[1]["tooltip"])
         )
+
+
+_LONG_BATCH_CHILD = r"""
+import json, sys, types, torch
+mm = types.ModuleType("comfy.model_management")  # ComfyUI with fp16 intermediates, on the CPU
+mm.get_torch_device = mm.intermediate_device = lambda: torch.device("cpu")
+mm.intermediate_dtype = lambda: torch.float16
+sys.modules["comfy"], sys.modules["comfy.model_management"] = types.ModuleType("comfy"), mm
+from tinyespcn_nodes.hosts.comfy.nodes import ModelHandle, TinyESPCNUpscale
+
+def high_water():
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+
+model = ModelHandle(sys.argv[1], 2, "cpu", "fp32")
+node = TinyESPCNUpscale()
+node.upscale(torch.rand(2, 80, 80, 3), model)  # warm-up: kernels, weights
+image = torch.rand(200, 80, 80, 3)  # 200 video frames
+base = high_water()
+out = node.upscale(image, model)[0]
+print(json.dumps({"extra": high_water() - base, "out_bytes": out.numel() * out.element_size(),
+                  "in_bytes": image.numel() * image.element_size(), "shape": list(out.shape), "dtype": str(out.dtype)}))
+"""
+
+
+def test_long_batch_peak_memory_is_the_output_plus_a_chunk(weights_file):
+    """200 frames: the peak over the input is the fp16 output plus one small chunk, not float copies of the
+    whole batch (before chunking: a clamped float copy of the input + a float32 output + the fp16 output)."""
+    import subprocess
+
+    res = subprocess.run(
+        [sys.executable, "-c", _LONG_BATCH_CHILD, str(weights_file)], capture_output=True, text=True, cwd=REPO
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout.strip().splitlines()[-1])
+    assert data["shape"] == [200, 160, 160, 3] and data["dtype"] == "torch.float16"
+    assert data["extra"] <= data["out_bytes"] + 16 * 2**20, data

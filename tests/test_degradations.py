@@ -70,7 +70,7 @@ def test_tiff_stacks_and_16_bit_files_train_through_their_percentile_window(tmp_
     import numpy as np
     import tifffile
 
-    from tinyespcn_nodes.tools.imagefiles import write_image
+    from tinyespcn_nodes.io.imagefiles import write_image
     from trainer.sources import decode_ref, lsdir_refs
 
     rng = np.random.default_rng(0)

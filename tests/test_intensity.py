@@ -8,8 +8,8 @@ from PIL import Image
 
 from tinyespcn_nodes.core.intensity import SAMPLE_LIMIT, Window, choose_window, from_model, percentile_window, to_model
 from tinyespcn_nodes.core.metrics import psnr
-from tinyespcn_nodes.core.pipeline import upscale_array
 from tinyespcn_nodes.core.resize import matlab_imresize
+from tinyespcn_nodes.engine.job import upscale_array
 
 
 def test_auto_keeps_photos_on_the_dtype_path_and_windows_the_rest():
@@ -85,7 +85,7 @@ def test_dim_16_bit_scores_like_full_range_and_beats_bicubic(weights):
 
 def test_napari_widget_uses_the_same_window(make_napari_viewer, qtbot):
     """Through the widget: a dim uint16 stack, one window for every plane, the same result as the core."""
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     hr, lr = _butterfly()
     lr = lr[:64, :80]

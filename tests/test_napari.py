@@ -5,7 +5,7 @@ napari = pytest.importorskip("napari")
 from conftest import REPO  # noqa: E402
 from npe2 import PluginManifest  # noqa: E402
 
-from tinyespcn_nodes.hosts.napari_layers import upscaled_geometry  # noqa: E402
+from tinyespcn_nodes.hosts.napari.layers import upscaled_geometry  # noqa: E402
 
 
 def test_manifest_validates_with_imports():
@@ -29,7 +29,7 @@ def run_widget(qtbot, widget):
 
 
 def test_upscale_rgb_layer_overlays_source(make_napari_viewer, qtbot, weights_file, portrait_u8):
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     viewer = make_napari_viewer()
     src = viewer.add_image(portrait_u8[:64, :48], rgb=True, name="face", scale=(0.5, 0.5), translate=(10, 20))
@@ -56,7 +56,7 @@ def test_upscale_rgb_layer_overlays_source(make_napari_viewer, qtbot, weights_fi
 
 
 def test_uint16_stack_and_filters(make_napari_viewer, qtbot, weights_file):
-    from tinyespcn_nodes.hosts.napari_widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
 
     viewer = make_napari_viewer()
     stack = (np.random.default_rng(0).random((3, 24, 20)) * 60000).astype(np.uint16)
@@ -80,7 +80,7 @@ def test_uint16_stack_and_filters(make_napari_viewer, qtbot, weights_file):
 
 
 def test_cancel_leaves_no_layer(make_napari_viewer, qtbot, weights_file):
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     viewer = make_napari_viewer()
     src = viewer.add_image(np.random.default_rng(0).random((4, 128, 128)).astype(np.float32), name="t")
@@ -98,7 +98,7 @@ def test_cancel_leaves_no_layer(make_napari_viewer, qtbot, weights_file):
 
 
 def test_sample_data_loads():
-    from tinyespcn_nodes.hosts.napari_samples import portrait, portrait_lowres
+    from tinyespcn_nodes.hosts.napari.samples import portrait, portrait_lowres
 
     ((hr, meta, kind),) = portrait()
     ((lr, lmeta, _),) = portrait_lowres()
@@ -107,8 +107,8 @@ def test_sample_data_loads():
 
 def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
     """napari builds dock widgets itself (injecting `napari_viewer`); constructing them by hand would hide that."""
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
-    from tinyespcn_nodes.hosts.napari_widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
 
     viewer = make_napari_viewer()
     viewer.add_image(np.zeros((8, 8), np.uint8), name="img")
@@ -126,7 +126,7 @@ def test_widgets_dock_from_the_plugin_menu(make_napari_viewer):
 def test_gray_float_rgba_and_dask_current_slice(make_napari_viewer, qtbot, weights_file):
     import dask.array as da
 
-    from tinyespcn_nodes.hosts.napari_widgets import UnsharpWidget, UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UnsharpWidget, UpscaleWidget
 
     viewer = make_napari_viewer()
     rng = np.random.default_rng(1)
@@ -165,7 +165,7 @@ def test_gray_float_rgba_and_dask_current_slice(make_napari_viewer, qtbot, weigh
 
 def test_weights_choices_show_each_tier(make_napari_viewer):
     from tinyespcn_nodes.core.catalog import TIERS, bundled
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     w = UpscaleWidget(make_napari_viewer())
     labels = [w.weights.native.itemText(i) for i in range(w.weights.native.count())]
@@ -180,7 +180,7 @@ def test_a_dask_stack_is_written_to_zarr_lazily_and_equals_the_in_memory_run(
 ):
     da = pytest.importorskip("dask.array")
     pytest.importorskip("zarr")
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     viewer = make_napari_viewer()
     stack = (np.random.default_rng(2).random((3, 40, 36)) * 900 + 100).astype(np.uint16)
@@ -204,7 +204,7 @@ def test_a_dask_stack_is_written_to_zarr_lazily_and_equals_the_in_memory_run(
 
 def test_weights_tooltip_is_the_models_table(make_napari_viewer):
     from tinyespcn_nodes.core.model_table import model_rows
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     tip = UpscaleWidget(make_napari_viewer()).weights.tooltip
     for row in model_rows():

@@ -13,8 +13,8 @@ def _stack():
 
 
 def test_finetune_a_layer_and_upscale_with_the_result(make_napari_viewer, qtbot, weights_file, tmp_path):
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
-    from tinyespcn_nodes.hosts.napari_widgets import UpscaleWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
 
     viewer = make_napari_viewer()
     viewer.add_labels(np.zeros((8, 8), np.uint8), name="mask")
@@ -43,7 +43,7 @@ def test_finetune_a_layer_and_upscale_with_the_result(make_napari_viewer, qtbot,
 
 
 def test_too_small_layers_are_refused_with_a_message(make_napari_viewer, monkeypatch):
-    from tinyespcn_nodes.hosts import napari_finetune
+    from tinyespcn_nodes.hosts.napari import finetune as napari_finetune
 
     errors = []
     monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
@@ -55,7 +55,7 @@ def test_too_small_layers_are_refused_with_a_message(make_napari_viewer, monkeyp
 
 
 def test_cancel_stops_a_long_fine_tune_without_writing_weights(make_napari_viewer, qtbot, weights_file, tmp_path):
-    from tinyespcn_nodes.hosts.napari_finetune import FineTuneWidget
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
 
     viewer = make_napari_viewer()
     viewer.add_image(_stack(), name="cells")

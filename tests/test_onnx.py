@@ -5,7 +5,7 @@ import torch
 
 from tinyespcn_nodes.core.arch.rep import RepConfig, TinyESPCNRep
 from tinyespcn_nodes.core.weights import save_weights
-from tinyespcn_nodes.tools.cli import main
+from tinyespcn_nodes.hosts.cli.main import main
 
 pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")

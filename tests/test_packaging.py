@@ -69,7 +69,7 @@ def test_wheel_version_and_console_scripts_come_from_the_package(wheel):
     archive = zipfile.ZipFile(wheel)
     (entry,) = [n for n in archive.namelist() if n.endswith("entry_points.txt")]
     text = archive.read(entry).decode()
-    assert "tinyespcn = tinyespcn_nodes.tools.cli:main" in text
+    assert "tinyespcn = tinyespcn_nodes.hosts.cli.main:main" in text
     assert "tinyespcn-train = trainer.cli:main" in text
 
 

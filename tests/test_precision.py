@@ -6,9 +6,9 @@ from conftest import shared_path
 
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from tinyespcn_nodes.core.catalog import bundled
-from tinyespcn_nodes.core.devices import DEFAULT_PRECISION, cpu_has_fast_bf16, get_model, pick_dtype
-from tinyespcn_nodes.core.pipeline import upscale_bchw_tensor
 from tinyespcn_nodes.core.tiling import attach_fp32_twin, upscale_tensor
+from tinyespcn_nodes.engine.job import upscale_bchw_tensor
+from tinyespcn_nodes.engine.models import DEFAULT_PRECISION, cpu_has_fast_bf16, get_model, pick_dtype
 
 CPU = torch.device("cpu")
 

@@ -8,9 +8,9 @@ import torch
 from tinyespcn_nodes.core.arch import by_name, macs_per_lr_pixel
 from tinyespcn_nodes.core.arch.pyramid import LapPyramidSR, PyramidConfig
 from tinyespcn_nodes.core.catalog import resolve_weights
-from tinyespcn_nodes.core.pipeline import load_models, process_bchw
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.weights import WeightsError, load_model, offered_scales, save_weights
+from tinyespcn_nodes.engine.job import load_models, process_bchw
 from trainer.loop import pyramid_targets
 
 SMALL = PyramidConfig(stem=12, channels=8, blocks=3)

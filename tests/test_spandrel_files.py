@@ -35,7 +35,7 @@ def spandrel(monkeypatch):
         }.items():
             monkeypatch.setitem(sys.modules, name, mod)
     module = pytest.importorskip("spandrel")
-    from tinyespcn_nodes.hosts.spandrel_arch import register
+    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
 
     assert register()
     return module

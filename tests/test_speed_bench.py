@@ -1,6 +1,6 @@
 """The speed bench's structure on a tiny input (timings are never asserted: benchmarks measure, tests check)."""
 
-from tinyespcn_nodes.tools.speed_bench import run_bench
+from tinyespcn_nodes.hosts.cli.bench.rows import run_bench
 
 
 def test_bench_reports_every_section_and_writes_its_text(tmp_path, capsys):

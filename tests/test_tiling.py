@@ -6,10 +6,10 @@ from PIL import Image
 
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from tinyespcn_nodes.core.catalog import resolve_weights
-from tinyespcn_nodes.core.devices import cpu_has_fast_bf16, pick_dtype
-from tinyespcn_nodes.core.layout import numpy_to_bchw
-from tinyespcn_nodes.core.pipeline import PostProcess, upscale_bchw_tensor
+from tinyespcn_nodes.core.pixels import numpy_to_bchw
 from tinyespcn_nodes.core.tiling import UpscaleCancelled, plan_tiles, upscale_tensor
+from tinyespcn_nodes.engine.job import PostProcess, upscale_bchw_tensor
+from tinyespcn_nodes.engine.models import cpu_has_fast_bf16, pick_dtype
 
 
 def untiled(model, x):
@@ -182,7 +182,7 @@ def test_bf16_model_keeps_an_fp32_skip_and_stays_within_a_level():
 def test_public_api_never_modifies_its_inputs(small_model, weights_file):
     import warnings
 
-    from tinyespcn_nodes.core.pipeline import upscale_array
+    from tinyespcn_nodes.engine.job import upscale_array
 
     x = torch.rand(1, 3, 20, 18) * 1.4 - 0.2  # out of range on purpose: clamping must not write back
     before = x.clone()
@@ -266,8 +266,8 @@ def test_one_big_tile_still_stops_between_layers(small_model, tile):
 @pytest.mark.parametrize("tile", [0, 12])
 def test_any_factor_equals_lanczos_of_the_full_upscale(small_model, factor, tile):
     """The resize runs inside the tile loop, yet equals Pillow-semantics Lanczos of the whole x2/x4 result."""
-    from tinyespcn_nodes.core.pipeline import process_bchw
     from tinyespcn_nodes.core.resize import pil_resize
+    from tinyespcn_nodes.engine.job import process_bchw
 
     torch.manual_seed(0)
     x = torch.rand(1, 4, 37, 50)  # RGBA: alpha follows the same size

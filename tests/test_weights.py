@@ -64,7 +64,7 @@ def test_wrong_architecture_scale_and_nan_are_refused(tmp_path, weights_file):
 
 def test_shape_and_name_mismatch_are_refused(tmp_path):
     state = TinyESPCN(TinyESPCNConfig(channels=16, blocks=3)).state_dict()
-    with pytest.raises(WeightsError, match="tensor names"):
+    with pytest.raises(WeightsError, match="tensor names|needs [0-9]+ weights"):
         read_weights(_raw(tmp_path, _meta(config=TinyESPCNConfig(channels=16, blocks=4).to_json()), dict(state)))
     with pytest.raises(WeightsError, match="invalid model config"):
         read_weights(

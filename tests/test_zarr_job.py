@@ -12,9 +12,9 @@ zarr = pytest.importorskip("zarr")
 da = pytest.importorskip("dask.array")
 
 from tinyespcn_nodes.core.intensity import choose_window  # noqa: E402
-from tinyespcn_nodes.core.pipeline import upscale_array  # noqa: E402
-from tinyespcn_nodes.tools import zarr_job  # noqa: E402
-from tinyespcn_nodes.tools.cli import main  # noqa: E402
+from tinyespcn_nodes.engine.job import upscale_array  # noqa: E402
+from tinyespcn_nodes.hosts.cli.main import main  # noqa: E402
+from tinyespcn_nodes.io import zarr_job  # noqa: E402
 
 WEIGHTS = "fast-x2"
 

@@ -9,15 +9,15 @@ import sys
 __version__ = "0.1.0"
 
 try:
-    from .hosts.comfy_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+    from .hosts.comfy.nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
 except ImportError:
     if "folder_paths" in sys.modules:  # running inside ComfyUI: let its loader log the real error
         raise
     NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = {}, {}
 
 if "folder_paths" in sys.modules:
-    from .hosts.comfy_folders import register_weights as _register_weights
-    from .hosts.spandrel_arch import register as _register_spandrel
+    from .hosts.comfy.folders import register_weights as _register_weights
+    from .hosts.comfy.spandrel_arch import register as _register_spandrel
 
     _register_spandrel()
     _register_weights()  # the core "Load Upscale Model" lists the bundled files too

@@ -1,5 +1,5 @@
 import sys
 
-from .tools.cli import main
+from .hosts.cli.main import main
 
 sys.exit(main())

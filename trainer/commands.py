@@ -50,6 +50,11 @@ def add_parsers(sub) -> None:
     be.add_argument("--card", default=None, help="also render the model card here (e.g. weights/MODEL_CARD.md)")
     be.add_argument("--readme", default=None, help="also replace the benchmark block of this README")
     _add_common(be)
+    from .photo_split import add_parser as add_photo_split
+    from .preview import add_parser as add_preview
+
+    add_photo_split(sub)
+    add_preview(sub)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -94,13 +99,21 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("eval", "bench"):
         return _benchmark(args)
+    if args.command == "photo-split":
+        from .photo_split import run as photo_split
+
+        return photo_split(args)
+    if args.command == "preview":
+        from .preview import run as preview
+
+        return preview(args)
     raise SystemExit(f"unknown command {args.command}")
 
 
 def _benchmark(args: argparse.Namespace) -> int:
 
     from tinyespcn_nodes.core.catalog import bundled, resolve_weights
-    from tinyespcn_nodes.core.devices import pick_device
+    from tinyespcn_nodes.engine.models import pick_device
 
     from .bench_report import markdown, write_outputs
     from .bench_sets import available_sets

@@ -21,7 +21,7 @@ CHOICES = {
     "amp": ("none", "bf16", "fp16"),
     "vgg_arch": ("vgg16", "vgg19"),
     "device": ("auto", "cpu", "cuda", "mps"),
-    "degradation": ("bicubic", "microscopy"),
+    "degradation": ("bicubic", "microscopy", "real"),
 }
 COUNTER_MINIMUM = {"steps": 1, "batch": 1, "patch": 1, "ckpt_every": 1, "log_every": 1, "val_every": 0}
 HELP = {
@@ -40,8 +40,9 @@ HELP = {
     "cache_mb": "decoded-image cache size in MB",
     "blur_sigma": "extra Gaussian blur of the HR before downscaling (0 = plain bicubic)",
     "rotate_degrees": "random rotation range of training patches",
-    "degradation": "how LR inputs are made: bicubic, or microscopy (PSF blur, binning, background, "
-    "Poisson-Gaussian noise; ranges below)",
+    "degradation": "how LR inputs are made: bicubic, microscopy (PSF blur, binning, background, "
+    "Poisson-Gaussian noise; ranges below) or real (photos: blur, resize, noise, JPEG in one or two rounds, "
+    "a share of clean pairs; trainer/real_degradation.py)",
     "psf_sigma": "microscopy: MIN MAX Gaussian PSF sigma in HR pixels, drawn per patch",
     "gain": "microscopy: MIN MAX photons per unit intensity (shot noise), drawn per patch",
     "read_noise": "microscopy: MIN MAX camera read-noise std (units of full intensity)",
@@ -98,7 +99,7 @@ class TrainConfig:
     cache_mb: int = 4096
     blur_sigma: float = 0.0
     rotate_degrees: float = 0.0
-    degradation: str = "bicubic"  # bicubic | microscopy (trainer/degradations.py)
+    degradation: str = "bicubic"  # bicubic | microscopy (trainer/degradations.py) | real (real_degradation.py)
     psf_sigma: list[float] = field(default_factory=lambda: [0.6, 1.6])  # microscopy: PSF sigma range, HR px
     gain: list[float] = field(default_factory=lambda: [20.0, 400.0])  # microscopy: photons per unit intensity
     read_noise: list[float] = field(default_factory=lambda: [0.002, 0.02])  # microscopy: read-noise std range

@@ -1,5 +1,7 @@
 """How LR training inputs are made from HR patches.
 
+* `real`: photos as users bring them (blur, resize, noise, JPEG; Real-ESRGAN style): trainer/real_degradation.py.
+
 * `bicubic` (the default): MATLAB bicubic of the HR (precomputed per image, see `patches.make_lr`).
 * `microscopy`: what a widefield/confocal camera does to the true signal, drawn per patch: Gaussian PSF blur
   (a Gaussian approximates the Airy disc's core, sigma ≈ 0.21·λ/NA in HR pixels), area binning by the
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-DEGRADATIONS = ("bicubic", "microscopy")
+DEGRADATIONS = ("bicubic", "microscopy", "real")  # real: trainer/real_degradation.py
 
 
 def gaussian_psf(sigma: float, dtype=torch.float64) -> torch.Tensor:

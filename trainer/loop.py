@@ -16,11 +16,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from tinyespcn_nodes.core.devices import pick_device
 from tinyespcn_nodes.core.files import atomic_path, write_text_atomic
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.shared import ENV
 from tinyespcn_nodes.core.weights import save_weights
+from tinyespcn_nodes.engine.models import pick_device
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -31,6 +31,7 @@ from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
 from .models import build_model, fresh_layers, init_from
 from .patches import CopyAugment, Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
+from .real_degradation import RealDegradation
 from .sources import face_split, lsdir_refs
 
 
@@ -236,6 +237,11 @@ class Trainer:
         self.val_pairs = validation_sets(
             self.cfg.scale, self.held_out, self.cfg.face_size, self.cfg.val_sets, self.cfg.val_limit
         )
+        if self.cfg.degradation == "real":  # a photo run picks its best on degraded inputs (photo_cases.py)
+            from .photo_cases import mixed_cases
+
+            real = {f"{k}-real": mixed_cases(v, self.cfg.scale) for k, v in self.val_pairs.items()}
+            self.val_pairs = real | self.val_pairs
         if not self.val_pairs and self.cfg.val_every:
             self.log(
                 f"no validation: no --val-sets and no {default_val_folder()} "
@@ -309,7 +315,8 @@ class Trainer:
         microscopy = None
         if cfg.degradation == "microscopy":
             microscopy = Microscopy(tuple(cfg.psf_sigma), tuple(cfg.gain), tuple(cfg.read_noise), tuple(cfg.background))
-        degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees, microscopy)
+        real = RealDegradation() if cfg.degradation == "real" else None
+        degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees, microscopy, real)
         running = torch.zeros((), device=self.device)
         n_running = 0
         t_start, step_start = time.perf_counter(), self.step

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from tinyespcn_nodes.core.resize import matlab_imresize
 
 from .degradations import Microscopy
+from .real_degradation import RealDegradation
 from .sources import ImageRef, centre_square, decode_ref, decode_rgb
 
 
@@ -27,6 +28,7 @@ class Degradation:
     blur_sigma: float = 0.0  # seed 002 README: Gaussian blur before subsampling
     rotate_degrees: float = 0.0  # seed 001: ±20° small rotations (valid region only)
     microscopy: Microscopy | None = None  # on-the-fly camera model instead of bicubic (degradations.py)
+    real: RealDegradation | None = None  # on-the-fly photo degradations (real_degradation.py)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -212,7 +214,7 @@ def sample_batch(
     g = torch.Generator().manual_seed(seed * 1_000_003 + step)
     s = pool.scale
     deg = degradation or Degradation()
-    on_the_fly = deg.rotate_degrees > 0 or deg.microscopy is not None
+    on_the_fly = deg.rotate_degrees > 0 or deg.microscopy is not None or deg.real is not None
     lrs, hrs = [], []
     weights = torch.tensor([t.shape[1] * t.shape[2] for t in pool.lr], dtype=torch.float64)
     picks = torch.multinomial(weights, batch, replacement=True, generator=g)
@@ -220,14 +222,21 @@ def sample_batch(
         lr_img, hr_img = pool.lr[i], pool.hr[i]
         if on_the_fly:
             hp = patch_lr * s
-            side = min(math.ceil(hp * math.sqrt(2)) + 2 * s, hr_img.shape[1], hr_img.shape[2])
+            plain_crop = deg.real is not None and deg.rotate_degrees <= 0  # no rotation margin needed
+            side = hp if plain_crop else math.ceil(hp * math.sqrt(2)) + 2 * s
+            side = min(side, hr_img.shape[1], hr_img.shape[2])
             y = int(torch.randint(0, hr_img.shape[1] - side + 1, (1,), generator=g))
             x = int(torch.randint(0, hr_img.shape[2] - side + 1, (1,), generator=g))
             crop = hr_img[None, :, y : y + side, x : x + side].double() / 255.0
-            angle = (torch.rand(1, generator=g).item() * 2 - 1) * deg.rotate_degrees
-            hr = _rotate_valid(crop, angle, hp).clamp(0, 1)
-            hr = (hr * 255).round() / 255
-            if deg.microscopy is not None:
+            if plain_crop:
+                hr = crop
+            else:
+                angle = (torch.rand(1, generator=g).item() * 2 - 1) * deg.rotate_degrees
+                hr = _rotate_valid(crop, angle, hp).clamp(0, 1)
+                hr = (hr * 255).round() / 255
+            if deg.real is not None:
+                lr, hr = deg.real(hr, s, g)
+            elif deg.microscopy is not None:
                 lr, hr = deg.microscopy(hr, s, g)
             else:
                 lr = make_lr((hr[0] * 255).to(torch.uint8), s, deg.blur_sigma)[None]

@@ -18,6 +18,7 @@ import torch
 from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.weights import load_model
+from tinyespcn_nodes.io.opencv_peer import load_opencv_superres
 
 from .bench_sets import load_set
 from .evaluate import Pair, pair_metrics, quantize
@@ -90,21 +91,17 @@ def _runner(model: torch.nn.Module, device: torch.device) -> Upscale:
     return run
 
 
-def opencv_rows(folder: Path, scale: int) -> list[Row]:
-    try:
-        import cv2
-
-        cv2.dnn_superres.DnnSuperResImpl_create  # noqa: B018 - opencv-contrib only
-    except (ImportError, AttributeError):
-        return []
+def opencv_rows(folder: Path, scale: int, log=print) -> list[Row]:
+    """OpenCV dnn_superres peers found in `folder`; one that is installed but cannot load its model is left
+    out with its reason logged, so the bench still runs."""
     rows = []
     for algo, stem in OPENCV_MODELS.items():
         pb = folder / f"{stem}_x{scale}.pb"
-        if not pb.is_file():
+        sr, reason = load_opencv_superres(pb, algo, scale)
+        if sr is None:
+            if reason.startswith("OpenCV"):
+                log(f"OpenCV {stem} x{scale} left out: {reason}")
             continue
-        sr = cv2.dnn_superres.DnnSuperResImpl_create()
-        sr.readModel(str(pb))
-        sr.setModel(algo, scale)
 
         def run(x: torch.Tensor, sr=sr) -> torch.Tensor:
             rgb = (x[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()

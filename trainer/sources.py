@@ -88,7 +88,7 @@ def _file_refs(path: Path) -> list[ImageRef]:
 
 
 def _zarr_array(path: str):
-    from tinyespcn_nodes.tools.zarr_job import open_source
+    from tinyespcn_nodes.io.zarr_job import open_source
 
     return open_source(Path(path))  # (array, multiscales entry or None, transforms): level 0 of OME-Zarr
 
@@ -119,7 +119,7 @@ def _zarr_plane(path: str, plane: int):
 def lsdir_refs(root: Path, scale: int, split: str = "train") -> list[ImageRef]:
     """LSDIR as released (nested folders of HR PNGs), the official HR/X{s} pairs, or parquet shards; a TIFF
     stack or a zarr / OME-Zarr store (itself, or in a folder) gives one image per plane."""
-    from tinyespcn_nodes.tools.zarr_job import is_zarr
+    from tinyespcn_nodes.io.zarr_job import is_zarr
 
     if not root.exists():
         raise FileNotFoundError(f"dataset root {root} does not exist")
@@ -191,7 +191,7 @@ def centre_square(img):
 def _file_window(path: str):
     """One percentile window per file: every plane of a stack shares it (no flicker between planes)."""
     from tinyespcn_nodes.core.intensity import choose_window
-    from tinyespcn_nodes.tools.zarr_job import is_zarr
+    from tinyespcn_nodes.io.zarr_job import is_zarr
 
     if is_zarr(path):  # sampled through dask: the store may not fit in memory
         import dask.array as da
@@ -213,7 +213,7 @@ def decode_ref(ref: ImageRef):
     suffix = Path(ref.path).suffix.lower()
     if ref.row < 0 and (ref.plane >= 0 or suffix in (".tif", ".tiff") or _is_16bit_png(ref.path)):
         from tinyespcn_nodes.core.intensity import to_model
-        from tinyespcn_nodes.tools.imagefiles import read_image
+        from tinyespcn_nodes.io.imagefiles import read_image
 
         if ref.plane >= 0 and suffix not in (".tif", ".tiff"):
             arr = _zarr_plane(ref.path, ref.plane)

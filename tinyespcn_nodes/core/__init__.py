@@ -1,1 +1,1 @@
-"""Host-free core: architectures, weights, tiling, filters, layout normalisation, the pipeline."""
+"""Host-free core: architectures, weights, tiling kernel, pixels, filters, intensity, metrics."""

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .defaults import CODE_CACHE_BYTES, DEFAULT_TILE, TILE_BUDGET_BYTES
-from .layout import to_unit_float
+from .pixels import to_unit_float
 from .resize import TiledResize
 
 

@@ -18,6 +18,7 @@ from torch import nn
 from .arch import ArchConfig, ArchSpec, by_id, deployed, spec_of
 from .arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from .files import save_safetensors_atomic
+from .limits import check_config_fields
 
 FORMAT_NAME = "tinyespcn-weights"
 FORMAT_VERSION = "1"
@@ -153,7 +154,7 @@ def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> 
     if expected_scale is not None and expected_scale not in offered:
         shown = "/".join(f"x{s}" for s in offered)
         raise WeightsError(path, f"weights are for {shown}, but x{expected_scale} was requested")
-    reference = spec.build(config).state_dict()
+    reference = _reference_state(path, spec, config, state)
     missing, unexpected = set(reference) - set(state), set(state) - set(reference)
     if missing or unexpected:
         raise WeightsError(
@@ -173,12 +174,27 @@ def read_weights(path: str | os.PathLike, expected_scale: int | None = None) -> 
     return info, {k: v.float() for k, v in state.items()}
 
 
+def _reference_state(path: Path, spec: ArchSpec, config: ArchConfig, state: dict) -> dict:
+    """The tensors `config` needs, built on the meta device (no memory), checked against the file's before
+    any real model is made: a config claiming more than the file holds is refused here."""
+    with torch.device("meta"):
+        reference = spec.build(config).state_dict()
+    need = sum(t.numel() for t in reference.values())
+    have = sum(t.numel() for t in state.values())
+    if need > have:
+        raise WeightsError(path, f"config {config} needs {need} weights, the file holds {have}")
+    return reference
+
+
 def _spec_and_config(path: Path, meta: dict) -> tuple[ArchSpec, ArchConfig]:
     if meta.get("format") == LEGACY_BASELINE_FORMAT:
         arch = _LEGACY_BASELINE_IDS.get(meta.get("architecture", ""))
         if arch is None:
             raise WeightsError(path, f"baseline architecture {meta.get('architecture')!r} is not supported")
-        meta = {**meta, "architecture": arch, "config": json.dumps({"scale": int(meta.get("scale", "0") or 0)})}
+        scale = meta.get("scale", "0") or "0"
+        if not scale.isdigit():
+            raise WeightsError(path, f"metadata scale {scale!r} is not a number")
+        meta = {**meta, "architecture": arch, "config": json.dumps({"scale": int(scale)})}
     elif meta.get("format") != FORMAT_NAME:
         raise WeightsError(path, f"metadata 'format' is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
     elif meta.get("format_version") != FORMAT_VERSION:
@@ -188,7 +204,9 @@ def _spec_and_config(path: Path, meta: dict) -> tuple[ArchSpec, ArchConfig]:
     except ValueError as exc:
         raise WeightsError(path, str(exc)) from None
     try:
-        config = spec.config_cls.from_json(meta.get("config", ""))
+        raw = json.loads(meta.get("config", ""))
+        check_config_fields(spec.config_cls, raw)  # bounds first: a crafted config never reaches a constructor
+        config = spec.config_cls.from_dict(raw)
     except (ValueError, TypeError) as exc:
         raise WeightsError(path, f"invalid model config: {exc}") from None
     return spec, config

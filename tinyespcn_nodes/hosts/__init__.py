@@ -1,1 +1,1 @@
-"""Thin adapters: ComfyUI nodes and installer, spandrel registration, napari widgets."""
+"""Thin adapters: cli (command line), napari (widgets), comfy (ComfyUI nodes)."""

@@ -55,8 +55,26 @@ def pixel_shuffle_skip(detail: torch.Tensor, lr: torch.Tensor, s: int) -> torch.
 
 # oneDNN's conv with its activation as a post-op (what torch.compile emits on CPU): the feature map is
 # written once instead of written, read and written again (a separate activation costs about half a conv at
-# 32 channels). A private op: any failure turns it off for the process and the plain ops run instead.
+# 32 channels). A private op, decided per dtype: bf16 only where the CPU has native bf16 convs (AVX-512
+# BW/VL/DQ or AVX-NE-CONVERT; an AVX2-only CPU raises), and a failure turns off that dtype alone, for the
+# process, so a bf16 failure never costs the fp32 path its fusion.
 _FUSED = {"op": getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)}
+_DTYPE_FUSABLE: dict[torch.dtype, bool] = {}
+
+
+def _cpu_has_bf16() -> bool:
+    check = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check and check())
+    except RuntimeError:
+        return False
+
+
+def fusable_dtype(dtype: torch.dtype) -> bool:
+    """Whether the fused conv is tried for `dtype` on this CPU (fp32 always, bf16 with native support)."""
+    if dtype not in _DTYPE_FUSABLE:
+        _DTYPE_FUSABLE[dtype] = dtype == torch.float32 or (dtype == torch.bfloat16 and _cpu_has_bf16())
+    return _DTYPE_FUSABLE[dtype]
 
 
 def _compiling() -> bool:
@@ -71,7 +89,7 @@ def _fusable(conv: nn.Module, x: torch.Tensor) -> bool:
         _FUSED["op"] is not None
         and isinstance(conv, nn.Conv2d)  # not a training-form block
         and x.device.type == "cpu"
-        and x.dtype in (torch.float32, torch.bfloat16)
+        and fusable_dtype(x.dtype)
         and not torch.is_grad_enabled()
         and not torch.jit.is_tracing()  # exporters (ONNX, TorchScript) and compilers see the plain ops
         and not torch.onnx.is_in_onnx_export()
@@ -89,7 +107,7 @@ def _fused_or_plain(
 ) -> torch.Tensor:
     """`fused(x)` (a oneDNN call) at CPU inference when `accepts()` too (asked only then: it may read data
     pointers, which exporters' fake tensors lack), after the conv's pre-hooks (the tiler's stop check);
-    `plain(conv(x))` otherwise or when the op fails (then fusion stays off for the process)."""
+    `plain(conv(x))` otherwise or when the op fails (then fusion stays off for that dtype in the process)."""
     if _fusable(conv, x) and accepts():
         for hook in conv._forward_pre_hooks.values():
             changed = hook(conv, (x,))
@@ -97,7 +115,7 @@ def _fused_or_plain(
         try:
             return fused(x)
         except (RuntimeError, TypeError):
-            _FUSED["op"] = None
+            _DTYPE_FUSABLE[x.dtype] = False
         return plain(F.conv2d(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation, conv.groups))
     return plain(conv(x))
 

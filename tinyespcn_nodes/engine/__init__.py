@@ -1,0 +1,1 @@
+"""Between the core and the hosts: what a run needs, resolved once (model chain, tile, device, progress)."""

@@ -1,0 +1,1 @@
+"""The speed bench behind `python -m tinyespcn_nodes bench`."""

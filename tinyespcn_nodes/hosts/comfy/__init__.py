@@ -1,0 +1,1 @@
+"""ComfyUI: the nodes, the spandrel registration and the installer."""

@@ -1,0 +1,332 @@
+"""ComfyUI V1 nodes. Host modules (`comfy.*`, `folder_paths`) and torch are imported inside the calls, so
+this module imports nothing heavy and loads without ComfyUI (tests fake the host modules)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MODEL_TYPE = "TINYESPCN_MODEL"
+UPSCALING = "image/upscaling"
+POSTPROCESSING = "image/postprocessing"
+
+
+@dataclass(frozen=True)
+class ModelHandle:
+    """What flows between nodes: where the weights are and how to run them (loaded lazily, cached)."""
+
+    path: str
+    scale: int
+    device: str  # "auto" = ComfyUI's torch device
+    precision: str  # auto | fp32 | bf16 | fp16 (core.devices.PRECISIONS)
+
+
+INSTALL_PREFIX = "tinyespcn-"  # what `install-comfyui` puts before the bundled names in upscale_models
+
+
+def _upscale_model_files() -> dict[str, str]:
+    """filename → full path of every .safetensors file in ComfyUI's upscale_models (empty outside ComfyUI)."""
+    try:
+        import folder_paths
+    except ImportError:
+        return {}
+    names = [f for f in folder_paths.get_filename_list("upscale_models") if f.endswith(".safetensors")]
+    return {f: folder_paths.get_full_path_or_raise("upscale_models", f) for f in names}
+
+
+def _canonical(filename: str) -> str:
+    """`tinyespcn-general-x2.safetensors` (install-comfyui) and `general-x2.safetensors` (copied) → `general-x2`."""
+    stem = filename.removesuffix(".safetensors")
+    base = stem.removeprefix(INSTALL_PREFIX)
+    return base if "/" not in base and base.rsplit("-x", 1)[-1].isdigit() else filename
+
+
+def _catalog() -> dict[str, str]:
+    """choice → path: each model once. Bundled names win; upscale_models adds only files whose header says
+    they are ours (another project's ESRGAN or a VGG file would only fail at the loader)."""
+    from pathlib import Path
+
+    from ...core.catalog import bundled, weights_dirs
+    from ...core.weights import describe_foreign
+
+    table = {name: str(path) for name, path in bundled().items()}
+    ours = {d.resolve() for d in weights_dirs()}  # added to upscale_models for the core loader (comfy_folders)
+    for filename, path in sorted(_upscale_model_files().items()):
+        name = _canonical(filename)
+        if ours & set(Path(path).resolve().parents):  # bundled files and their baselines/ are listed above
+            continue
+        if name not in table and describe_foreign(path) is None:
+            table[name] = path
+    return table
+
+
+def _weight_choices() -> list[str]:
+    return sorted(_catalog()) or ["general-x2"]
+
+
+def _default_choice() -> str:
+    """general-x2, as the tooltip says (without it ComfyUI preselects the alphabetically first name)."""
+    from ...core.catalog import default_name
+
+    choices = _weight_choices()
+    return default_name(2) if default_name(2) in choices else choices[0]
+
+
+def _weights_tooltip() -> str:
+    """The `models` table, one line per bundled file (scale, MACs per LR pixel, use, stored quality)."""
+    from ...core.model_table import models_tooltip
+
+    return (
+        "general-x2 is the default; general-xN is the best measured file at each scale. Also lists TinyESPCN "
+        "files in models/upscale_models.\n" + models_tooltip()
+    )
+
+
+def _resolve_choice(choice: str):
+    """Only names this loader lists (or a renamed/alias name of one) resolve; a path, absolute or relative,
+    is never opened: workflows come from strangers."""
+    from ...core.catalog import bundled_name
+    from ...core.weights import describe_foreign
+
+    if not isinstance(choice, str):
+        raise ValueError(f"weights: expected a name from the list, got {type(choice).__name__}")
+    table = _catalog()
+    name = bundled_name(choice, table)
+    if name:
+        return table[name]
+    files = _upscale_model_files()
+    if choice in files:  # a workflow naming a file we do not list: say what it is
+        what = describe_foreign(files[choice])
+        raise ValueError(
+            f"{choice}: {what}; this loader reads TinyESPCN files only, use the core 'Load Upscale Model' node"
+        )
+    shown = choice if len(choice) <= 80 else f"{choice[:60]}… ({len(choice)} characters)"
+    raise FileNotFoundError(f"unknown weights {shown!r}: pick one of the loader's list (bundled or upscale_models)")
+
+
+def _device_choices() -> list[str]:
+    """Only devices this machine has (a CUDA entry without CUDA would fail later, at the upscale node)."""
+    import torch
+
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _host():
+    """(torch device, intermediate device, intermediate dtype, oom exception class) from ComfyUI or defaults."""
+    import torch
+
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return torch.device("cpu"), torch.device("cpu"), torch.float32, torch.OutOfMemoryError
+    dtype = mm.intermediate_dtype() if hasattr(mm, "intermediate_dtype") else torch.float32
+    return mm.get_torch_device(), mm.intermediate_device(), dtype, getattr(mm, "OOM_EXCEPTION", torch.OutOfMemoryError)
+
+
+def _progress_bar(total: int):
+    try:
+        import comfy.utils
+
+        return comfy.utils.ProgressBar(total)
+    except ImportError:
+        return None
+
+
+class TinyESPCNModelLoader:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "weights": (_weight_choices(), {"default": _default_choice(), "tooltip": _weights_tooltip()}),
+            "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
+            "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
+        }}  # fmt: skip
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, weights: str):
+        """Replaces ComfyUI's list check for `weights` only, so saved workflows that name a renamed file
+        (`balanced-x2`, now `general-x2`) still run; any name the loader cannot resolve is refused here."""
+        try:
+            _resolve_choice(weights)
+        except (FileNotFoundError, ValueError) as e:
+            return str(e)
+        return True
+
+    RETURN_TYPES = (MODEL_TYPE,)
+    RETURN_NAMES = ("model",)
+    FUNCTION = "load"
+    CATEGORY = UPSCALING
+    DESCRIPTION = "Load TinyESPCN weights (bundled or from models/upscale_models)."
+
+    def load(self, weights: str, device: str = "auto", precision: str = "auto"):
+        from ...core.weights import read_weights
+        from ...engine.models import PRECISIONS
+
+        path = _resolve_choice(weights)
+        if device != "auto":
+            _checked_device(device)  # raises a clear message now, not an AssertionError at the upscale node
+        info, _ = read_weights(path)  # validate now so a bad file fails at the loader node
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        return (ModelHandle(str(path), info.scale, device, precision),)
+
+
+class TinyESPCNUpscale:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "image": ("IMAGE", {"tooltip": "Images to upscale (every frame of the batch; RGBA alpha is resized bicubic)."}),
+            "model": (MODEL_TYPE, {"tooltip": "From 'Load TinyESPCN Model'."}),
+            "tile_size": ("INT", {"default": -1, "min": -1, "max": 8192, "step": 8,
+                                  "tooltip": "LR tile side; -1 = auto (the largest that fits the memory budget: a quarter of free VRAM on CUDA), 0 = whole image. Halved automatically on out-of-memory."}),
+            "overlap": ("INT", {"default": 0, "min": 0, "max": 256,
+                                "tooltip": "Extra LR context around each tile. The model's own context (its receptive radius) is always added, so tiles are exact at 0."}),
+        }, "optional": {
+            "scale_by": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 8.0, "step": 0.05,
+                                   "tooltip": "Any factor (e.g. 1.5, 2.5; 0 = the model's own scale): the fewest model passes that reach it, then an exact Lanczos resize inside the same tile loop."}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "upscale"
+    CATEGORY = UPSCALING
+    DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
+
+    def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0):
+        import math
+
+        from ...core.tiling import check_tile, context_margin
+        from ...core.weights import offered_scales
+        from ...engine.models import get_model, release
+        from .inputs import checked_factor, checked_image
+
+        image, scale_by = checked_image(image), checked_factor(scale_by, "scale_by")
+        device, _, _, _ = _host()
+        if model.device != "auto":
+            device = _checked_device(model.device)
+        scale = model.scale
+        if scale_by > 1:  # a multi-output file (the pyramid) answers the smallest of its scales that reaches it
+            scale = min((s for s in offered_scales(model.path) if s >= scale_by), default=scale)
+        net = get_model(model.path, scale, device, model.precision)
+        check_tile(tile_size, net, "tile_size")
+        margin = max(overlap, context_margin(net))
+        models, factor = [net], None
+        if scale_by and scale_by != net.scale:
+            if scale_by <= 1:
+                raise ValueError(f"scale_by must be 0 (the model's scale) or above 1, got {scale_by}")
+            models = [net] * max(1, math.ceil(math.log(scale_by) / math.log(net.scale) - 1e-9))
+            factor = scale_by
+        try:
+            return (_run_pipeline(image, models, device, tile=tile_size, margin=margin, factor=factor),)
+        finally:
+            release(device)
+
+
+class TinyESPCNUnsharpMask:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "image": ("IMAGE", {"tooltip": "Images to sharpen (alpha untouched)."}),
+            "radius": ("FLOAT", {"default": 1.2, "min": 0.0, "max": 50.0, "step": 0.1, "tooltip": "Gaussian blur radius in pixels (Pillow's UnsharpMask radius)."}),
+            "percent": ("INT", {"default": 100, "min": 0, "max": 500, "step": 1, "tooltip": "Strength: how much of the detail (image − blur) is added back, in percent."}),
+            "threshold": ("INT", {"default": 1, "min": 0, "max": 255, "step": 1, "tooltip": "Differences below this many 8-bit levels are left alone (keeps flat areas clean)."}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "apply"
+    CATEGORY = POSTPROCESSING
+    DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
+
+    def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
+        from ...engine.job import PostProcess
+        from .inputs import checked_factor
+
+        radius = checked_factor(radius, "radius")
+        post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
+        return (_run_pipeline(image, [], _host()[0], post=post),)
+
+
+class TinyESPCNMSAA:
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "image": ("IMAGE", {"tooltip": "Images to anti-alias (alpha untouched)."}),
+            "supersample": ("INT", {"default": 2, "min": 1, "max": 4, "step": 1, "tooltip": "Lanczos upscale factor before the blur (the MSAA sample count per axis)."}),
+            "blur_radius": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 5.0, "step": 0.05, "tooltip": "Gaussian blur radius at the supersampled size, in its pixels."}),
+        }}  # fmt: skip
+
+    RETURN_TYPES = ("IMAGE",)
+    FUNCTION = "apply"
+    CATEGORY = POSTPROCESSING
+    DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
+
+    def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
+        from ...engine.job import PostProcess
+        from .inputs import checked_factor
+
+        blur_radius = checked_factor(blur_radius, "blur_radius")
+        post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
+        return (_run_pipeline(image, [], _host()[0], post=post),)
+
+
+def _interrupted() -> bool:
+    """ComfyUI's Cancel: its own check raises its interrupt exception, between tiles and between layers."""
+    try:
+        import comfy.model_management as mm
+    except ImportError:
+        return False
+    check = getattr(mm, "throw_exception_if_processing_interrupted", None)
+    if check is not None:
+        check()
+    return False
+
+
+def _checked_device(name: str):
+    from ...engine.models import pick_device
+
+    return pick_device(name)
+
+
+def _run_pipeline(image, models, device, **options):
+    """IMAGE [B,H,W,C] float → the core pipeline (same as the CLI and napari) → IMAGE in ComfyUI's dtype.
+
+    ComfyUI's float images come from 8-bit files and go back to them, so the filters round to the 8-bit
+    grid between their stages exactly as the CLI does for a uint8 PNG (`levels=255`). Long batches (video
+    frames) go a few frames at a time into an output allocated once (`frames`).
+    """
+    import math
+
+    import torch
+
+    from ...core.defaults import DEFAULT_TILE
+    from ...engine.job import process_bchw, progress_total
+    from .frames import run_frames
+    from .inputs import checked_image
+
+    _, out_device, out_dtype, _ = _host()
+    image = checked_image(image)
+    b, h, w, c = image.shape
+    pbar = _progress_bar(progress_total((b, c, h, w), models, options.get("tile", DEFAULT_TILE)))
+    on_tile = (lambda done, total: pbar.update(1)) if pbar is not None else None
+    scale = options.get("factor") or math.prod(m.scale for m in models)
+
+    def run_chunk(x):
+        return process_bchw(
+            x, models, on_tile=on_tile, should_stop=_interrupted, out_dtype=torch.float32, levels=255, **options
+        )
+
+    return run_frames(
+        image, run_chunk, device=device, out_device=out_device, out_dtype=out_dtype, scale=scale,
+        should_stop=_interrupted,
+    )  # fmt: skip
+
+
+NODE_CLASS_MAPPINGS = {
+    "TinyESPCN_ModelLoader": TinyESPCNModelLoader,
+    "TinyESPCN_Upscale": TinyESPCNUpscale,
+    "TinyESPCN_UnsharpMask": TinyESPCNUnsharpMask,
+    "TinyESPCN_MSAA": TinyESPCNMSAA,
+}
+NODE_DISPLAY_NAME_MAPPINGS = {
+    "TinyESPCN_ModelLoader": "Load TinyESPCN Model",
+    "TinyESPCN_Upscale": "Upscale Image (TinyESPCN)",
+    "TinyESPCN_UnsharpMask": "Unsharp Mask (TinyESPCN)",
+    "TinyESPCN_MSAA": "MSAA Anti-alias (TinyESPCN)",
+}

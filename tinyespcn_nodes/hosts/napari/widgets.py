@@ -1,0 +1,435 @@
+"""napari dock widgets: TinyESPCN upscale, unsharp mask, MSAA anti-alias.
+
+Each widget reads the chosen image layer on the main thread, runs a generator `thread_worker` that yields
+after every tile (progress + cancel within one tile), and adds/updates the output layer in `returned`.
+Torch is imported only when a run starts, so the plugin menu opens fast.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import weakref
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
+
+from ...core.defaults import DEFAULT_TILE
+from ...core.intensity import from_model, to_model
+from .layers import plane_indices, upscaled_geometry
+
+# weights written by the fine-tune widget in this session: name → path, listed by every upscale widget
+USER_WEIGHTS: dict[str, str] = {}
+_UPSCALE_WIDGETS: weakref.WeakSet = weakref.WeakSet()
+
+
+def add_user_weights(name: str, path: str) -> None:
+    USER_WEIGHTS[name] = path
+    for widget in list(_UPSCALE_WIDGETS):
+        widget.weights.reset_choices()
+
+
+def _image_layers(viewer) -> list:
+    from napari.layers import Image
+
+    return [layer for layer in viewer.layers if isinstance(layer, Image)]
+
+
+class _Base(Container):
+    title = ""
+    suffix = ""
+
+    def __init__(self, napari_viewer) -> None:
+        # the parameter name is napari's contract: a dock widget gets the viewer as `napari_viewer`
+        super().__init__()
+        self.viewer = viewer = napari_viewer
+        self.layer_box = ComboBox(label="image layer", choices=self._layer_choices)
+        self.current_only = CheckBox(text="current slice only", value=False)
+        self.intensity = ComboBox(
+            label="intensity", choices=["auto", "range", "percentile", "contrast limits"], value="auto"
+        )
+        self.intensity.tooltip = (
+            "How values reach the model: auto = dtype range for 8-bit, 0.1-99.9 % percentiles of the whole "
+            "layer for 16/32-bit and float data outside [0, 1]; range = dtype (or min/max) range; contrast "
+            "limits = the layer's. Values outside the window are kept."
+        )
+        self.run_btn = PushButton(text="Run")
+        self.cancel_btn = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(value=0, max=1, label="progress")
+        self.status = Label(value="")
+        self.extend(
+            [
+                self.layer_box,
+                *self.parameter_widgets(),
+                self.intensity,
+                self.current_only,
+                self.run_btn,
+                self.cancel_btn,
+                self.progress,
+                self.status,
+            ]
+        )
+        self.run_btn.changed.connect(self.start)
+        self.cancel_btn.changed.connect(self.cancel)
+        viewer.layers.events.inserted.connect(lambda e: self.layer_box.reset_choices())
+        viewer.layers.events.removed.connect(lambda e: self.layer_box.reset_choices())
+        self.worker = None
+
+    def _layer_choices(self, _widget=None):
+        return [(layer.name, layer) for layer in _image_layers(self.viewer)]
+
+    def parameter_widgets(self) -> list:
+        return []
+
+    def factor(self) -> int:
+        return 1
+
+    def make_processor(self, clamp: bool = True):
+        """Return process(plane_bhwc_float_or_int, on_tile, should_stop) -> same layout upscaled/filtered.
+
+        `clamp=False`: the planes are intensity-windowed floats whose values outside [0, 1] must survive."""
+        raise NotImplementedError
+
+    def output_name(self, layer) -> str:
+        return f"{layer.name} ({self.suffix})"
+
+    # ---- run -------------------------------------------------------------------------------
+    def start(self, *_):
+        from napari.layers import Labels
+        from napari.utils.notifications import show_error
+
+        layer = self.layer_box.value
+        if layer is None or isinstance(layer, Labels):
+            show_error("Choose an image layer (labels layers cannot be upscaled or filtered).")
+            return
+        if layer.multiscale:
+            show_error(f"{layer.name}: multiscale layers are not supported; use the full-resolution level.")
+            return
+        data, rgb, dtype = layer.data, bool(layer.rgb), np.dtype(layer.data.dtype)
+        current = tuple(self.viewer.dims.current_step) if self.current_only.value else None
+        planes = plane_indices(data.shape, rgb, current)
+        try:
+            window = self._window(layer, rgb)
+        except (ValueError, TypeError) as exc:
+            show_error(f"{layer.name}: {exc}")
+            return
+        try:
+            target = None if current is not None else self.zarr_target()
+        except ValueError as exc:
+            show_error(f"{self.title}: {exc}")
+            return
+        if target is not None:
+            self._start_zarr(layer, rgb, window, target)
+            return
+        try:
+            process = self.make_processor(clamp=window is None)  # loads weights, checks the tile
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            show_error(f"{self.title}: {exc}")
+            return
+        f = self.factor()
+        meta = self._meta(layer, f, current)
+        total_box = [0]
+
+        def work():
+            out = None
+            for idx in planes:
+                plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
+                x = to_model(plane, window)
+                events: queue.Queue = queue.Queue()
+                result: dict = {}
+
+                def run_plane(x=x, events=events, result=result):
+                    try:
+                        result["y"] = process(
+                            x, lambda done, total, q=events: q.put(("tile", total)), lambda: self.worker.abort_requested
+                        )
+                    except BaseException as exc:  # handed to the worker thread below
+                        result["error"] = exc
+                    events.put(("done", None))
+
+                t = threading.Thread(target=run_plane, daemon=True)
+                t.start()
+                while True:
+                    kind, tiles = events.get()
+                    if kind == "done":
+                        break
+                    total_box[0] = tiles * len(planes)
+                    yield 1
+                t.join()
+                if "error" in result:
+                    from ...core.tiling import UpscaleCancelled
+
+                    if isinstance(result["error"], UpscaleCancelled):  # Cancel seen inside a tile
+                        return None
+                    raise result["error"]
+                y = from_model(result["y"], dtype, window)
+                if out is None:
+                    out = np.empty((*data.shape[: len(idx)], *y.shape) if current is None else y.shape, dtype)
+                out[idx if current is None else ()] = y
+            return out
+
+        self._launch(
+            work, meta, lambda: total_box[0], "running…", "cancelled; no layer written",
+            lambda exc: f"{self.title} failed: {exc}",
+        )  # fmt: skip
+
+    def zarr_target(self):
+        """A zarr store to write the result into lazily (upscale widget only), or None: in memory."""
+        return None
+
+    def _start_zarr(self, layer, rgb: bool, window, dst) -> None:
+        """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
+        import dask.array as da
+
+        from ...io.zarr_job import ZarrJobError, write_upscaled
+
+        data = layer.data
+        lead = data.ndim - (3 if rgb else 2)
+        lazy = (
+            data if isinstance(data, da.Array) else da.from_array(data, chunks=(1,) * lead + (1024, 1024) + (-1,) * rgb)
+        )
+        meta = self._meta(layer, self.factor(), None)
+        progress: queue.Queue = queue.Queue()
+        chunks_total = [1]
+        job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)), "window": window,
+               "intensity": self.intensity.value, "precision": self.precision.value}  # fmt: skip
+
+        def work():
+            result: dict = {}
+
+            def run():
+                try:
+                    result["report"] = write_upscaled(
+                        lazy, dst, self.factor(), self.weights_name(), rgb=rgb, job=job, device=self.device.value,
+                        precision=self.precision.value, intensity=window if window is not None else "auto",
+                        tile=int(self.tile.value),
+                        on_chunk=lambda done, total: progress.put(total), should_stop=lambda: self.worker.abort_requested,
+                    )  # fmt: skip
+                except BaseException as exc:
+                    result["error"] = exc
+                progress.put(None)
+
+            t = threading.Thread(target=run, daemon=True)
+            t.start()
+            while (total := progress.get()) is not None:
+                chunks_total[0] = total
+                yield 1
+            t.join()
+            if "error" in result:
+                raise result["error"]
+            report = result["report"]
+            return None if report.interrupted else da.from_zarr(str(dst))
+
+        self._launch(
+            work, meta, lambda: chunks_total[0], f"writing {dst}…", "cancelled; finished chunks kept, Run resumes",
+            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else f"{self.title} failed: {exc}",
+        )  # fmt: skip
+
+    def _launch(self, work, meta: dict, total, running: str, cancelled: str, error_text):
+        """Start `work` (a generator yielding once per step) in a thread_worker wired to the progress bar,
+        the Run/Cancel buttons, the status line and the output layer; returns the worker."""
+        from napari.qt.threading import thread_worker
+        from napari.utils.notifications import show_error
+
+        worker = thread_worker(work)()
+        self.worker = worker
+        self.progress.value, self.progress.max = 0, 1
+        worker.yielded.connect(lambda _: self._tick(total()))
+        worker.returned.connect(lambda out: self._finish(out, meta))
+        worker.errored.connect(lambda exc: show_error(error_text(exc)))
+        worker.aborted.connect(lambda: self.status.set_value(cancelled))
+        worker.finished.connect(self._idle)
+        self.run_btn.enabled, self.cancel_btn.enabled = False, True
+        self.status.value = running
+        worker.start()
+        return worker
+
+    def _window(self, layer, rgb: bool):
+        """One intensity window for the whole layer (every plane shares it, so stacks do not flicker)."""
+        from ...core.intensity import Window, choose_window
+
+        if self.intensity.value == "contrast limits":
+            lo, hi = (float(v) for v in layer.contrast_limits)
+            return Window(lo, hi)
+        return choose_window(layer.data, self.intensity.value, rgb=rgb)
+
+    def _tick(self, total: int) -> None:
+        self.progress.max = max(total, 1)
+        self.progress.value = min(self.progress.value + 1, self.progress.max)
+
+    def cancel(self, *_):
+        if self.worker is not None:
+            self.worker.quit()
+
+    def _idle(self):
+        self.run_btn.enabled, self.cancel_btn.enabled = True, False
+
+    def _meta(self, layer, f: int, current) -> dict:
+        ndim = layer.ndim
+        scale, translate = tuple(layer.scale), tuple(layer.translate)
+        if f > 1:
+            scale, translate = upscaled_geometry(scale, translate, ndim, f)
+        if current is not None:  # a single plane: keep only the spatial axes
+            scale, translate = scale[-2:], translate[-2:]
+        return {
+            "name": self.output_name(layer),
+            "scale": scale,
+            "translate": translate,
+            "rgb": bool(layer.rgb),
+            "contrast_limits": list(layer.contrast_limits),
+            "colormap": layer.colormap.name,
+            "blending": layer.blending,
+            "gamma": layer.gamma,
+        }
+
+    def _finish(self, out, meta):
+        from napari.layers import Layer
+
+        if out is None:  # cancelled part-way through a tile
+            self.status.value = "cancelled; no layer written"
+            return
+        name = meta["name"]
+        if name in self.viewer.layers:  # re-running updates the same layer in place
+            target = self.viewer.layers[name]
+            target.data = out
+            for key in ("scale", "translate", "contrast_limits", "gamma"):
+                setattr(target, key, meta[key])
+        else:
+            self.viewer.add_layer(Layer.create(out, meta, "image"))
+        self.status.value = f"done: {out.shape} {out.dtype}"
+
+
+class UpscaleWidget(_Base):
+    title = "TinyESPCN upscale"
+
+    def parameter_widgets(self) -> list:
+        from ...core.catalog import bundled, family_label
+
+        names = sorted({n.rsplit("-x", 1)[0] for n in bundled()}) or ["general"]
+
+        def choices(_widget=None):
+            mine = [(f"{name} — fine-tuned here", path) for name, path in USER_WEIGHTS.items()]
+            return [(family_label(n), n) for n in names] + mine + [("file…", "file…")]
+
+        default = "general" if "general" in names else names[0]
+        self.weights = ComboBox(label="weights", choices=choices, value=default)
+        from ...core.model_table import models_tooltip
+
+        self.weights.tooltip = "Each bundled file (the family and the scale pick one):\n" + models_tooltip()
+        _UPSCALE_WIDGETS.add(self)
+        from magicgui.widgets import FileEdit
+
+        self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
+        self.weights.changed.connect(lambda v: setattr(self.weights_file, "visible", v == "file…"))
+        self.scale_box = ComboBox(label="scale", choices=[2, 3, 4, 8], value=2)
+        self.tile = SpinBox(label="tile", value=DEFAULT_TILE, min=-1, max=4096, step=32)
+        self.tile.tooltip = "LR tile side; auto (-1) = the largest that fits the memory budget, 0 = whole image"
+        self.tile.native.setSpecialValueText("auto")  # shown at the minimum, -1
+        self.device = ComboBox(label="device", choices=["auto", "cpu", "cuda", "mps"], value="auto")
+        self.precision = ComboBox(label="precision", choices=["auto", "fp32", "bf16", "fp16"], value="auto")
+        self.precision.tooltip = "auto = fp16 on CUDA, bf16 on CPUs with native bf16, else fp32 (≤ 0.02 dB cost)"
+        self.sharpen = CheckBox(text="then unsharp mask", value=False)
+        self.antialias = CheckBox(text="then MSAA anti-alias", value=False)
+        self.zarr_out = FileEdit(label="zarr output", mode="w", filter="*.zarr", value="")
+        self.zarr_out.tooltip = (
+            "Optional: write the result into this zarr store chunk by chunk and open it lazily (stacks larger "
+            "than memory; Cancel keeps finished chunks and Run resumes). Empty = in memory."
+        )
+        return [
+            self.weights, self.weights_file, self.scale_box, self.tile, self.device, self.precision,
+            self.sharpen, self.antialias, self.zarr_out,
+        ]  # fmt: skip
+
+    def zarr_target(self):
+        text = str(self.zarr_out.value or "").strip()
+        if text in ("", "."):
+            return None
+        if self.sharpen.value or self.antialias.value:
+            raise ValueError("zarr output runs the upscale alone; untick the post filters")
+        return text
+
+    def weights_name(self) -> str:
+        return str(self.weights_file.value) if self.weights.value == "file…" else self.weights.value
+
+    def factor(self) -> int:
+        return int(self.scale_box.value)
+
+    def output_name(self, layer) -> str:
+        return f"{layer.name} (TinyESPCN ×{self.factor()})"
+
+    def make_processor(self, clamp: bool = True):
+        from ...engine.job import PostProcess, load_models, upscale_bchw_tensor
+
+        weights = self.weights_name()
+        models = load_models(weights, self.factor(), self.device.value, self.precision.value)
+        from ...core.tiling import check_tile
+
+        for m in models:
+            check_tile(int(self.tile.value), m, "tile")
+        post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
+        tile = int(self.tile.value)
+        return _plane_runner(
+            lambda t, on_tile, stop: upscale_bchw_tensor(
+                t, models, tile=tile, post=post, on_tile=on_tile, should_stop=stop, clamp=clamp
+            )
+        )
+
+
+class UnsharpWidget(_Base):
+    title = "Unsharp mask"
+    suffix = "unsharp"
+
+    def parameter_widgets(self) -> list:
+        self.radius = FloatSpinBox(label="radius", value=1.2, min=0, max=50, step=0.1)
+        self.percent = SpinBox(label="percent", value=100, min=0, max=500)
+        self.threshold = SpinBox(label="threshold", value=1, min=0, max=255)
+        return [self.radius, self.percent, self.threshold]
+
+    def make_processor(self, clamp: bool = True):
+        from ...engine.job import PostProcess
+
+        post = PostProcess(
+            sharpen=True, radius=self.radius.value, percent=self.percent.value, threshold=self.threshold.value
+        )
+        return _filter_runner(post)
+
+
+class AntialiasWidget(_Base):
+    title = "MSAA anti-alias"
+    suffix = "AA"
+
+    def parameter_widgets(self) -> list:
+        self.supersample = SpinBox(label="supersample", value=2, min=1, max=4)
+        self.blur = FloatSpinBox(label="blur radius", value=0.5, min=0, max=5, step=0.05)
+        return [self.supersample, self.blur]
+
+    def make_processor(self, clamp: bool = True):
+        from ...engine.job import PostProcess
+
+        return _filter_runner(
+            PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value)
+        )
+
+
+def _plane_runner(fn):
+    def run(plane: np.ndarray, on_tile, should_stop):
+        from ...core.pixels import bchw_to_numpy, numpy_to_bchw
+
+        t, layout = numpy_to_bchw(plane)
+        return bchw_to_numpy(fn(t, on_tile, should_stop), layout, plane.dtype)
+
+    return run
+
+
+def _filter_runner(post):
+    def run(plane: np.ndarray, on_tile, should_stop):
+        from ...core.tiling import UpscaleCancelled
+        from ...engine.job import filter_array
+
+        if should_stop():
+            raise UpscaleCancelled("cancelled")
+        out = filter_array(plane, post)
+        on_tile(1, 1)
+        return out
+
+    return run
