@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", type=int, default=None, help="scale when WEIGHTS is a bare tier name (default: the file's own)"
     )
     onx.set_defaults(func=cmd_export_onnx)
-    inst = sub.add_parser("install-comfyui", help="link this pack and its weights into a ComfyUI folder")
+    inst = sub.add_parser("install-comfyui", help="link this pack into a ComfyUI folder (its weights come along)")
     inst.add_argument("comfyui", help="path of the ComfyUI checkout (the folder holding custom_nodes/)")
     inst.add_argument("--copy", action="store_true", help="copy instead of symlinking (default: off, symlink)")
     inst.set_defaults(func=cmd_install_comfyui)
