@@ -106,3 +106,27 @@ def test_pyproject_has_what_the_comfy_registry_reads():
         assert comfy[key], key
     icon = comfy["Icon"].rsplit("/main/", 1)[-1]
     assert (REPO / icon).is_file(), "the Icon URL names a file of this repository"
+
+
+def test_install_comfyui_lists_each_bundled_file_once_in_the_core_loader(monkeypatch, tmp_path):
+    from tinyespcn_nodes.core.catalog import bundled
+    from tinyespcn_nodes.hosts.comfy.install import install
+
+    comfyui = tmp_path / "ComfyUI"
+    (comfyui / "custom_nodes").mkdir(parents=True)
+    (comfyui / "models" / "upscale_models").mkdir(parents=True)
+    install(comfyui)
+    fp = _fake_folder_paths(comfyui / "models" / "upscale_models")
+    monkeypatch.setitem(sys.modules, "folder_paths", fp)
+    module_path = str(comfyui / "custom_nodes" / "tinyespcn_nodes")
+    sys_name = module_path.replace(".", "_x_")
+    spec = importlib.util.spec_from_file_location(sys_name, os.path.join(module_path, "__init__.py"))
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, sys_name, module)
+    try:
+        spec.loader.exec_module(module)
+        listed = [n for n in fp.get_filename_list("upscale_models") if "/" not in n]
+        assert sorted(listed) == sorted(f"{name}.safetensors" for name in bundled())
+    finally:
+        for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
+            monkeypatch.delitem(sys.modules, name)

@@ -1,8 +1,7 @@
-"""`install-comfyui`: put this pack into ComfyUI's custom_nodes/ and its weights into models/upscale_models/."""
+"""`install-comfyui`: put this pack into ComfyUI's custom_nodes/ (its weights reach upscale_models from there)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from ...core.catalog import bundled
@@ -28,15 +27,7 @@ def install(comfyui: Path, link: bool = True) -> list[str]:
         target.mkdir()
         (target / "__init__.py").write_text(SHIM)
         done.append(f"wrote shim {target / '__init__.py'} (imports the installed package)")
-    models = comfyui / "models" / "upscale_models"
-    models.mkdir(parents=True, exist_ok=True)
-    for name, path in bundled().items():
-        dst = models / f"tinyespcn-{name}.safetensors"
-        if dst.exists() or dst.is_symlink():
-            continue
-        if link:
-            dst.symlink_to(path)
-        else:
-            shutil.copy2(path, dst)
-        done.append(f"{'linked' if link else 'copied'} {dst}")
+    # no weights are linked or copied into models/upscale_models: when ComfyUI loads the pack it adds the
+    # pack's own weights folder there (hosts/comfy/folders.py), and a second copy would list each file twice
+    done.append(f"{len(bundled())} bundled models: listed by ComfyUI's core loader from the pack's own folder")
     return done
