@@ -75,7 +75,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     scale = scale_for_factor(args.factor) if args.factor else args.scale
     plan = plan_outputs(files, args.output, args.factor or args.scale)
     precision = "auto" if args.half else args.precision
-    models = load_models(args.weights, scale, args.device, precision)  # a bad file fails once, here
+    models = load_models(args.weights, scale, args.device, precision, args.strength)  # a bad file fails once, here
     for m in models:
         check_tile(args.tile, m, "--tile")
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
@@ -133,8 +133,8 @@ def _upscale_zarr(args: argparse.Namespace) -> int:
 
     if len(args.inputs) != 1 or not args.output:
         raise ValueError("a zarr input is upscaled alone, into a new store: upscale IN.zarr -o OUT.zarr")
-    if args.factor or args.sharpen or args.antialias:
-        raise ValueError("zarr inputs take --scale only (no --factor, --sharpen or --antialias)")
+    if args.factor or args.sharpen or args.antialias or args.strength != 1.0:
+        raise ValueError("zarr inputs take --scale only (no --factor, --sharpen, --antialias or --strength)")
     try:
         report = upscale_zarr(
             args.inputs[0], args.output, args.scale, args.weights, level=args.level, scheduler=args.scheduler,
@@ -214,6 +214,16 @@ def tile_arg(text: str) -> int:
     return value
 
 
+def strength_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def factor_arg(text: str) -> float:
     try:
         value = float(text)
@@ -265,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
         "Lanczos resize inside the same tile loop (overrides --scale)",
     )
     up.add_argument("--weights", help="bundled name (general, portrait, general-x2 …) or a .safetensors path")
+    up.add_argument(
+        "--strength",
+        type=strength_arg,
+        default=1.0,
+        help="photo models (photo-x2, photo-x4): restoration strength 0-1, 0 = the clean model, 1 = full "
+        "JPEG/noise/blur removal (default: 1)",
+    )
     up.add_argument("--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1)")
     up.add_argument("--antialias", action="store_true", help="MSAA-style anti-alias (Lanczos ×2, blur 0.5, back)")
     up.add_argument(
