@@ -99,7 +99,9 @@ def test_comfy_loader_takes_a_strength(photo_pair, monkeypatch):
 
     optional = TinyESPCNModelLoader.INPUT_TYPES()["optional"]["strength"]
     assert optional[0] == "FLOAT" and optional[1]["min"] == 0.0 and optional[1]["max"] == 1.0
-    monkeypatch.setattr("tinyespcn_nodes.hosts.comfy_nodes._resolve_choice", lambda name: photo_pair[name == "photo-x2"])
+    monkeypatch.setattr(
+        "tinyespcn_nodes.hosts.comfy_nodes._resolve_choice", lambda name: photo_pair[name == "photo-x2"]
+    )
     handle = TinyESPCNModelLoader().load("photo-x2", "cpu", "fp32", 0.4)[0]
     assert handle.strength == 0.4
     with pytest.raises(ValueError, match="photo models"):
