@@ -106,3 +106,32 @@ def test_comfy_loader_takes_a_strength(photo_pair, monkeypatch):
     assert handle.strength == 0.4
     with pytest.raises(ValueError, match="photo models"):
         TinyESPCNModelLoader().load("general-x2", "cpu", "fp32", 0.4)
+
+
+def test_photo_table_is_generated_into_the_card_and_readme_blocks(photo_pair, tmp_path):
+    from trainer.photo_bench import BEGIN, END, photo_table, put_block
+
+    val = tmp_path / "val"
+    val.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(2):
+        Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(val / f"p{i}.png")
+    table = photo_table(val, None, torch.device("cpu"), None, log=lambda *a: None)
+    assert "| photo-x2 @ 0 (= general-x2) |" in table and "| photo-x2 @ 0.5 |" in table
+    assert "heavy JPEG" in table and "| bicubic |" in table
+    card, readme = tmp_path / "card.md", tmp_path / "README.md"
+    card.write_text("# card\n")
+    readme.write_text(f"intro\n{BEGIN}\nold\n{END}\nrest\n")
+    put_block(card, table, heading="## Real photos")
+    put_block(readme, table)
+    put_block(card, table, heading="## Real photos")  # a second run replaces, never appends twice
+    assert card.read_text().count(BEGIN) == 1 and "## Real photos" in card.read_text()
+    assert "old" not in readme.read_text() and readme.read_text().endswith("rest\n")
+    with pytest.raises(ValueError, match="photo-bench"):
+        put_block(_plain(tmp_path), table)
+
+
+def _plain(tmp_path):
+    path = tmp_path / "plain.md"
+    path.write_text("no markers\n")
+    return path
