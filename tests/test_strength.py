@@ -135,3 +135,20 @@ def _plain(tmp_path):
     path = tmp_path / "plain.md"
     path.write_text("no markers\n")
     return path
+
+
+def test_jpeg_and_webp_inputs_default_to_the_photo_model(photo_pair, tmp_path, capsys):
+    from tinyespcn_nodes.core.strength import default_for_files
+    from tinyespcn_nodes.tools.cli import main
+
+    jpgs = [tmp_path / "a.jpg", tmp_path / "b.WEBP"]
+    assert default_for_files(None, jpgs, 2) == "photo-x2"
+    assert default_for_files("general", jpgs, 2) == "general"  # an explicit choice is kept
+    assert default_for_files(None, [*jpgs, tmp_path / "c.png"], 2) is None
+    assert default_for_files(None, jpgs, 3) is None  # no photo-x3
+    src = tmp_path / "in.jpg"
+    Image.fromarray((np.random.default_rng(0).random((20, 24, 3)) * 255).astype(np.uint8)).save(src, quality=40)
+    assert main(["upscale", str(src), "-o", str(tmp_path / "o.png")]) == 0
+    assert "using photo-x2" in capsys.readouterr().err
+    assert main(["upscale", str(src), "-o", str(tmp_path / "p.png"), "--weights", "photo-x2"]) == 0
+    assert np.array_equal(np.array(Image.open(tmp_path / "o.png")), np.array(Image.open(tmp_path / "p.png")))

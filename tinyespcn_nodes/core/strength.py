@@ -58,3 +58,17 @@ def load_with_strength(
     if expected_scale is not None and expected_scale != info.config.scale:
         model = model.at_scale(expected_scale)
     return model.eval().requires_grad_(False), info
+
+
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")
+
+
+def default_for_files(weights: str | None, files: list[Path], scale: int) -> str | None:
+    """The weights to use when none were asked for: `photo-xN` when every input is a JPEG/WEBP file and that
+    file is bundled (the clean models sharpen compression blocks: model card, real-photo table), else as given."""
+    from .catalog import bundled
+
+    name = f"photo-x{scale}"
+    if weights or not files or name not in bundled():
+        return weights
+    return name if all(Path(f).suffix.lower() in LOSSY_SUFFIXES for f in files) else weights

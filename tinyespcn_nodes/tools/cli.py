@@ -64,6 +64,7 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
         return 0
     from ..core.pipeline import PostProcess, load_models, scale_for_factor, upscale_array
+    from ..core.strength import default_for_files
     from ..core.tiling import check_tile
     from .batch import run_bands, run_batch
     from .big_tiff import streamable, upscale_tiff
@@ -75,7 +76,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     scale = scale_for_factor(args.factor) if args.factor else args.scale
     plan = plan_outputs(files, args.output, args.factor or args.scale)
     precision = "auto" if args.half else args.precision
-    models = load_models(args.weights, scale, args.device, precision, args.strength)  # a bad file fails once, here
+    weights = default_for_files(args.weights, files, scale)
+    if weights != args.weights:
+        print(f"JPEG/WEBP input: using {weights} (--weights general keeps the clean model)", file=sys.stderr)
+    models = load_models(weights, scale, args.device, precision, args.strength)  # a bad file fails once, here
     for m in models:
         check_tile(args.tile, m, "--tile")
     post = PostProcess(sharpen=args.sharpen, antialias=args.antialias)
@@ -106,8 +110,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster_batch import FileJob, run_on_scheduler
 
+        if args.strength != 1.0:
+            raise ValueError("--strength runs with the default --scheduler threads only")
         job = FileJob(
-            args.weights, scale, args.device, precision, args.tile, args.factor, args.intensity, args.sharpen,
+            weights, scale, args.device, precision, args.tile, args.factor, args.intensity, args.sharpen,
             args.antialias, args.png_level,
         )  # fmt: skip
         report = run_on_scheduler(todo, job, args.scheduler)
