@@ -207,6 +207,13 @@ def _photo_bench(args: argparse.Namespace, device) -> int:
     table = photo_table(Path(args.photo_val), lpips, device, opencv_dir)
     print(table)
     if args.card:
+        if args.photo_only:
+            from tinyespcn_nodes.core.catalog import bundled
+
+            from .photo_bench import refresh_card_files
+
+            shipped = [p for p in bundled().values() if p.parent.resolve() == (REPO / "weights").resolve()]
+            refresh_card_files(Path(args.card), shipped, sorted(DEFAULT_BASELINES.glob("*.safetensors")))
         put_block(Path(args.card), table, heading="## Real-photo degradations (held-out photos)")
         print(f"updated model card: {args.card}")
     if args.readme:

@@ -120,3 +120,18 @@ def put_block(path: Path, markdown: str, heading: str | None = None) -> None:
     else:
         raise ValueError(f"{path}: add {BEGIN} and {END} where the real-photo table goes")
     write_text_atomic(path, text)
+
+
+def refresh_card_files(card: Path, files: list[Path], baselines: list[Path]) -> None:
+    """Re-render the card's file tables from the files' metadata, keeping its clean benchmark (from the last
+    full `trainer bench`) and crops as they are: `--photo-only` then still lists newly shipped files."""
+    from .checkpoint import write_text_atomic
+    from .model_card import render
+
+    text = card.read_text()
+    machine = re.search(r"Hardware: (.*?)\. Times are", text)
+    bench = re.search(r"## Benchmark\n\n(.*?)\n\n!\[", text, flags=re.S)
+    if not (machine and bench):
+        raise ValueError(f"{card}: no benchmark section to keep; run the full `python -m trainer bench --card`")
+    crops = re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, flags=re.M)
+    write_text_atomic(card, render(files, bench.group(1), crops, machine.group(1), baselines))
