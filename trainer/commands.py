@@ -8,6 +8,7 @@ import platform
 from pathlib import Path
 
 from .bench_sets import SET_NAMES
+from .photo_bench import DEFAULT_PHOTO_VAL
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -49,6 +50,16 @@ def add_parsers(sub) -> None:
     )
     be.add_argument("--card", default=None, help="also render the model card here (e.g. weights/MODEL_CARD.md)")
     be.add_argument("--readme", default=None, help="also replace the benchmark block of this README")
+    be.add_argument(
+        "--photo-val",
+        default=str(DEFAULT_PHOTO_VAL),
+        help="held-out photos for the real-photo table (trainer photo-split; default: %(default)s)",
+    )
+    be.add_argument(
+        "--photo-only",
+        action="store_true",
+        help="run only the real-photo table (and put only its block into --card / --readme)",
+    )
     _add_common(be)
     from .photo_split import add_parser as add_photo_split
     from .preview import add_parser as add_preview
@@ -121,6 +132,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     from .quality_bench import bicubic_row, chained_row, model_rows, opencv_rows, run_scale
 
     device = pick_device(args.device)
+    if args.command == "bench" and args.photo_only:
+        return _photo_bench(args, device)
     if args.command == "eval":
         weights = [resolve_weights(w) for w in args.weights]
         baselines, opencv_dir, crops = [], None, {}
@@ -180,4 +193,30 @@ def _benchmark(args: argparse.Namespace) -> int:
         if args.readme:
             update_readme(Path(args.readme), table)
             print(f"updated {args.readme}")
+        if Path(args.photo_val).expanduser().is_dir():
+            _photo_bench(args, device)
+    return 0
+
+
+def _photo_bench(args: argparse.Namespace, device) -> int:
+    from .lpips import shared_lpips
+    from .photo_bench import photo_table, put_block
+
+    lpips = None if args.no_lpips else shared_lpips()
+    opencv_dir = Path(args.opencv) if args.opencv else None
+    table = photo_table(Path(args.photo_val), lpips, device, opencv_dir)
+    print(table)
+    if args.card:
+        if args.photo_only:
+            from tinyespcn_nodes.core.catalog import bundled
+
+            from .photo_bench import refresh_card_files
+
+            shipped = [p for p in bundled().values() if p.parent.resolve() == (REPO / "weights").resolve()]
+            refresh_card_files(Path(args.card), shipped, sorted(DEFAULT_BASELINES.glob("*.safetensors")))
+        put_block(Path(args.card), table, heading="## Real-photo degradations (held-out photos)")
+        print(f"updated model card: {args.card}")
+    if args.readme:
+        put_block(Path(args.readme), table)
+        print(f"updated {args.readme}")
     return 0

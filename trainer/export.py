@@ -99,6 +99,8 @@ def validation_metrics(model: torch.nn.Module, cfg: TrainConfig) -> dict:
             for r in face_split(Path(root).expanduser(), cfg.split, cfg.subset, cfg.holdout, cfg.seed)[1]
         ]
     val_sets = cfg.val_sets or ([] if held else default_val_sets())  # a run without validation: Set5
+    if not held:  # Set5 too, so every general-purpose file states (and tests reproduce) one standard figure
+        val_sets = [*val_sets, *(s for s in default_val_sets() if s not in val_sets)]
     sets = validation_sets(cfg.scale, held, cfg.face_size, val_sets, cfg.val_limit, skip_missing=True)
     return {
         f"{name}_x{cfg.scale}_psnr_y": round(score(model, pairs, cfg.scale, with_ssim=False)["psnr"], 3)

@@ -8,7 +8,8 @@ seed and step) and then applied to the HR patch:
   among isotropic / anisotropic Gaussian, generalised Gaussian, plateau and sinc (ringing), a random resize
   (up, down or kept, with area / bilinear / bicubic), noise (Gaussian colour or grey, or Poisson at a sampled
   gain) and a JPEG pass at a random quality;
-* then the final resize to the LR size, an optional sinc filter, LR-domain noise (what a sensor adds) and
+* then the final resize to the LR size (MATLAB bicubic half of the time, as most files are made, else area /
+  bilinear / bicubic), an optional sinc filter, LR-domain noise (what a sensor adds) and
   the final JPEG at the LR size, whose block grid is therefore aligned with the LR pixels as in a real file.
 
 JPEG is Pillow's encoder (real bytes, real quantisation tables), not a re-implementation.
@@ -28,6 +29,7 @@ from tinyespcn_nodes.core.resize import matlab_imresize
 
 KERNELS = ("iso", "aniso", "generalized", "plateau", "sinc")
 RESIZE_MODES = ("area", "bilinear", "bicubic")
+FINAL_MODES = ("matlab", *RESIZE_MODES)  # the final downscale: mostly the MATLAB bicubic files are made with
 Range = tuple[float, float]
 
 
@@ -124,24 +126,25 @@ def add_noise(x: torch.Tensor, kind: str, level: float, grey: bool, g: torch.Gen
 class RealDegradation:
     """Every range of the `real` preset (recorded in the exported file's training metadata)."""
 
-    clean_share: float = 0.2  # plain bicubic pairs
-    second_round: float = 0.3  # probability of a second degradation round
+    clean_share: float = 0.15  # plain bicubic pairs
+    second_round: float = 0.1  # probability of a second degradation round
     kernel_probs: tuple[float, ...] = (0.45, 0.25, 0.12, 0.08, 0.10)  # KERNELS
-    blur_prob: tuple[float, float] = (0.7, 0.4)  # round 1, round 2
-    blur_sigma: tuple[Range, Range] = ((0.2, 2.0), (0.2, 1.2))  # in pixels of the round's input (×scale/2)
+    blur_prob: tuple[float, float] = (0.5, 0.3)  # round 1, round 2
+    blur_sigma: tuple[Range, Range] = ((0.2, 1.5), (0.2, 1.0))  # in pixels of the round's input (×scale/2)
     kernel_size: tuple[int, int] = (7, 21)  # odd sizes
     beta_generalized: Range = (0.5, 4.0)
     beta_plateau: Range = (1.0, 2.0)
-    resize_probs: tuple[float, float, float] = (0.2, 0.5, 0.3)  # up, down, keep
-    resize_range: tuple[Range, Range] = ((0.5, 1.5), (0.7, 1.2))
-    noise_prob: tuple[float, float, float] = (0.3, 0.3, 0.4)  # round 1, round 2, final (LR)
-    gaussian_sigma: Range = (1 / 255, 20 / 255)
-    poisson_gain: Range = (150.0, 3000.0)  # photons per unit intensity, log-uniform
-    poisson_share: float = 0.4
-    grey_noise: float = 0.4
-    jpeg_prob: tuple[float, float, float] = (0.3, 0.3, 0.85)  # round 1, round 2, final
-    jpeg_quality: Range = (15, 95)
-    final_sinc: float = 0.15
+    resize_probs: tuple[float, float, float] = (0.1, 0.3, 0.6)  # up, down, keep
+    resize_range: tuple[Range, Range] = ((0.7, 1.2), (0.8, 1.1))
+    noise_prob: tuple[float, float, float] = (0.1, 0.2, 0.4)  # round 1, round 2, final (LR)
+    gaussian_sigma: Range = (1 / 255, 15 / 255)
+    poisson_gain: Range = (200.0, 3000.0)  # photons per unit intensity, log-uniform
+    poisson_share: float = 0.3
+    grey_noise: float = 0.3
+    jpeg_prob: tuple[float, float, float] = (0.1, 0.2, 0.9)  # round 1, round 2, final
+    jpeg_quality: Range = (15, 90)
+    final_modes: tuple[float, ...] = (3, 1, 1, 1)  # FINAL_MODES: MATLAB bicubic, area, bilinear, bicubic
+    final_sinc: float = 0.1
     sinc_cutoff: Range = (math.pi / 3, math.pi)
 
     def __post_init__(self) -> None:
@@ -171,7 +174,7 @@ class RealDegradation:
                 ops.append(("noise", self._noise(u)))
             if u() < self.jpeg_prob[r]:
                 ops.append(("jpeg", {"quality": self._quality(u)}))
-        ops.append(("final", {"mode": RESIZE_MODES[_pick(u(), (1, 1, 2))]}))
+        ops.append(("final", {"mode": FINAL_MODES[_pick(u(), self.final_modes)]}))
         if u() < self.final_sinc:
             size = 2 * round(_lerp(self.kernel_size, u()) / 2 - 0.5) + 1
             ops.append(("blur", {"kind": "sinc", "size": size, "cutoff": _lerp(self.sinc_cutoff, u())}))
@@ -229,8 +232,11 @@ class RealDegradation:
                 x = add_noise(x, p["kind"], p["level"], p["grey"], g)
             elif name == "jpeg":
                 x = jpeg(x, p["quality"])
-            elif name == "final":
-                x = resize(x, out, p["mode"]) if x.shape[-2:] != out else x
+            elif name == "final" and x.shape[-2:] != out:
+                if p["mode"] == "matlab":
+                    x = matlab_imresize(x, size=out)
+                else:
+                    x = resize(x, out, p["mode"])
             x = x.clamp(0, 1)
         return (x * 255).round() / 255
 

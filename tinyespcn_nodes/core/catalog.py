@@ -16,6 +16,9 @@ SUFFIX = ".safetensors"
 # `general-xN` is the seed-faithful file until a balanced file beats it on Set5, Set14 and BSD100; then the
 # balanced file ships as `general-xN`, the seed file as `seed-xN`, and the old `balanced-xN` name follows it.
 ALIASES = {"seed": "general", "seed-portrait": "portrait"}
+# photo files and the clean file of the same architecture each was fine-tuned from: the restoration strength
+# (core/strength.py) mixes their weights, 0 = the clean file, 1 = the photo file
+PARTNERS = {"photo-x2": "general-x2", "photo-x4": "balanced-x4"}
 RENAMED = {"balanced-x2": "general-x2"}  # promoted at x2 (model card: beats seed-x2 on all three sets)
 # what each bundled family is, for the hosts' choice text (costs from `python -m tinyespcn_nodes info`)
 TIERS = {
@@ -26,6 +29,7 @@ TIERS = {
     "balanced-portrait": "faces, TinyESPCN-Rep, ≤100k MACs/px",
     "fast": "TinyESPCN-Rep, ≤25k MACs/px",
     "pyramid": "seed 004 pyramid, x2/x4/x8 from one file",
+    "photo": "JPEGs, noisy and soft photos (restoration strength 0-1), ≤100k MACs/px",
 }
 
 

@@ -24,9 +24,14 @@ def scale_for_factor(factor: float) -> int:
 
 
 def load_models(
-    weights: str | Path | None, scale: int, device="auto", precision: str | bool = DEFAULT_PRECISION
+    weights: str | Path | None,
+    scale: int,
+    device="auto",
+    precision: str | bool = DEFAULT_PRECISION,
+    strength: float = 1.0,
 ) -> list[nn.Module]:
-    """The chain of models that reaches `scale`: one model; at x8 an x8 file, or an x2 file three times."""
+    """The chain of models that reaches `scale`: one model; at x8 an x8 file, or an x2 file three times.
+    `strength` (0-1) is the restoration strength of photo files (core/strength.py)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale}")
     if scale == 8:
@@ -37,12 +42,12 @@ def load_models(
             path = resolve_weights(name, 2)
         offered = offered_scales(path)
         if 8 in offered:
-            return [get_model(path, 8, device, precision)]
+            return [get_model(path, 8, device, precision, strength)]
         if 2 not in offered:
             shown = "/".join(f"x{s}" for s in offered) or "no scale"
             raise WeightsError(path, f"x8 needs an x8 file or an x2 file (run three times); this one is {shown}")
-        return [get_model(path, 2, device, precision)] * 3
-    return [get_model(weights, scale, device, precision)]
+        return [get_model(path, 2, device, precision, strength)] * 3
+    return [get_model(weights, scale, device, precision, strength)]
 
 
 def _weights_file(weights: str | None) -> Path | None:
@@ -62,12 +67,12 @@ def plan_chain(options: UpscaleOptions) -> list[nn.Module]:
     path = _weights_file(options.weights)
     dev, prec = options.device, options.precision
     if path is None or options.factor is None:
-        return load_models(options.weights, target, dev, prec)
+        return load_models(options.weights, target, dev, prec, options.strength)
     offered = offered_scales(path)
     if target in offered or (target == 8 and 2 in offered):
-        return load_models(path, target, dev, prec)
+        return load_models(path, target, dev, prec, options.strength)
     above = [s for s in offered if s >= options.factor]
-    net = get_model(path, min(above) if above else None, dev, prec)
+    net = get_model(path, min(above) if above else None, dev, prec, options.strength)
     passes = max(1, math.ceil(math.log(options.factor) / math.log(net.scale) - 1e-9))
     return [net] * passes
 

@@ -11,6 +11,7 @@ from torch import nn
 
 from ..core.catalog import resolve_weights
 from ..core.defaults import DEFAULT_PRECISION, DEVICE_CHOICES, PRECISIONS
+from ..core.strength import load_with_strength
 from ..core.tiling import attach_fp32_twin
 from ..core.weights import load_model
 
@@ -73,17 +74,19 @@ def get_model(
     scale: int | None = None,
     device: str | torch.device | None = "auto",
     precision: str | bool = "fp32",
+    strength: float = 1.0,
 ) -> nn.Module:
-    """Load (once) and return an eval-mode model on `device` in `precision`; same key, same shared model."""
+    """Load (once) and return an eval-mode model on `device` in `precision`; same key, same shared model.
+    `strength` below 1 mixes a photo file with its clean partner (core/strength.py)."""
     path = resolve_weights(weights, scale)
     dev = pick_device(device)
     dtype = pick_dtype(dev, precision)
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(dev), dtype, scale)
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, str(dev), dtype, scale, float(strength))
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            model, _ = load_model(path, scale)
+            model, _ = load_model(path, scale) if strength == 1.0 else load_with_strength(path, strength, scale)
             exact = model.to(device=dev)
             if dtype != torch.float32:
                 model = copy.deepcopy(exact).to(dtype=dtype)

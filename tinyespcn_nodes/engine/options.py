@@ -33,6 +33,7 @@ class UpscaleOptions:
     post: PostProcess = field(default_factory=PostProcess)
     statistics: str = "auto"
     levels: int | None | str = "auto"
+    strength: float = 1.0  # photo files: 0 = the clean partner, 1 = the photo model (core/strength.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.weights, os.PathLike):
@@ -47,6 +48,8 @@ class UpscaleOptions:
             raise ValueError(f"statistics must be one of {', '.join(STATISTICS)}, got {self.statistics!r}")
         if isinstance(self.intensity, str) and self.intensity not in MODES:
             raise ValueError(f"intensity must be one of {', '.join(MODES)} or a Window, got {self.intensity!r}")
+        if not 0 <= self.strength <= 1:
+            raise ValueError(f"strength must be between 0 and 1, got {self.strength}")
         if self.context < 0:
             raise ValueError(f"context must be 0 or more, got {self.context}")
 

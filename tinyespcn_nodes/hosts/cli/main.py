@@ -106,6 +106,13 @@ def cmd_upscale(args: argparse.Namespace) -> int:
         from PIL import Image
 
         Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)  # this process is ours
+    from ...core.strength import default_for_files
+    from ...engine.chain import scale_for_factor
+
+    weights = default_for_files(args.weights, files, scale_for_factor(args.factor) if args.factor else args.scale)
+    if weights != args.weights:
+        print(f"JPEG/WEBP input: using {weights} (--weights general keeps the clean model)", file=sys.stderr)
+        args.weights = weights
     options = upscale_options(args, UpscaleOptions, PostProcess(sharpen=args.sharpen, antialias=args.antialias))
     job = prepare(options, "--tile")  # a bad file or tile fails once, here
     models, scale = job.models, options.target_scale
@@ -199,6 +206,7 @@ def upscale_options(args: argparse.Namespace, options_cls, post):
     return options_cls(
         weights=args.weights, scale=args.scale, factor=args.factor or None, tile=args.tile, device=args.device,
         precision="auto" if args.half else args.precision, intensity=args.intensity, post=post,
+        strength=getattr(args, "strength", 1.0),
     )  # fmt: skip
 
 
@@ -227,8 +235,8 @@ def _upscale_zarr(args: argparse.Namespace) -> int:
 
     if len(args.inputs) != 1 or not args.output:
         raise ValueError("a zarr input is upscaled alone, into a new store: upscale IN.zarr -o OUT.zarr")
-    if args.factor or args.sharpen or args.antialias:
-        raise ValueError("zarr inputs take --scale only (no --factor, --sharpen or --antialias)")
+    if args.factor or args.sharpen or args.antialias or args.strength != 1.0:
+        raise ValueError("zarr inputs take --scale only (no --factor, --sharpen, --antialias or --strength)")
     try:
         report = upscale_zarr(
             args.inputs[0], args.output, args.scale, args.weights, level=args.level, scheduler=args.scheduler,
@@ -334,6 +342,16 @@ def tile_arg(text: str) -> int:
     return value
 
 
+def strength_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def factor_arg(text: str) -> float:
     try:
         value = float(text)
@@ -410,6 +428,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="bundled name (general-x4, fast-x2, pyramid-x8 …; a family such as fast takes --scale) or a "
         ".safetensors path; `python -m tinyespcn_nodes models` lists them (default: general-xS for the scale)",
     )
+    up.add_argument(
+        "--strength", type=strength_arg, default=1.0,
+        help="photo models (photo-x2, photo-x4): restoration strength 0-1, 0 = the clean model, 1 = full "
+        "JPEG/noise/blur removal (default: 1)",
+    )  # fmt: skip
     up.add_argument(
         "--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1) (default: off)"
     )

@@ -18,6 +18,7 @@ class ModelHandle:
     scale: int
     device: str  # "auto" = ComfyUI's torch device
     precision: str  # auto | fp32 | bf16 | fp16 (core.devices.PRECISIONS)
+    strength: float = 1.0  # photo files: restoration strength 0-1 (core/strength.py)
 
 
 INSTALL_PREFIX = "tinyespcn-"  # what `install-comfyui` puts before the bundled names in upscale_models
@@ -129,6 +130,8 @@ class TinyESPCNModelLoader:
             "weights": (_weight_choices(), {"default": _default_choice(), "tooltip": _weights_tooltip()}),
             "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
             "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
+        }, "optional": {
+            "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "photo-x2 / photo-x4 only: restoration strength, 0 = the clean model (general-x2 / balanced-x4), 1 = full JPEG/noise/blur removal; the weights are mixed, the cost stays the same."}),
         }}  # fmt: skip
 
     @classmethod
@@ -147,7 +150,7 @@ class TinyESPCNModelLoader:
     CATEGORY = UPSCALING
     DESCRIPTION = "Load TinyESPCN weights (bundled or from models/upscale_models)."
 
-    def load(self, weights: str, device: str = "auto", precision: str = "auto"):
+    def load(self, weights: str, device: str = "auto", precision: str = "auto", strength: float = 1.0):
         from ...core.weights import read_weights
         from ...engine.models import PRECISIONS
 
@@ -157,7 +160,13 @@ class TinyESPCNModelLoader:
         info, _ = read_weights(path)  # validate now so a bad file fails at the loader node
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-        return (ModelHandle(str(path), info.scale, device, precision),)
+        if strength != 1.0:
+            from ...core.strength import check_strength, clean_partner
+
+            if clean_partner(path) is None:
+                raise ValueError(f"{weights}: strength below 1 applies to the photo models (photo-x2, photo-x4) only")
+            check_strength(strength)
+        return (ModelHandle(str(path), info.scale, device, precision, float(strength)),)
 
 
 class TinyESPCNUpscale:
@@ -193,7 +202,7 @@ class TinyESPCNUpscale:
             raise ValueError(f"scale_by must be 0 (the model's scale) or above 1, got {scale_by}")
         options = _options(
             weights=model.path, scale=model.scale, factor=scale_by or None, tile=tile_size, context=overlap,
-            device=str(device), precision=model.precision, levels=255,
+            device=str(device), precision=model.precision, levels=255, strength=model.strength,
         )  # fmt: skip
         try:
             return (_run_pipeline(image, prepare(options, "tile_size"), device),)

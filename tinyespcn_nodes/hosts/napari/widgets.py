@@ -12,7 +12,17 @@ import threading
 import weakref
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSpinBox, Label, ProgressBar, PushButton, SpinBox
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FloatSlider,
+    FloatSpinBox,
+    Label,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
 
 from ...core.defaults import DEFAULT_TILE
 from ...core.intensity import from_model, to_model
@@ -320,6 +330,10 @@ class UpscaleWidget(_Base):
 
         self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
         self.weights.changed.connect(lambda v: setattr(self.weights_file, "visible", v == "file…"))
+        self.strength = FloatSlider(label="strength", value=1.0, min=0.0, max=1.0, step=0.05)
+        self.strength.tooltip = "photo models: restoration strength, 0 = the clean model, 1 = full JPEG/noise removal"
+        self.strength.visible = default == "photo"
+        self.weights.changed.connect(lambda v: setattr(self.strength, "visible", v == "photo"))
         self.scale_box = ComboBox(label="scale", choices=[2, 3, 4, 8], value=2)
         self.tile = SpinBox(label="tile", value=DEFAULT_TILE, min=-1, max=4096, step=32)
         self.tile.tooltip = "LR tile side; auto (-1) = the largest that fits the memory budget, 0 = whole image"
@@ -335,7 +349,7 @@ class UpscaleWidget(_Base):
             "than memory; Cancel keeps finished chunks and Run resumes). Empty = in memory."
         )
         return [
-            self.weights, self.weights_file, self.scale_box, self.tile, self.device, self.precision,
+            self.weights, self.weights_file, self.strength, self.scale_box, self.tile, self.device, self.precision,
             self.sharpen, self.antialias, self.zarr_out,
         ]  # fmt: skip
 
@@ -362,10 +376,11 @@ class UpscaleWidget(_Base):
         from ...engine.job import prepare
         from ...engine.options import UpscaleOptions
 
+        strength = float(self.strength.value) if self.weights.value == "photo" else 1.0
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
         options = UpscaleOptions(
             weights=self.weights_name(), scale=self.factor(), tile=int(self.tile.value), device=self.device.value,
-            precision=self.precision.value, intensity=window, post=post,
+            precision=self.precision.value, intensity=window, post=post, strength=strength,
         )  # fmt: skip
         return prepare(options).run_array
 

@@ -1,0 +1,137 @@
+"""The real-photo table of `trainer bench`: degraded held-out photos × upscalers, Y-PSNR / SSIM / LPIPS.
+
+Inputs: the validation half of `trainer photo-split` (photos no model trained on; never a benchmark set),
+each degraded as `photo_cases.CASES` says. Rows per scale with a photo file: MATLAB bicubic, the default
+clean file (`general-xN`), the photo file at restoration strength 0 (its clean partner), 0.5 and 1, and
+OpenCV's ESPCN when `cv2.dnn_superres` and its .pb are there. The block goes into the model card and the
+README between `<!-- photo-bench:begin -->` and `<!-- photo-bench:end -->`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+
+from .evaluate import load_pairs
+from .photo_cases import CASES, SPECS, degrade_pair
+from .quality_bench import Row, bicubic_row, opencv_rows, score_row
+
+DEFAULT_PHOTO_VAL = Path("~/.cache/tinyespcn/data/photos2k-val")
+BEGIN, END = "<!-- photo-bench:begin -->", "<!-- photo-bench:end -->"
+STRENGTHS = (0.0, 0.5, 1.0)
+
+
+def photo_rows(scale: int, device: torch.device, opencv_dir: Path | None) -> list[Row]:
+    from tinyespcn_nodes.core.catalog import PARTNERS, bundled, default_name
+    from tinyespcn_nodes.core.strength import load_with_strength
+    from tinyespcn_nodes.core.weights import load_model
+
+    from .quality_bench import _runner
+
+    table = bundled()
+    photo = f"photo-x{scale}"
+    rows = [bicubic_row(scale)]
+    general = default_name(scale)
+    if general in table and general != PARTNERS[photo]:
+        rows.append(Row(general, "clean", scale, _runner(load_model(table[general])[0], device)))
+    for s in STRENGTHS:
+        label = f"{photo} @ {s:g}" + (f" (= {PARTNERS[photo]})" if s == 0 else "")
+        rows.append(Row(label, "photo", scale, _runner(load_with_strength(table[photo], s)[0], device)))
+    if opencv_dir:
+        rows += [r for r in opencv_rows(opencv_dir, scale) if "ESPCN" in r.name]
+    return rows
+
+
+def photo_scales() -> list[int]:
+    from tinyespcn_nodes.core.catalog import PARTNERS, bundled
+
+    table = bundled()
+    return sorted(int(n.rsplit("-x", 1)[1]) for n in PARTNERS if n in table)
+
+
+def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | None, log=print) -> str:
+    """Markdown: one table per scale, rows × degradation cases, cells Y-PSNR (gain over bicubic) / SSIM / LPIPS."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"photo validation folder {folder} not found: run `python -m trainer photo-split "
+            "../shared/data/train/photos2k` (or give --photo-val)"
+        )
+    scales = photo_scales()
+    if not scales:
+        raise FileNotFoundError("no photo-xN weights are bundled: nothing to measure in the photo table")
+    case_text = "; ".join(f"{c}: " + (", ".join(_describe(SPECS[c])) or "MATLAB-bicubic LR") for c in CASES)
+    out = [
+        f"Held-out photos: {len(load_pairs(folder, 2))} centre crops of the photos2k validation split "
+        f"(`python -m trainer photo-split`; no model trained on them). Cases: {case_text}. "
+        "Cells: Y-PSNR dB (gain over bicubic) / SSIM / LPIPS (lower is better)"
+        + ("" if lpips is not None else "; LPIPS left out")
+        + ". Photo rows mix the photo file with its clean partner at the given restoration strength.",
+        "",
+    ]
+    for scale in scales:
+        pairs = load_pairs(folder, scale)
+        rows = photo_rows(scale, device, opencv_dir)
+        cells: dict[str, list[str]] = {r.name: [] for r in rows}
+        for case in CASES:
+            degraded = [degrade_pair(p, scale, case) for p in pairs]
+            base = None
+            for row in rows:
+                score, _ = score_row(row, degraded, lpips, set())
+                base = score.psnr if base is None else base
+                gain = "" if row.kind == "bicubic" else f" ({score.psnr - base:+.2f})"
+                lp = f" / {score.lpips:.3f}" if score.lpips is not None else ""
+                cells[row.name].append(f"{score.psnr:.2f}{gain} / {score.ssim:.4f}{lp}")
+            log(f"photo x{scale} {case}: {len(rows)} rows")
+        out += [
+            f"**x{scale}**",
+            "",
+            "| Upscaler | " + " | ".join(CASES) + " |",
+            "|---|" + "---:|" * len(CASES),
+            *[f"| {name} | " + " | ".join(v) + " |" for name, v in cells.items()],
+            "",
+        ]
+    return "\n".join(out).strip()
+
+
+def _describe(spec) -> list[str]:
+    parts = []
+    if spec.blur:
+        parts.append(f"Gaussian blur σ {spec.blur:g}·scale HR px before the downscale")
+    if spec.noise:
+        parts.append(f"Gaussian noise σ {spec.noise * 255:g}/255 on the LR")
+    if spec.quality:
+        parts.append(f"Pillow JPEG q{spec.quality}")
+    return parts
+
+
+def put_block(path: Path, markdown: str, heading: str | None = None) -> None:
+    """Replace the photo block of `path`; a file without one gets it appended under `heading` (if given)."""
+    from .checkpoint import write_text_atomic
+
+    text = path.read_text()
+    block = f"{BEGIN}\n{markdown.strip()}\n{END}"
+    if BEGIN in text and END in text:
+        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+    elif heading:
+        text = text.rstrip() + f"\n\n{heading}\n\n{block}\n"
+    else:
+        raise ValueError(f"{path}: add {BEGIN} and {END} where the real-photo table goes")
+    write_text_atomic(path, text)
+
+
+def refresh_card_files(card: Path, files: list[Path], baselines: list[Path]) -> None:
+    """Re-render the card's file tables from the files' metadata, keeping its clean benchmark (from the last
+    full `trainer bench`) and crops as they are: `--photo-only` then still lists newly shipped files."""
+    from .checkpoint import write_text_atomic
+    from .model_card import render
+
+    text = card.read_text()
+    machine = re.search(r"Hardware: (.*?)\. Times are", text)
+    bench = re.search(r"## Benchmark\n\n(.*?)\n\n!\[", text, flags=re.S)
+    if not (machine and bench):
+        raise ValueError(f"{card}: no benchmark section to keep; run the full `python -m trainer bench --card`")
+    crops = re.findall(r"^!\[[^\]]*\]\(([^)]+)\)$", text, flags=re.M)
+    write_text_atomic(card, render(files, bench.group(1), crops, machine.group(1), baselines))
