@@ -184,6 +184,10 @@ def _read_tiff(path: Path, max_pixels: int | None) -> tuple[np.ndarray, bytes | 
             if samples not in (1, 3, 4):
                 raise ImageFileError(path, f"{samples} samples per pixel (shape {shape}); expected gray, RGB or RGBA")
             arr = series.asarray()
+            if tuple(arr.shape) != shape or arr.size == 0 or arr.dtype != series.dtype:  # tifffile's fallback
+                raise ImageFileError(
+                    path, f"cannot read TIFF (truncated or corrupt: got {arr.shape}, expected {shape})"
+                )
             icc = tiff_icc(tif)
     except ImageFileError:
         raise
