@@ -23,6 +23,8 @@ CHOICES = {
     "device": ("auto", "cpu", "cuda", "mps"),
     "degradation": ("bicubic", "microscopy", "real"),
 }
+# finite ranges of the float options: an absurd value (--lr 1e38) is refused here, not found as a NaN later
+FLOAT_RANGES = {"lr": (1e-12, 10.0), "weight_decay": (0.0, 10.0), "grad_clip": (0.0, 1e6), "ema": (0.0, 0.999999)}
 COUNTER_MINIMUM = {"steps": 1, "batch": 1, "patch": 1, "ckpt_every": 1, "log_every": 1, "val_every": 0}
 HELP = {
     "arch": "network to train",
@@ -151,6 +153,12 @@ class TrainConfig:
             value = values.get(name)
             if value is not None and (not isinstance(value, int) or value < low):
                 raise ValueError(f"{source}: {name} must be an integer >= {low}, got {value!r}")
+        for name, (low, high) in FLOAT_RANGES.items():
+            value = values.get(name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high
+            ):
+                raise ValueError(f"{source}: {name} must be a number within {low:g}-{high:g}, got {value!r}")
         merged = {**asdict(self), **values}
         bad_q = [q for q in merged["hr_jpeg"] if not isinstance(q, int) or not 1 <= q <= 100]
         if bad_q:

@@ -25,6 +25,7 @@ from tinyespcn_nodes.engine.models import pick_device
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig
 from .degradations import Microscopy
+from .divergence import require_finite_loss, require_finite_weights
 from .evaluate import default_val_folder, score, validation_sets
 from .export import earlier_stages, training_metadata
 from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
@@ -202,6 +203,7 @@ class Trainer:
         self.log(f"resumed {path} at step {self.step}{best}")
 
     def checkpoint(self) -> None:
+        require_finite_weights(self.model, self.step, self.cfg.lr)  # never save what a diverged run made
         if self.rank == 0:
             save_checkpoint(self.run / "last.pt", self.state())
         if self.world > 1:
@@ -209,6 +211,7 @@ class Trainer:
 
     def export(self, path: Path, use_ema: bool = True, metrics: dict | None = None) -> Path:
         model = self.ema.model if (use_ema and self.ema) else self.model
+        require_finite_weights(model, self.step, self.cfg.lr)
         if self.init_chain is None:  # the init chain is fixed for a run: read its folders once
             self.init_chain = earlier_stages(self.cfg.init)
         training = training_metadata(self.cfg, self.step, self.run, use_ema, self.init_chain)
@@ -339,6 +342,7 @@ class Trainer:
                 done = self.step == cfg.steps
                 if self.step % cfg.log_every == 0 or done:
                     mean_loss = (running / n_running).item()  # the only host sync, once per log interval
+                    require_finite_loss(mean_loss, self.step, cfg.lr)
                     running.zero_()
                     n_running = 0
                     rate = (self.step - step_start) / (time.perf_counter() - t_start)

@@ -167,6 +167,21 @@ def _png_size(path: Path) -> tuple[int, int]:
 _TIFF_LAYOUTS = {"YX", "YXS", "SYX"}
 
 
+_MAX_PAGES = 1000
+
+
+def _page_count(tif) -> int:
+    """Pages of an open TiffFile, counted one by one up to _MAX_PAGES."""
+    n = 1
+    while n < _MAX_PAGES:
+        try:
+            tif.pages[n]
+        except Exception:  # IndexError at the end; tifffile's own errors for a damaged chain
+            break
+        n += 1
+    return n
+
+
 def _read_tiff(path: Path, max_pixels: int | None) -> tuple[np.ndarray, bytes | None]:
     """One gray or RGB(A) image; its size checked from the header first. Several pages or planes are refused
     with the real shape named."""
@@ -174,6 +189,8 @@ def _read_tiff(path: Path, max_pixels: int | None) -> tuple[np.ndarray, bytes | 
 
     try:
         with tifffile.TiffFile(path) as tif:
+            if _page_count(tif) >= _MAX_PAGES:  # a damaged IFD chain: never walk it all (tif.series would)
+                raise ImageFileError(path, f"holds {_MAX_PAGES} or more pages (a damaged or hostile page chain?)")
             series = tif.series[0]
             axes, shape = series.axes, tuple(series.shape)
             height, width = (shape[-3], shape[-2]) if axes.endswith("S") else (shape[-2], shape[-1])
@@ -184,6 +201,10 @@ def _read_tiff(path: Path, max_pixels: int | None) -> tuple[np.ndarray, bytes | 
             if samples not in (1, 3, 4):
                 raise ImageFileError(path, f"{samples} samples per pixel (shape {shape}); expected gray, RGB or RGBA")
             arr = series.asarray()
+            if tuple(arr.shape) != shape or arr.size == 0 or arr.dtype != series.dtype:  # tifffile's fallback
+                raise ImageFileError(
+                    path, f"cannot read TIFF (truncated or corrupt: got {arr.shape}, expected {shape})"
+                )
             icc = tiff_icc(tif)
     except ImageFileError:
         raise

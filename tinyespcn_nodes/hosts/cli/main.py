@@ -81,6 +81,16 @@ def plan_outputs(
 
 
 def cmd_upscale(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # our header check (--max-pixels) rules
+    try:
+        return _cmd_upscale(args)
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+
+
+def _cmd_upscale(args: argparse.Namespace) -> int:
     if not args.inputs:
         from .demo import run_demo
 
@@ -102,10 +112,6 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     if any(is_zarr(i) for i in args.inputs):
         return _upscale_zarr(args)
     files = _collect_inputs(args.inputs)
-    if args.max_pixels is not None:
-        from PIL import Image
-
-        Image.MAX_IMAGE_PIXELS = max(Image.MAX_IMAGE_PIXELS or 0, args.max_pixels)  # this process is ours
     from ...core.strength import default_for_files
     from ...engine.chain import scale_for_factor
 
