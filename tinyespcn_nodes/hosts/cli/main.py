@@ -9,7 +9,8 @@ from pathlib import Path
 from ...io.imagefiles import READ_SUFFIXES, WRITE_SUFFIXES, ImageFileError
 from ...io.video_codec import VIDEO_SUFFIXES, VIDEO_WRITE_SUFFIXES, VideoOptions, is_video, video_suffix
 from .allocator import retain_freed_memory
-from .output_format import DEFAULT_QUALITY, FORMATS, check_format_matches, output_suffix, quality_arg
+from .arg_types import factor_arg, quality_arg, strength_arg
+from .output_format import DEFAULT_QUALITY, FORMATS, check_format_matches, output_suffix
 
 DEFAULT_OUT = "tinyespcn_out"
 DEVICE_HELP = "auto (default: CUDA, else MPS, else CPU), cpu, cuda or mps"
@@ -345,26 +346,6 @@ def tile_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected auto, 0 or a positive integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected auto, 0 or a positive integer, got {text!r}")
-    return value
-
-
-def strength_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
-    return value
-
-
-def factor_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (1, 8], got {text!r}") from None
-    if not 1 < value <= 8:
-        raise argparse.ArgumentTypeError(f"expected a number in (1, 8], got {text!r}")
     return value
 
 

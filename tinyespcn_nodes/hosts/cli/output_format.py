@@ -23,15 +23,3 @@ def check_format_matches(target: Path, fmt: str) -> None:
     """An `-o FILE.EXT` and a `--format` that disagree are refused in one line (which one was meant?)."""
     if fmt != "keep" and target.suffix.lower() not in ACCEPTED[fmt]:
         raise ValueError(f"-o {target}: its suffix disagrees with --format {fmt}; change one of them")
-
-
-def quality_arg(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer 1-100, got {text!r}") from None
-    if not 1 <= value <= 100:
-        raise argparse.ArgumentTypeError(f"expected an integer 1-100, got {text!r}")
-    return value
