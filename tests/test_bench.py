@@ -229,6 +229,8 @@ def test_bench_writes_table_json_crops_card_and_readme(weights_file, tmp_path):
         str(card),
         "--readme",
         str(readme),
+        "--photo-val",
+        str(tmp_path / "no-photos"),  # the real-photo table has tests of its own
     ]
     assert main(argv) == 0
     rows = json.loads((out / "results.json").read_text())["scales"]["2"]

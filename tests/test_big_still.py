@@ -66,8 +66,9 @@ print(json.dumps({"code": code, "extra": high_water() - base}))
 
 
 def test_png_output_streams_without_holding_the_output(tmp_path, flat_weights):
-    """1536² → 3072² PNG: the peak over the loaded process is under the output's bytes + 48 MB (the
-    in-memory path measured 169 MB for this 28 MB output: the array, Pillow's copy and the encoder)."""
+    """1536² → 3072² PNG: the peak over the loaded process is under the output's bytes + 96 MB (the
+    in-memory path measured 169 MB for this 28 MB output: the array, Pillow's copy and the encoder). The
+    streamed path measured 37-63 MB over the output's bytes depending on what ran before in the suite."""
     src = tmp_path / "in.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (1536, 1536, 3), dtype=np.uint8)).save(src)
     res = subprocess.run([sys.executable, "-c", _CHILD, str(flat_weights), str(src), str(tmp_path / "o.png"), "1"],
@@ -75,5 +76,5 @@ def test_png_output_streams_without_holding_the_output(tmp_path, flat_weights):
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout.strip().splitlines()[-1])
     out_bytes = 3072 * 3072 * 3
-    assert data["code"] == 0 and data["extra"] <= out_bytes + 48 * 2**20, data
+    assert data["code"] == 0 and data["extra"] <= out_bytes + 96 * 2**20, data
     assert Image.open(tmp_path / "o.png").size == (3072, 3072)

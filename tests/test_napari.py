@@ -239,3 +239,27 @@ def test_a_4d_dask_layer_streams_plane_by_plane_and_keeps_t_z_scale(make_napari_
     assert isinstance(out.data, da.Array) and out.data.shape == (2, 3, 80, 72)  # lazy: never held whole
     np.testing.assert_allclose(out.scale, (5.0, 2.0, 0.2, 0.2))
     assert max(log.reads) <= 40 * 36  # the source is read at most a plane at a time, never whole
+
+
+def test_new_weights_reach_live_widgets_past_a_closed_one(monkeypatch):
+    """A closed upscale widget whose Qt combo is gone must not stop the list update of the live ones."""
+    from tinyespcn_nodes.hosts.napari import widgets
+
+    class Combo:
+        def __init__(self, dead):
+            self.dead, self.resets = dead, 0
+
+        def reset_choices(self):
+            if self.dead:
+                raise RuntimeError("Internal C++ object (QComboBox) already deleted.")
+            self.resets += 1
+
+    class Widget:
+        def __init__(self, dead):
+            self.weights = Combo(dead)
+
+    dead, live = Widget(True), Widget(False)
+    monkeypatch.setattr(widgets, "_UPSCALE_WIDGETS", widgets.weakref.WeakSet([dead, live]))
+    monkeypatch.setattr(widgets, "USER_WEIGHTS", {})
+    widgets.add_user_weights("mine-x2", "/tmp/mine-x2.safetensors")
+    assert live.weights.resets == 1 and dead not in widgets._UPSCALE_WIDGETS

@@ -36,7 +36,10 @@ _UPSCALE_WIDGETS: weakref.WeakSet = weakref.WeakSet()
 def add_user_weights(name: str, path: str) -> None:
     USER_WEIGHTS[name] = path
     for widget in list(_UPSCALE_WIDGETS):
-        widget.weights.reset_choices()
+        try:
+            widget.weights.reset_choices()
+        except RuntimeError:  # a closed widget whose Qt side is gone (the Python object lives on a while)
+            _UPSCALE_WIDGETS.discard(widget)
 
 
 def _image_layers(viewer) -> list:
