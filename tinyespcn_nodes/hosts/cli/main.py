@@ -152,8 +152,11 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     def upscale_big(src, target, on_band):
         if src in stills:  # PNG / JPEG / WEBP out, band by band
-            return upscale_still(src, target, job, Progress(on_band), png_level=args.png_level, quality=args.quality)
-        return upscale_tiff(src, target, job, Progress(on_band), overwrite=args.overwrite)
+            return upscale_still(
+                src, target, job, Progress(on_band), png_level=args.png_level, quality=args.quality,
+                max_pixels=args.max_pixels,
+            )  # fmt: skip
+        return upscale_tiff(src, target, job, Progress(on_band), overwrite=args.overwrite, max_pixels=args.max_pixels)
 
     videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
     todo = [p for p in todo if p not in videos]
