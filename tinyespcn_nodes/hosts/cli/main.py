@@ -160,6 +160,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
     todo = [p for p in todo if p not in videos]
+    from .frames_batch import run_frames, split_frames
+
+    multi, todo, frames, refused = split_frames(todo, args.max_pixels)  # animations, multi-page TIFFs: here too
+    failures += refused
     stills: set[Path] = set()
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster import FileJob, run_on_scheduler
@@ -189,6 +193,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             report.failed += banded.failed
             report.skipped += banded.skipped
             report.interrupted = banded.interrupted
+    if multi and not report.interrupted:
+        report.merge(
+            run_frames(multi, job.run_array, frames, overwrite=args.overwrite, quality=args.quality, model=label)
+        )
     if videos and not report.interrupted:
         from .video_batch import run_videos
 
