@@ -392,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     up.add_argument(
         "--max-pixels", type=int, default=None, metavar="N",
-        help="largest image decoded whole, in pixels (default 16384x16384 = 268435456; a header claiming more "
-        "is refused as a decompression bomb)",
+        help="largest image read, in pixels x frames, whole or in bands (default 16384x16384 = 268435456; a "
+        "header claiming more is refused as a decompression bomb)",
     )  # fmt: skip
     up.add_argument(
         "--png-level", type=int, choices=range(10), default=None, metavar="0-9",
