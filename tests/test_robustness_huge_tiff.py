@@ -34,11 +34,14 @@ def _no_decoding(*args, **kwargs):
     raise AssertionError("a block of a refused image was upscaled")
 
 
-def test_huge_tiff_on_the_banded_path_is_refused_and_the_batch_goes_on(tmp_path, flat_weights, monkeypatch, capsys):
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_huge_tiff_on_the_banded_path_is_refused_and_the_batch_goes_on(
+    tmp_path, flat_weights, monkeypatch, capsys, dtype
+):
     src = tmp_path / "in"
     src.mkdir()
-    # 200000² 8-bit gray, 40 GB claimed: the header and a sparse (unallocated) pixel area
-    tifffile.imwrite(src / "huge.tif", shape=(200000, 200000), dtype=np.uint8, photometric="minisblack")
+    # 200000² gray, 40 or 80 GB claimed: the header and a sparse (unallocated) pixel area
+    tifffile.imwrite(src / "huge.tif", shape=(200000, 200000), dtype=dtype, photometric="minisblack")
     Image.fromarray(np.zeros((9, 11, 3), np.uint8)).save(src / "good.png")
     assert big_tiff.streamable(src / "huge.tif", tmp_path / "o.tif", _job(flat_weights))  # it would stream
     run_array = UpscaleJob.run_array
@@ -155,3 +158,16 @@ def test_strided_samples_of_a_wide_tiff_read_one_row_at_a_time(tmp_path, monkeyp
         for key in (np.s_[::7, ::3], np.s_[3:40:5, 10:70:4, 1:]):
             spans.clear()
             assert np.array_equal(source[key], arr[key]) and set(spans) == {1}
+
+
+def test_max_pixels_raises_the_limit_on_the_banded_still_path(tmp_path, flat_weights, monkeypatch, capsys):
+    """A PNG whose output streams in bands honours --max-pixels too (it used to read with the default)."""
+    import tinyespcn_nodes.core.limits as limits
+    import tinyespcn_nodes.io.stills as big_still
+
+    monkeypatch.setattr(big_still, "STREAM_ABOVE_BYTES", 0)
+    monkeypatch.setattr(limits, "DEFAULT_MAX_PIXELS", 1000)
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "a.png")
+    args = ["upscale", str(tmp_path / "a.png"), "-o", str(tmp_path / "o.png"), "--weights", str(flat_weights)]
+    assert main(args) == 1 and "a.png: 40x40 pixels exceeds the limit of 1000 pixels" in capsys.readouterr().err
+    assert main([*args, "--max-pixels", "1600"]) == 0 and "in bands" in capsys.readouterr().out

@@ -96,3 +96,22 @@ def test_max_pixels_counts_every_frame(tmp_path, weights_file, capsys):
     assert _up(*args, "--max-pixels", "100", weights=weights_file) == 1
     assert "anim.gif: 8x6 pixels x 3 frames exceeds the limit of 100 pixels" in capsys.readouterr().err
     assert _up(*args, "--max-pixels", "144", weights=weights_file) == 0
+
+
+def test_transparent_gif_frames_keep_their_transparency(tmp_path, weights_file):
+    frames = []
+    for i in range(3):
+        rgba = np.zeros((6, 8, 4), np.uint8)
+        rgba[..., 0], rgba[..., 3], rgba[:, : 3 + i, 3] = 100 * i, 255, 0  # 18, 24, 30 clear pixels
+        frames.append(Image.fromarray(rgba))
+    frames[0].save(tmp_path / "t.gif", save_all=True, append_images=frames[1:], duration=100, loop=0, disposal=2)
+    assert _up(tmp_path / "t.gif", "-o", tmp_path / "o.gif", weights=weights_file) == 0
+    with Image.open(tmp_path / "o.gif") as im:
+        clear = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            alpha = np.array(im.convert("RGBA"))[..., 3]
+            clear.append(int((alpha == 0).sum()))
+            assert (alpha[:, 11:] == 255).all()  # the opaque side stays opaque
+    # each frame's own clear area, x4 at x2 (less a column at its edge): measured 60, 84, 108
+    assert clear[0] < clear[1] < clear[2] and all(abs(c - 4 * n) <= 12 for c, n in zip(clear, (18, 24, 30)))
