@@ -1,8 +1,10 @@
-"""Files of several frames or pages: animated GIF / PNG / WEBP and multi-page TIFF, read and written frame by frame.
+"""Files of several frames or pages: animated GIF / PNG / WEBP and multi-page TIFF, read frame by frame.
 
 Every frame is its own image (as if the file had been split first): a page is never merged into the channels
 of another. Animations keep each frame's duration and the loop count; a TIFF stays a TIFF of as many pages.
-The size check counts every frame (pixels x frames against `--max-pixels`) before any is decoded.
+The size check counts every frame (pixels x frames against `--max-pixels`) before any is decoded. A TIFF is
+written page by page as the pages come (one page in memory); an animation holds its output frames until
+Pillow's encoder has them all.
 """
 
 from __future__ import annotations
