@@ -1,6 +1,6 @@
 """Issue 33, data loss: no output is replaced without --overwrite (not even by a race), temp files of a
-killed run are never read as inputs and are cleaned, reruns skip finished files, multi-frame files are
-never silently cut to one frame, inputs are never modified."""
+killed run are never read as inputs and are cleaned, reruns skip finished files, inputs are never modified.
+Multi-frame files: test_robustness_multiframe.py; a real kill -9: test_robustness_kill.py."""
 
 import hashlib
 import os
@@ -116,37 +116,6 @@ def test_interrupted_write_leaves_no_temp_file(tmp_path):
             tmp.write_bytes(b"x" * 1000)
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
-
-
-def _gif(path, frames=3):
-    imgs = [Image.new("RGB", (8, 6), (i * 80, 255 - i * 80, 0)) for i in range(frames)]
-    imgs[0].save(path, save_all=True, append_images=imgs[1:], duration=[100, 200, 300], loop=0)
-
-
-def test_animated_gif_is_never_cut_to_one_frame(tmp_path, weights_file, capsys):
-    _gif(tmp_path / "anim.gif")
-    rc = _up(tmp_path / "anim.gif", "-o", tmp_path / "out", weights=weights_file)
-    out = tmp_path / "out" / "anim_x2.gif"
-    if out.exists():  # processed: every frame, durations and loop kept
-        with Image.open(out) as im:
-            assert im.n_frames == 3 and im.info.get("loop") == 0
-    else:
-        assert rc == 1 and "3 frames" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("shape,what", [((3, 9, 11, 3), "3 pages"), ((3, 9, 11), "3 pages"), ((5, 9, 11), "5")])
-def test_multi_page_tiffs_are_named_never_merged_or_a_traceback(tmp_path, weights_file, capsys, shape, what):
-    import tifffile
-
-    arr = (np.random.default_rng(0).random(shape) * 255).astype(np.uint8)
-    if len(shape) == 3 and what == "3 pages":
-        tifffile.imwrite(tmp_path / "s.tif", arr, photometric="minisblack", metadata=None)  # 3 gray pages
-    else:
-        tifffile.imwrite(tmp_path / "s.tif", arr, photometric="rgb" if shape[-1] == 3 else "minisblack")
-    rc = _up(tmp_path / "s.tif", "-o", tmp_path / "out", weights=weights_file)
-    err = capsys.readouterr().err
-    assert rc == 1 and f"s.tif: holds {what}" in err and "Traceback" not in err
-    assert not (tmp_path / "out" / "s_x2.tif").exists()
 
 
 def test_inputs_are_never_modified(tmp_path, weights_file):

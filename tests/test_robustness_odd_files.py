@@ -29,12 +29,15 @@ def test_float_tiff_with_one_inf_pixel_says_how_many_and_where(tmp_path, weights
 
 
 def test_five_plane_tiff_names_its_real_shape(tmp_path, weights_file, capsys):
+    """Five samples per pixel (five pages are five images: test_robustness_multiframe.py)."""
     import tifffile
 
-    tifffile.imwrite(tmp_path / "p.tif", np.zeros((5, 8, 8), np.uint16), photometric="minisblack")
+    tifffile.imwrite(
+        tmp_path / "p.tif", np.zeros((8, 8, 5), np.uint16), photometric="minisblack", planarconfig="contig"
+    )
     assert _up(tmp_path / "p.tif", "-o", tmp_path / "o", weights=weights_file) == 1
     err = capsys.readouterr().err
-    assert "p.tif: holds 5 pages (axes QYX, shape (5, 8, 8))" in err and "40 channels" not in err
+    assert "p.tif: 5 samples per pixel (shape (8, 8, 5))" in err and "40 channels" not in err
 
 
 @pytest.mark.parametrize("kind", ["loop", "broken"])

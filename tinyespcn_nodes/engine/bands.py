@@ -5,7 +5,9 @@ included), runs through the one pipeline, and is trimmed to its own rows, so the
 `upscale_array` of the whole image: tile-local models are exact with their context, and a model with an
 image statistic (the seed config's gate) gets it once, from the same sampled crops the in-memory path uses
 for images above its code-cache budget. Memory is one band's input and output plus one tile's working set,
-whatever the image height.
+whatever the image height. A band too wide for BAND_OUT_PIXELS is cut into column blocks the same way (each
+with its context columns), so memory stays bounded whatever the width too: `upscale_blocks` yields those
+blocks with their place in the output, `upscale_bands` joins each band's blocks into rows.
 
 A source is anything with `shape` (H, W) or (H, W, C), `dtype` and numpy-style slicing that returns arrays:
 a numpy array, a memmap, a zarr array or `io.tiff.TiffRows`.
@@ -13,6 +15,7 @@ a numpy array, a memmap, a zarr array or `io.tiff.TiffRows`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 
 BAND_OUT_PIXELS = 6 * 2**20
 MIN_BAND_ROWS = 16
+MIN_BLOCK_COLS = 64
 
 
 def band_rows(job: UpscaleJob, width: int) -> int:
@@ -39,6 +43,17 @@ def band_rows(job: UpscaleJob, width: int) -> int:
     (a tile is the band's height by the tile side); their extra context rows cost little (see the bench)."""
     by_tile = job.tiles[0] - 2 * job.context()
     return max(MIN_BAND_ROWS, min(by_tile, BAND_OUT_PIXELS // (width * job.scale * job.scale)))
+
+
+def block_shape(job: UpscaleJob, height: int, width: int) -> tuple[int, int]:
+    """(LR rows, LR columns) of one block: whole-width bands (`band_rows`) while a band stays within
+    BAND_OUT_PIXELS output pixels; a wider image gets blocks of about that many output pixels, near square and
+    at most one tile row high (their context rows and columns then cost little)."""
+    rows, area = band_rows(job, width), job.scale * job.scale
+    if rows * width * area <= BAND_OUT_PIXELS:
+        return rows, width
+    rows = max(MIN_BAND_ROWS, min(job.tiles[0] - 2 * job.context(), math.isqrt(BAND_OUT_PIXELS // area), height))
+    return rows, min(width, max(MIN_BLOCK_COLS, BAND_OUT_PIXELS // (rows * area)))
 
 
 def _model_input(region: np.ndarray, window: Window | None, device: torch.device) -> torch.Tensor:
@@ -75,8 +90,24 @@ def check_bandable(models: list[nn.Module], height: int, width: int) -> None:
 def upscale_bands(
     source, job: UpscaleJob, *, rows: int | None = None, progress: Progress | None = None
 ) -> Iterator[np.ndarray]:
-    """Output rows of `job.run_array(source)`, one band at a time, top to bottom. `progress` counts bands;
-    its stop function is also checked inside every band's tiles."""
+    """Output rows of `job.run_array(source)`, one band at a time, top to bottom. `progress` counts blocks;
+    its stop function is also checked inside every block's tiles."""
+    band: list[np.ndarray] = []
+    for _, x, block in upscale_blocks(source, job, rows=rows, progress=progress):
+        if x == 0 and band:
+            yield np.concatenate(band, axis=1) if len(band) > 1 else band[0]
+            band = []
+        band.append(block)
+    if band:
+        yield np.concatenate(band, axis=1) if len(band) > 1 else band[0]
+
+
+def upscale_blocks(
+    source, job: UpscaleJob, *, rows: int | None = None, cols: int | None = None, progress: Progress | None = None
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(output row, output column, block) of `job.run_array(source)`, band by band, each band left to right
+    (blocks of `block_shape`, or `rows` x `cols`). `progress` counts blocks; its stop function is also checked
+    inside every block's tiles."""
     if source.ndim not in (2, 3) or (source.ndim == 3 and source.shape[2] not in (1, 3, 4)):
         raise ValueError(f"bands need an (H, W) or (H, W, C) image with C = 1, 3 or 4, got shape {source.shape}")
     if job.options.tile == 0:
@@ -89,16 +120,18 @@ def upscale_bands(
     window = job.window(source, rgb=source.ndim == 3 and source.shape[2] in (3, 4))
     band_job = type(job)(replace(job.options, intensity=window), job.models)
     stats = _statistic(source, job, window) if needs_statistics(job.models[0]) else None
-    ctx = job.context()
-    step = rows or band_rows(job, w)
-    starts = list(range(0, h, step))
+    ctx, s = job.context(), job.scale
+    auto_rows, auto_cols = block_shape(job, h, w)
+    step, across = rows or auto_rows, cols or (w if rows else auto_cols)
+    starts = [(y, x) for y in range(0, h, step) for x in range(0, w, across)]
     progress.expect(len(starts))
-    for y0 in starts:
+    for y0, x0 in starts:
         progress.check()
-        y1 = min(h, y0 + step)
+        y1, x1 = min(h, y0 + step), min(w, x0 + across)
         a, b = max(0, y0 - ctx), min(h, y1 + ctx)
-        band = np.asarray(source[a:b])
-        out = band_job.run_array(band, Progress(stop=progress.stop), stats)
-        yield out[(y0 - a) * job.scale : (y1 - a) * job.scale]
-        del band, out  # before the next band is read: one band in memory at a time
+        c, d = max(0, x0 - ctx), min(w, x1 + ctx)
+        region = np.asarray(source[a:b] if (c, d) == (0, w) else source[a:b, c:d])
+        out = band_job.run_array(region, Progress(stop=progress.stop), stats)
+        yield y0 * s, x0 * s, out[(y0 - a) * s : (y1 - a) * s, (x0 - c) * s : (x1 - c) * s]
+        del region, out  # before the next block is read: one block in memory at a time
         progress.advance()

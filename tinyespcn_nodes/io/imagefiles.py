@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+READ_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 WRITE_SUFFIXES = READ_SUFFIXES
 # zlib level of 8-bit PNG outputs: 1 trades somewhat larger files for a much faster encode than Pillow's
 # default 6 (PNG stays lossless); at 6, encoding took most of the wall time of the bench's folder row

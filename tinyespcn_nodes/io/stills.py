@@ -79,11 +79,12 @@ def upscale_still(
     *,
     png_level: int | None = None,
     quality: int = 95,
+    max_pixels: int | None = None,
 ) -> tuple[tuple[int, ...], tuple[int, ...], np.dtype]:
     """`src` upscaled band by band by `job` into `target` (atomically); returns (in shape, out shape, dtype).
-    `progress` counts bands (its stop is checked inside them)."""
+    `progress` counts bands (its stop is checked inside them); `max_pixels` as `read_image_meta`."""
     src, target = Path(src), Path(target)
-    img, meta = read_image_meta(src)
+    img, meta = read_image_meta(src, max_pixels=max_pixels)
     suffix = target.suffix.lower()
     if img.dtype not in (np.uint8, np.uint16) or (img.dtype != np.uint8 and suffix != ".png"):
         raise ImageFileError(target, f"cannot store {img.dtype} data as {suffix} (use .png or .tif)")

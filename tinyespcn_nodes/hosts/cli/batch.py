@@ -24,6 +24,13 @@ class BatchReport:
     encode_seconds: float = 0.0
     interrupted: bool = False
 
+    def merge(self, other: BatchReport) -> None:
+        """Count `other`'s files in this report (a later stage of the same run)."""
+        self.done += other.done
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.interrupted = self.interrupted or other.interrupted
+
 
 def _timed(fn, *args, **kwargs):
     t0 = time.perf_counter()

@@ -152,11 +152,18 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
 
     def upscale_big(src, target, on_band):
         if src in stills:  # PNG / JPEG / WEBP out, band by band
-            return upscale_still(src, target, job, Progress(on_band), png_level=args.png_level, quality=args.quality)
-        return upscale_tiff(src, target, job, Progress(on_band), overwrite=args.overwrite)
+            return upscale_still(
+                src, target, job, Progress(on_band), png_level=args.png_level, quality=args.quality,
+                max_pixels=args.max_pixels,
+            )  # fmt: skip
+        return upscale_tiff(src, target, job, Progress(on_band), overwrite=args.overwrite, max_pixels=args.max_pixels)
 
     videos = [(f, t) for f, t in todo if is_video(f)]  # streamed frame by frame here, on any scheduler
     todo = [p for p in todo if p not in videos]
+    from .frames_batch import run_frames, split_frames
+
+    multi, todo, frames, refused = split_frames(todo, args.max_pixels)  # animations, multi-page TIFFs: here too
+    failures += refused
     stills: set[Path] = set()
     if args.scheduler != "threads":  # one task per file on dask workers (models loaded once per worker)
         from .cluster import FileJob, run_on_scheduler
@@ -186,6 +193,10 @@ def _cmd_upscale(args: argparse.Namespace) -> int:
             report.failed += banded.failed
             report.skipped += banded.skipped
             report.interrupted = banded.interrupted
+    if multi and not report.interrupted:
+        report.merge(
+            run_frames(multi, job.run_array, frames, overwrite=args.overwrite, quality=args.quality, model=label)
+        )
     if videos and not report.interrupted:
         from .video_batch import run_videos
 
@@ -381,8 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     up.add_argument(
         "--max-pixels", type=int, default=None, metavar="N",
-        help="largest image decoded whole, in pixels (default 16384x16384 = 268435456; a header claiming more "
-        "is refused as a decompression bomb)",
+        help="largest image read, in pixels x frames, whole or in bands (default 16384x16384 = 268435456; a "
+        "header claiming more is refused as a decompression bomb)",
     )  # fmt: skip
     up.add_argument(
         "--png-level", type=int, choices=range(10), default=None, metavar="0-9",
