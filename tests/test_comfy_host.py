@@ -146,14 +146,15 @@ def _saved(root, done: dict, node: str) -> np.ndarray:
     return np.asarray(Image.open(root / "output" / image["filename"]))
 
 
-@pytest.mark.parametrize("workflow", ["tinyespcn_chain_api.json", "tinyespcn_chain_ui.json", "first-v1-release"])
-def test_every_shipped_workflow_and_the_first_v1_one_run_unchanged(server, workflow):
+FIRST_RELEASE = ("comfy_v1_chain_api.json", "comfy_v1_chain_ui.json")  # tests/data: V1 nodes, an `fp16` widget
+
+
+@pytest.mark.parametrize("workflow", ["tinyespcn_chain_api.json", "tinyespcn_chain_ui.json", *FIRST_RELEASE])
+def test_every_shipped_workflow_and_the_first_v1_ones_run_unchanged(server, workflow):
     url, root = server
     _example_input(root)
-    if workflow == "first-v1-release":  # the API workflow as first shipped: V1 nodes, an `fp16` widget since gone
-        graph = json.loads((REPO / "tests" / "data" / "comfy_v1_chain_api.json").read_text())
-    else:
-        graph = json.loads((REPO / "workflows" / workflow).read_text())
+    folder = REPO / "tests" / "data" if workflow in FIRST_RELEASE else REPO / "workflows"
+    graph = json.loads((folder / workflow).read_text())
     if "nodes" in graph:  # UI format: what the frontend queues, widget values by the server's input order
         graph = ui_to_api(graph, _get(f"{url}/object_info"))
     done = _run(url, graph)

@@ -272,6 +272,22 @@ def test_ui_workflow_widget_values_map_to_the_same_inputs_and_run(comfy, tmp_pat
     assert Image.open(tmp_path / "tinyespcn_half_0.png").size == (80, 64)  # x2, then ImageScaleBy 0.5
 
 
+def test_the_first_releases_ui_workflow_runs_with_its_fp16_choice(comfy, tmp_path, portrait_u8):
+    """Its loader widgets are [weights, device, fp16=False] and the frontend fills them by position, so the
+    old boolean lands on `precision`: False meant fp32 then, and means fp32 now (True: fp16)."""
+    from comfy_ui_workflow import ui_to_api
+
+    wf = json.loads((REPO / "tests" / "data" / "comfy_v1_chain_ui.json").read_text())
+    graph = ui_to_api(wf, CORE_INFO | {node_id: cls.GET_NODE_INFO_V1() for node_id, cls in comfy.nodes.items()})
+    assert graph["2"]["inputs"] == {"weights": "general-x2", "device": "auto", "precision": False}
+    graph["2"]["inputs"]["weights"] = "mine.safetensors"
+    run_api_workflow(graph, comfy.nodes, tmp_path, portrait_u8[:64, :80])
+    assert Image.open(tmp_path / "tinyespcn_half_0.png").size == (80, 64)
+    loader = comfy.nodes["TinyESPCN_ModelLoader"]
+    assert loader.execute("mine.safetensors", "cpu", False)[0].precision == "fp32"
+    assert loader.execute("mine.safetensors", "cpu", True)[0].precision == "fp16"
+
+
 def test_a_workflow_saved_for_the_first_v1_release_still_runs(comfy, tmp_path, portrait_u8):
     """tests/data/comfy_v1_chain_api.json is workflows/tinyespcn_chain_api.json as first shipped (V1 nodes,
     a loader `fp16` widget since replaced by `precision`, tile_size 512): ComfyUI drops the unknown input."""

@@ -162,6 +162,8 @@ class TinyESPCNModelLoader(io.ComfyNode):
         from ...core.weights import read_weights
         from ...engine.models import PRECISIONS
 
+        if isinstance(precision, bool):  # the first release's `fp16` widget sat here; UI workflows fill by position
+            precision = "fp16" if precision else "fp32"
         path = _resolve_choice(weights)
         if device != "auto":
             _checked_device(device)  # raises a clear message now, not an AssertionError at the upscale node
