@@ -1,6 +1,7 @@
 """ComfyUI entry point of a git clone of this repository (ComfyUI-Manager, the Comfy Registry, `git clone` into
 custom_nodes/): ComfyUI imports this folder as a package under a path-mangled name; the node pack is the
-`tinyespcn_nodes` package beside this file, which also adds the bundled weights to ComfyUI's upscale_models.
+`tinyespcn_nodes` package beside this file. Inside ComfyUI it hands on the pack's V3 `comfy_entrypoint`, and
+the pack adds the bundled weights to ComfyUI's upscale_models.
 
 Outside ComfyUI nothing here may break an import: pytest imports this file while collecting (as a plain
 top-level module when the folder name is not an identifier, e.g. `tinyespcn-nodes`). Inside ComfyUI an
@@ -20,7 +21,7 @@ else:  # a plain module (pytest): the importable copy, if any
             raise
         _pack = None
 
-NODE_CLASS_MAPPINGS = dict(getattr(_pack, "NODE_CLASS_MAPPINGS", {}))
-NODE_DISPLAY_NAME_MAPPINGS = dict(getattr(_pack, "NODE_DISPLAY_NAME_MAPPINGS", {}))
-
-__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]
+__all__ = []
+if hasattr(_pack, "comfy_entrypoint"):  # inside ComfyUI
+    comfy_entrypoint = _pack.comfy_entrypoint
+    __all__ += ["comfy_entrypoint"]

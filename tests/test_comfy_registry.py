@@ -8,6 +8,7 @@ import re
 import sys
 import types
 
+import fake_comfy_api
 import pytest
 from conftest import REPO
 
@@ -50,6 +51,7 @@ def test_the_repository_root_loads_as_comfyui_loads_a_cloned_node_pack(monkeypat
     models_dir.mkdir(parents=True)
     fp = _fake_folder_paths(models_dir)
     monkeypatch.setitem(sys.modules, "folder_paths", fp)
+    fake_comfy_api.install(monkeypatch)
     # nodes.py load_custom_node, for a folder: the path with dots mangled is the module name
     module_path = str(REPO)
     sys_name = module_path.replace(".", "_x_")
@@ -58,17 +60,18 @@ def test_the_repository_root_loads_as_comfyui_loads_a_cloned_node_pack(monkeypat
     monkeypatch.setitem(sys.modules, sys_name, module)
     try:
         spec.loader.exec_module(module)
-        assert set(module.NODE_CLASS_MAPPINGS) == IDS == set(module.NODE_DISPLAY_NAME_MAPPINGS)
-        loader = module.NODE_CLASS_MAPPINGS["TinyESPCN_ModelLoader"]
+        nodes, names = fake_comfy_api.load_nodes(module)  # the V3 route: comfy_entrypoint
+        assert not hasattr(module, "NODE_CLASS_MAPPINGS") and set(nodes) == IDS == set(names)
+        loader = nodes["TinyESPCN_ModelLoader"]
         # the pack in this folder ran, not an installed copy
         assert sys.modules[loader.__module__].__file__.startswith(str(REPO / "tinyespcn_nodes"))
         # the core "Load Upscale Model" lists the bundled weights; our loader lists each model once
         core_list = fp.get_filename_list("upscale_models")
         assert {"general-x2.safetensors", "fast-x4.safetensors"} <= set(core_list)
         assert str(REPO / "weights") in fp.folder_names_and_paths["upscale_models"][0]
-        choices = loader.INPUT_TYPES()["required"]["weights"][0]
+        choices = loader.INPUT_TYPES()["required"]["weights"][1]["options"]
         assert len(choices) == len(set(choices)) and not any("/" in c for c in choices)
-        assert loader().load("general-x2", "cpu", "fp32")[0].scale == 2
+        assert loader.execute("general-x2", "cpu", "fp32")[0].scale == 2
     finally:
         for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
             monkeypatch.delitem(sys.modules, name)
@@ -76,11 +79,11 @@ def test_the_repository_root_loads_as_comfyui_loads_a_cloned_node_pack(monkeypat
 
 def test_the_root_init_is_harmless_as_a_plain_module_outside_comfyui():
     """pytest imports the root `__init__.py` while collecting; in a folder named `tinyespcn-nodes` it is a
-    top-level module without a package: it must import, with the installed pack's mappings."""
+    top-level module without a package: it must import, and offers ComfyUI nothing outside ComfyUI."""
     spec = importlib.util.spec_from_file_location("__init__", REPO / "__init__.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert set(module.NODE_CLASS_MAPPINGS) == IDS
+    assert module.__all__ == [] and not hasattr(module, "comfy_entrypoint")
 
 
 def _name(requirement: str) -> str:
@@ -118,6 +121,7 @@ def test_install_comfyui_lists_each_bundled_file_once_in_the_core_loader(monkeyp
     install(comfyui)
     fp = _fake_folder_paths(comfyui / "models" / "upscale_models")
     monkeypatch.setitem(sys.modules, "folder_paths", fp)
+    fake_comfy_api.install(monkeypatch)
     module_path = str(comfyui / "custom_nodes" / "tinyespcn_nodes")
     sys_name = module_path.replace(".", "_x_")
     spec = importlib.util.spec_from_file_location(sys_name, os.path.join(module_path, "__init__.py"))
@@ -130,3 +134,33 @@ def test_install_comfyui_lists_each_bundled_file_once_in_the_core_loader(monkeyp
     finally:
         for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
             monkeypatch.delitem(sys.modules, name)
+
+
+def test_install_comfyui_copy_writes_a_v3_shim_and_replaces_an_old_v1_one(monkeypatch, tmp_path):
+    """`--copy`: the shim imports the installed package's V3 entry; a shim an older release wrote (it imported
+    the V1 mappings, gone now) is rewritten instead of kept, so re-running the installer repairs it."""
+    from tinyespcn_nodes.hosts.comfy.install import SHIM, install
+
+    comfyui = tmp_path / "ComfyUI"
+    shim = comfyui / "custom_nodes" / "tinyespcn_nodes" / "__init__.py"
+    shim.parent.mkdir(parents=True)
+    shim.write_text(
+        '"""Shim installed by `python -m tinyespcn_nodes install-comfyui`: loads the pip-installed pack."""\n'
+        "from tinyespcn_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: F401\n"
+    )
+    assert install(comfyui, link=False)[0] == f"updated shim {shim}" and shim.read_text() == SHIM
+    assert install(comfyui, link=False)[0].startswith("kept existing")
+    monkeypatch.setitem(sys.modules, "folder_paths", _fake_folder_paths(tmp_path))
+    fake_comfy_api.install(monkeypatch)
+    for name in [n for n in sys.modules if n == "tinyespcn_nodes" or n.startswith("tinyespcn_nodes.")]:
+        monkeypatch.delitem(sys.modules, name)  # ComfyUI imports the installed package after folder_paths
+    sys_name = str(shim.parent).replace(".", "_x_")
+    spec = importlib.util.spec_from_file_location(sys_name, shim)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, sys_name, module)
+    try:
+        spec.loader.exec_module(module)
+        assert set(fake_comfy_api.load_nodes(module)[0]) == IDS
+    finally:  # the copy imported here goes; the monkeypatch puts the session's package back
+        for name in [n for n in sys.modules if n == "tinyespcn_nodes" or n.startswith("tinyespcn_nodes.")]:
+            del sys.modules[name]

@@ -50,9 +50,9 @@ def zarr_store(tmp_path, request):
 
 def comfyui(tmp_path, request):
     host = request.getfixturevalue("comfy")
-    model = host.nodes["TinyESPCN_ModelLoader"]().load("general-x2", "cpu", "auto")[0]
+    model = host.nodes["TinyESPCN_ModelLoader"].execute("general-x2", "cpu", "auto")[0]
     image = torch.from_numpy(IMAGE).float().div(255)[None]
-    out = host.nodes["TinyESPCN_Upscale"]().upscale(image, model)[0][0]
+    out = host.nodes["TinyESPCN_Upscale"].execute(image, model)[0][0]
     return out.mul(255).round().to(torch.uint8).numpy()
 
 

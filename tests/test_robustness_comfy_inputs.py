@@ -9,7 +9,7 @@ from test_comfy_nodes import comfy, load  # noqa: F401
 
 
 def _upscale(comfy, image, **kw):  # noqa: F811
-    return comfy.nodes["TinyESPCN_Upscale"]().upscale(image, load(comfy), **kw)[0]
+    return comfy.nodes["TinyESPCN_Upscale"].execute(image, load(comfy), **kw)[0]
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,6 @@ def test_non_finite_scale_by_names_the_input(comfy, value):  # noqa: F811
 def test_filter_nodes_name_non_finite_radii_and_bad_shapes(comfy, node, kwargs):  # noqa: F811
     name = next(iter(kwargs))
     with pytest.raises(ValueError, match=f"{name}: must be a finite number"):
-        comfy.nodes[node]().apply(torch.rand(1, 8, 8, 3), **kwargs)
+        comfy.nodes[node].execute(torch.rand(1, 8, 8, 3), **kwargs)
     with pytest.raises(ValueError, match="image: empty image"):
-        comfy.nodes[node]().apply(torch.rand(1, 0, 8, 3))
+        comfy.nodes[node].execute(torch.rand(1, 0, 8, 3))

@@ -31,16 +31,16 @@ def test_comfy_loader_opens_only_its_own_listed_names(comfy, tmp_path, monkeypat
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", spy)
-    verdict = _loader(comfy).VALIDATE_INPUTS(weights=name)
+    verdict = _loader(comfy).validate_inputs(weights=name)
     assert isinstance(verdict, str) and "unknown weights" in verdict and len(verdict) < 300
     with pytest.raises(FileNotFoundError, match="unknown weights"):
-        _loader(comfy)().load(name, "cpu", "fp32")
+        _loader(comfy).execute(name, "cpu", "fp32")
     assert not any("elsewhere" in f or f == "/etc/hostname" for f in opened)
 
 
 def test_comfy_loader_still_loads_listed_names(comfy):  # noqa: F811
-    assert _loader(comfy).VALIDATE_INPUTS(weights="mine.safetensors") is True
-    assert _loader(comfy)().load("mine.safetensors", "cpu", "fp32")[0].scale == 2
+    assert _loader(comfy).validate_inputs(weights="mine.safetensors") is True
+    assert _loader(comfy).execute("mine.safetensors", "cpu", "fp32")[0].scale == 2
 
 
 def _crafted(path, config: dict, arch="TinyESPCN"):

@@ -60,9 +60,15 @@ def test_saving_derives_config_tensors_even_when_the_model_holds_other_values(tm
 def test_every_shipped_file_loads_through_spandrel_like_our_loader(spandrel, path):
     from safetensors.torch import load_file
 
+    from tinyespcn_nodes.core.tiling import needs_statistics
+
     ours, info = load_model(path)
     if info.spec.id not in REGISTERED:  # ESPCN/SRCNN baselines: the README says they do not load there
         with pytest.raises(spandrel.UnsupportedModelError):
+            spandrel.ModelLoader().load_from_state_dict(load_file(str(path)))
+        return
+    if needs_statistics(ours):  # ComfyUI's core upscaler would tile it: refused, naming this pack's nodes
+        with pytest.raises(ValueError, match=r"needs whole-image statistics.*'Load TinyESPCN Model'"):
             spandrel.ModelLoader().load_from_state_dict(load_file(str(path)))
         return
     desc = spandrel.ModelLoader().load_from_state_dict(load_file(str(path)))
@@ -76,3 +82,14 @@ def test_every_shipped_file_loads_through_spandrel_like_our_loader(spandrel, pat
 def test_readme_says_which_baselines_the_core_loader_cannot_read():
     text = " ".join((REPO / "README.md").read_text().split())
     assert "ESPCN and SRCNN baselines are not loadable by the core" in text
+
+
+def test_whole_image_statistics_files_are_the_ones_the_core_loader_refuses_and_the_readme_names_them():
+    """The refusal is not a list: it follows the model (TinyESPCN's squeeze-and-excitation gate), so a
+    no-attention TinyESPCN file still loads there; the README names every bundled file it refuses."""
+    from tinyespcn_nodes.core.tiling import needs_statistics
+
+    refused = sorted(p.stem for p in FILES if needs_statistics(load_model(p)[0]))
+    assert refused and "general-x2" not in refused
+    text = " ".join((REPO / "README.md").read_text().split())
+    assert "needs whole-image statistics" in text and all(name in text for name in refused)

@@ -95,6 +95,7 @@ def test_cli_strength_option(photo_pair, tmp_path, capsys):
 
 
 def test_comfy_loader_takes_a_strength(photo_pair, monkeypatch):
+    __import__("fake_comfy_api").install(monkeypatch)  # ComfyUI's comfy_api, faked (tests/fake_comfy_api.py)
     from tinyespcn_nodes.hosts.comfy.nodes import TinyESPCNModelLoader
 
     optional = TinyESPCNModelLoader.INPUT_TYPES()["optional"]["strength"]
@@ -102,10 +103,10 @@ def test_comfy_loader_takes_a_strength(photo_pair, monkeypatch):
     monkeypatch.setattr(
         "tinyespcn_nodes.hosts.comfy.nodes._resolve_choice", lambda name: photo_pair[name == "photo-x2"]
     )
-    handle = TinyESPCNModelLoader().load("photo-x2", "cpu", "fp32", 0.4)[0]
+    handle = TinyESPCNModelLoader.execute("photo-x2", "cpu", "fp32", 0.4)[0]
     assert handle.strength == 0.4
     with pytest.raises(ValueError, match="photo models"):
-        TinyESPCNModelLoader().load("general-x2", "cpu", "fp32", 0.4)
+        TinyESPCNModelLoader.execute("general-x2", "cpu", "fp32", 0.4)
 
 
 def test_photo_table_is_generated_into_the_card_and_readme_blocks(photo_pair, tmp_path):

@@ -54,7 +54,8 @@ class ArchSpec:
     """One registered network. `model_cls(config)` builds it; the model exposes `scale` and `receptive_radius`.
 
     `global_stats`: the model needs whole-image statistics (the tiler then runs its statistics pass through
-    `model.statistics` / `model.forward_with_stats`); spandrel is told that tiling is discouraged.
+    `model.statistics` / `model.forward_with_stats`); ComfyUI's core loader refuses such files, as its
+    upscaler would tile them (hosts/comfy/spandrel_arch.py).
     `deploy`: models with a training form (re-parameterised branches) are folded by `model.deploy()` on export.
     """
 

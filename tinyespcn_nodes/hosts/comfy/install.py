@@ -7,8 +7,9 @@ from pathlib import Path
 from ...core.catalog import bundled
 
 PACKAGE = Path(__file__).resolve().parents[2]
-SHIM = '''"""Shim installed by `python -m tinyespcn_nodes install-comfyui`: loads the pip-installed pack."""
-from tinyespcn_nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS  # noqa: F401
+SHIM_HEAD = '"""Shim installed by `python -m tinyespcn_nodes install-comfyui`'
+SHIM = f'''{SHIM_HEAD}: loads the pip-installed pack."""
+from tinyespcn_nodes import comfy_entrypoint  # noqa: F401 (ComfyUI's V3 entry)
 '''
 
 
@@ -18,7 +19,12 @@ def install(comfyui: Path, link: bool = True) -> list[str]:
         raise FileNotFoundError(f"{comfyui} is not a ComfyUI folder (no custom_nodes/ inside)")
     done = []
     target = custom / "tinyespcn_nodes"
-    if target.exists() or target.is_symlink():
+    shim = target / "__init__.py"
+    text = shim.read_text() if not target.is_symlink() and shim.is_file() else ""
+    if text.startswith(SHIM_HEAD) and text != SHIM:
+        shim.write_text(SHIM)  # a shim of an older release (V1 mappings) would no longer import
+        done.append(f"updated shim {shim}")
+    elif target.exists() or target.is_symlink():
         done.append(f"kept existing {target}")
     elif link:
         target.symlink_to(PACKAGE, target_is_directory=True)

@@ -1,11 +1,16 @@
-"""ComfyUI V1 nodes. Host modules (`comfy.*`, `folder_paths`) and torch are imported inside the calls, so
-this module imports nothing heavy and loads without ComfyUI (tests fake the host modules)."""
+"""ComfyUI V3 nodes (`comfy_api.latest`: `io.ComfyNode` with `define_schema` / `execute`, one `ComfyExtension`
+from `comfy_entrypoint`). Node ids, input names, types and defaults are those of the V1 nodes they replace, so
+saved workflows load unchanged. `comfy_api` comes with ComfyUI (tests install a fake of the part used here);
+the other host modules (`comfy.*`, `folder_paths`) and torch are imported inside the calls."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from comfy_api.latest import ComfyExtension, io
+
 MODEL_TYPE = "TINYESPCN_MODEL"
+TinyModel = io.Custom(MODEL_TYPE)  # the socket between the loader and the upscale node
 UPSCALING = "image/upscaling"
 POSTPROCESSING = "image/postprocessing"
 
@@ -123,37 +128,42 @@ def _host():
     return mm.get_torch_device(), mm.intermediate_device(), dtype, getattr(mm, "OOM_EXCEPTION", torch.OutOfMemoryError)
 
 
-class TinyESPCNModelLoader:
+class TinyESPCNModelLoader(io.ComfyNode):
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "weights": (_weight_choices(), {"default": _default_choice(), "tooltip": _weights_tooltip()}),
-            "device": (_device_choices(), {"default": "auto", "tooltip": "auto = ComfyUI's device; only devices this machine has are listed."}),
-            "precision": (["auto", "fp32", "bf16", "fp16"], {"default": "auto", "tooltip": "auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."}),
-        }, "optional": {
-            "strength": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0, "step": 0.05, "tooltip": "photo-x2 / photo-x4 only: restoration strength, 0 = the clean model (general-x2 / balanced-x4), 1 = full JPEG/noise/blur removal; the weights are mixed, the cost stays the same."}),
-        }}  # fmt: skip
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TinyESPCN_ModelLoader", display_name="Load TinyESPCN Model", category=UPSCALING,
+            description="Load TinyESPCN weights (bundled or from models/upscale_models).",
+            inputs=[
+                io.Combo.Input("weights", options=_weight_choices(), default=_default_choice(), tooltip=_weights_tooltip()),
+                io.Combo.Input("device", options=_device_choices(), default="auto", tooltip="auto = ComfyUI's device; only devices this machine has are listed."),
+                # optional: the first release's saved workflows have an `fp16` widget here instead
+                io.Combo.Input("precision", options=["auto", "fp32", "bf16", "fp16"], default="auto", optional=True, tooltip="auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."),
+                io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05, optional=True, tooltip="photo-x2 / photo-x4 only: restoration strength, 0 = the clean model (general-x2 / balanced-x4), 1 = full JPEG/noise/blur removal; the weights are mixed, the cost stays the same."),
+            ],
+            outputs=[TinyModel.Output(display_name="model")],
+        )  # fmt: skip
 
     @classmethod
-    def VALIDATE_INPUTS(cls, weights: str):
-        """Replaces ComfyUI's list check for `weights` only, so saved workflows that name a renamed file
-        (`balanced-x2`, now `general-x2`) still run; any name the loader cannot resolve is refused here."""
+    def validate_inputs(cls, weights: str) -> bool | str:
+        """Before the run: any name the loader cannot resolve is refused here (ComfyUI checks no V3 combo
+        value against its list), while saved workflows naming a renamed file (`balanced-x2`, now
+        `general-x2`) still run."""
         try:
             _resolve_choice(weights)
         except (FileNotFoundError, ValueError) as e:
             return str(e)
         return True
 
-    RETURN_TYPES = (MODEL_TYPE,)
-    RETURN_NAMES = ("model",)
-    FUNCTION = "load"
-    CATEGORY = UPSCALING
-    DESCRIPTION = "Load TinyESPCN weights (bundled or from models/upscale_models)."
-
-    def load(self, weights: str, device: str = "auto", precision: str = "auto", strength: float = 1.0):
+    @classmethod
+    def execute(
+        cls, weights: str, device: str = "auto", precision: str = "auto", strength: float = 1.0
+    ) -> io.NodeOutput:
         from ...core.weights import read_weights
         from ...engine.models import PRECISIONS
 
+        if isinstance(precision, bool):  # the first release's `fp16` widget sat here; UI workflows fill by position
+            precision = "fp16" if precision else "fp32"
         path = _resolve_choice(weights)
         if device != "auto":
             _checked_device(device)  # raises a clear message now, not an AssertionError at the upscale node
@@ -166,30 +176,32 @@ class TinyESPCNModelLoader:
             if clean_partner(path) is None:
                 raise ValueError(f"{weights}: strength below 1 applies to the photo models (photo-x2, photo-x4) only")
             check_strength(strength)
-        return (ModelHandle(str(path), info.scale, device, precision, float(strength)),)
+        return io.NodeOutput(ModelHandle(str(path), info.scale, device, precision, float(strength)))
 
 
-class TinyESPCNUpscale:
+class TinyESPCNUpscale(io.ComfyNode):
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "image": ("IMAGE", {"tooltip": "Images to upscale (every frame of the batch; RGBA alpha is resized bicubic)."}),
-            "model": (MODEL_TYPE, {"tooltip": "From 'Load TinyESPCN Model'."}),
-            "tile_size": ("INT", {"default": -1, "min": -1, "max": 8192, "step": 8,
-                                  "tooltip": "LR tile side; -1 = auto (the largest that fits the memory budget: a quarter of free VRAM on CUDA), 0 = whole image. Halved automatically on out-of-memory."}),
-            "overlap": ("INT", {"default": 0, "min": 0, "max": 256,
-                                "tooltip": "Extra LR context around each tile. The model's own context (its receptive radius) is always added, so tiles are exact at 0."}),
-        }, "optional": {
-            "scale_by": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 8.0, "step": 0.05,
-                                   "tooltip": "Any factor (e.g. 1.5, 2.5; 0 = the model's own scale): the fewest model passes that reach it, then an exact Lanczos resize inside the same tile loop."}),
-        }}  # fmt: skip
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TinyESPCN_Upscale", display_name="Upscale Image (TinyESPCN)", category=UPSCALING,
+            description="Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic).",
+            inputs=[
+                io.Image.Input("image", tooltip="Images to upscale (every frame of the batch; RGBA alpha is resized bicubic)."),
+                TinyModel.Input("model", tooltip="From 'Load TinyESPCN Model'."),
+                io.Int.Input("tile_size", default=-1, min=-1, max=8192, step=8,
+                             tooltip="LR tile side; -1 = auto (the largest that fits the memory budget: a quarter of free VRAM on CUDA), 0 = whole image. Halved automatically on out-of-memory."),
+                io.Int.Input("overlap", default=0, min=0, max=256,
+                             tooltip="Extra LR context around each tile. The model's own context (its receptive radius) is always added, so tiles are exact at 0."),
+                io.Float.Input("scale_by", default=0.0, min=0.0, max=8.0, step=0.05, optional=True,
+                               tooltip="Any factor (e.g. 1.5, 2.5; 0 = the model's own scale): the fewest model passes that reach it, then an exact Lanczos resize inside the same tile loop."),
+            ],
+            outputs=[io.Image.Output()],
+        )  # fmt: skip
 
-    RETURN_TYPES = ("IMAGE",)
-    FUNCTION = "upscale"
-    CATEGORY = UPSCALING
-    DESCRIPTION = "Upscale every frame with TinyESPCN (RGBA: alpha resized bicubic)."
-
-    def upscale(self, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0):
+    @classmethod
+    def execute(
+        cls, image, model: ModelHandle, tile_size: int = -1, overlap: int = 0, scale_by: float = 0.0
+    ) -> io.NodeOutput:
         from ...engine.job import prepare
         from ...engine.models import release
         from .inputs import checked_factor, checked_image
@@ -205,58 +217,60 @@ class TinyESPCNUpscale:
             device=str(device), precision=model.precision, levels=255, strength=model.strength,
         )  # fmt: skip
         try:
-            return (_run_pipeline(image, prepare(options, "tile_size"), device),)
+            return io.NodeOutput(_run_pipeline(image, prepare(options, "tile_size"), device))
         finally:
             release(device)
 
 
-class TinyESPCNUnsharpMask:
+class TinyESPCNUnsharpMask(io.ComfyNode):
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "image": ("IMAGE", {"tooltip": "Images to sharpen (alpha untouched)."}),
-            "radius": ("FLOAT", {"default": 1.2, "min": 0.0, "max": 50.0, "step": 0.1, "tooltip": "Gaussian blur radius in pixels (Pillow's UnsharpMask radius)."}),
-            "percent": ("INT", {"default": 100, "min": 0, "max": 500, "step": 1, "tooltip": "Strength: how much of the detail (image − blur) is added back, in percent."}),
-            "threshold": ("INT", {"default": 1, "min": 0, "max": 255, "step": 1, "tooltip": "Differences below this many 8-bit levels are left alone (keeps flat areas clean)."}),
-        }}  # fmt: skip
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TinyESPCN_UnsharpMask", display_name="Unsharp Mask (TinyESPCN)", category=POSTPROCESSING,
+            description="Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched).",
+            inputs=[
+                io.Image.Input("image", tooltip="Images to sharpen (alpha untouched)."),
+                io.Float.Input("radius", default=1.2, min=0.0, max=50.0, step=0.1, tooltip="Gaussian blur radius in pixels (Pillow's UnsharpMask radius)."),
+                io.Int.Input("percent", default=100, min=0, max=500, step=1, tooltip="Strength: how much of the detail (image − blur) is added back, in percent."),
+                io.Int.Input("threshold", default=1, min=0, max=255, step=1, tooltip="Differences below this many 8-bit levels are left alone (keeps flat areas clean)."),
+            ],
+            outputs=[io.Image.Output()],
+        )  # fmt: skip
 
-    RETURN_TYPES = ("IMAGE",)
-    FUNCTION = "apply"
-    CATEGORY = POSTPROCESSING
-    DESCRIPTION = "Pillow-compatible unsharp mask (threshold in 8-bit levels; alpha untouched)."
-
-    def apply(self, image, radius: float = 1.2, percent: int = 100, threshold: int = 1):
+    @classmethod
+    def execute(cls, image, radius: float = 1.2, percent: int = 100, threshold: int = 1) -> io.NodeOutput:
         from ...core.filters import PostProcess
         from ...engine.job import prepare
         from .inputs import checked_factor
 
         radius = checked_factor(radius, "radius")
         post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
-        return (_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]),)
+        return io.NodeOutput(_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]))
 
 
-class TinyESPCNMSAA:
+class TinyESPCNMSAA(io.ComfyNode):
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "image": ("IMAGE", {"tooltip": "Images to anti-alias (alpha untouched)."}),
-            "supersample": ("INT", {"default": 2, "min": 1, "max": 4, "step": 1, "tooltip": "Lanczos upscale factor before the blur (the MSAA sample count per axis)."}),
-            "blur_radius": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 5.0, "step": 0.05, "tooltip": "Gaussian blur radius at the supersampled size, in its pixels."}),
-        }}  # fmt: skip
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="TinyESPCN_MSAA", display_name="MSAA Anti-alias (TinyESPCN)", category=POSTPROCESSING,
+            description="MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled).",
+            inputs=[
+                io.Image.Input("image", tooltip="Images to anti-alias (alpha untouched)."),
+                io.Int.Input("supersample", default=2, min=1, max=4, step=1, tooltip="Lanczos upscale factor before the blur (the MSAA sample count per axis)."),
+                io.Float.Input("blur_radius", default=0.5, min=0.0, max=5.0, step=0.05, tooltip="Gaussian blur radius at the supersampled size, in its pixels."),
+            ],
+            outputs=[io.Image.Output()],
+        )  # fmt: skip
 
-    RETURN_TYPES = ("IMAGE",)
-    FUNCTION = "apply"
-    CATEGORY = POSTPROCESSING
-    DESCRIPTION = "MSAA-style anti-alias: Lanczos up, Gaussian blur, Lanczos down (tiled)."
-
-    def apply(self, image, supersample: int = 2, blur_radius: float = 0.5):
+    @classmethod
+    def execute(cls, image, supersample: int = 2, blur_radius: float = 0.5) -> io.NodeOutput:
         from ...core.filters import PostProcess
         from ...engine.job import prepare
         from .inputs import checked_factor
 
         blur_radius = checked_factor(blur_radius, "blur_radius")
         post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
-        return (_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]),)
+        return io.NodeOutput(_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]))
 
 
 def _interrupted() -> bool:
@@ -335,15 +349,14 @@ def _run_pipeline(image, job, device):
     )  # fmt: skip
 
 
-NODE_CLASS_MAPPINGS = {
-    "TinyESPCN_ModelLoader": TinyESPCNModelLoader,
-    "TinyESPCN_Upscale": TinyESPCNUpscale,
-    "TinyESPCN_UnsharpMask": TinyESPCNUnsharpMask,
-    "TinyESPCN_MSAA": TinyESPCNMSAA,
-}
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "TinyESPCN_ModelLoader": "Load TinyESPCN Model",
-    "TinyESPCN_Upscale": "Upscale Image (TinyESPCN)",
-    "TinyESPCN_UnsharpMask": "Unsharp Mask (TinyESPCN)",
-    "TinyESPCN_MSAA": "MSAA Anti-alias (TinyESPCN)",
-}
+NODES: list[type[io.ComfyNode]] = [TinyESPCNModelLoader, TinyESPCNUpscale, TinyESPCNUnsharpMask, TinyESPCNMSAA]
+
+
+class TinyESPCNExtension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> TinyESPCNExtension:
+    """ComfyUI's V3 entry (nodes.py `load_custom_node`): the extension that lists the nodes."""
+    return TinyESPCNExtension()
