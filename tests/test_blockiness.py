@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from tinyespcn_nodes.core.resize import matlab_imresize
-from trainer.blockiness import blockiness
+from trainer.blockiness import blockiness, has_grid
 from trainer.real_degradation import jpeg
 
 
@@ -66,5 +66,7 @@ def test_rgb_and_luma_inputs_agree_and_tiny_images_are_refused():
 
     out = _bicubic(_blocky_lr(), 2)
     assert blockiness(out, 2) == pytest.approx(blockiness(rgb_to_y(out), 2))
+    tiny = torch.rand(1, 3, 16, 12)
+    assert not has_grid(tiny, 2) and has_grid(tiny, 1)
     with pytest.raises(ValueError, match="no 8×8 block boundary"):
-        blockiness(torch.rand(1, 3, 12, 12), 2)
+        blockiness(tiny, 2)

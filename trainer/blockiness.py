@@ -21,6 +21,11 @@ JPEG_BLOCK = 8  # luma block side of a JPEG, in LR pixels
 _EPS = 1e-8
 
 
+def has_grid(image: torch.Tensor, scale: int, block: int = JPEG_BLOCK) -> bool:
+    """Whether the output image is large enough to hold one block boundary."""
+    return max(image.shape[-2:]) > block * scale
+
+
 def blockiness(image: torch.Tensor, scale: int, block: int = JPEG_BLOCK) -> float:
     """Block-grid score of an output image ([1,3,H,W] RGB or [1,1,H,W] luma in [0,1]) whose LR input was
     `scale` times smaller; `block` is the LR block side. Raises ValueError when the image holds no boundary."""
