@@ -7,13 +7,13 @@ import os
 import platform
 from pathlib import Path
 
+from tinyespcn_nodes.core.shared import shared_path
+
 from .bench_sets import SET_NAMES
 from .photo_bench import DEFAULT_PHOTO_VAL
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 DEFAULT_BASELINES = REPO / "weights" / "baselines"
-DEFAULT_OPENCV = SHARED / "weights" / "opencv_dnn_superres"
 DEFAULT_CROPS = ("Set5=butterfly", "Set14=img_005", "Faces=")
 CHAINED_AT_X8 = ("general-x2", "seed-x2", "balanced-x2", "fast-x2")
 
@@ -39,7 +39,9 @@ def add_parsers(sub) -> None:
         help=f"baseline weights (default: {DEFAULT_BASELINES.relative_to(REPO)}/*)",
     )
     be.add_argument(
-        "--opencv", default=str(DEFAULT_OPENCV), help="folder with OpenCV dnn_superres .pb files ('' = none)"
+        "--opencv",
+        default=str(shared_path("weights", "opencv_dnn_superres")),  # follows TINYESPCN_SHARED
+        help="folder with OpenCV dnn_superres .pb files ('' = none; default: %(default)s)",
     )
     be.add_argument(
         "--crops",
@@ -60,6 +62,7 @@ def add_parsers(sub) -> None:
         action="store_true",
         help="run only the real-photo table (and put only its block into --card / --readme)",
     )
+    be.add_argument("--no-faces", action="store_true", help="leave the held-out faces out of the real-photo table")
     _add_common(be)
     from .photo_split import add_parser as add_photo_split
     from .preview import add_parser as add_preview
@@ -199,12 +202,18 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _photo_bench(args: argparse.Namespace, device) -> int:
+    from .face_bench import faces_table, load_face_sets
     from .lpips import shared_lpips
-    from .photo_bench import photo_table, put_block
+    from .photo_bench import photo_scales, photo_table, put_block
 
     lpips = None if args.no_lpips else shared_lpips()
+    if lpips is None and not args.no_lpips:
+        print("LPIPS left out: ../shared/weights/alexnet_features.safetensors or the LPIPS heads are missing")
     opencv_dir = Path(args.opencv) if args.opencv else None
     table = photo_table(Path(args.photo_val), lpips, device, opencv_dir)
+    if not args.no_faces:
+        faces = faces_table(device, photo_scales(), lambda scale: load_face_sets(scale, args.limit))
+        table = f"{table}\n\n{faces}".strip()
     print(table)
     if args.card:
         if args.photo_only:

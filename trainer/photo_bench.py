@@ -14,16 +14,18 @@ from pathlib import Path
 
 import torch
 
+from .blockiness import JPEG_BLOCK
 from .evaluate import load_pairs
+from .lpips import LPIPS, TargetCache
 from .photo_cases import CASES, SPECS, degrade_pair
-from .quality_bench import Row, bicubic_row, opencv_rows, score_row
+from .quality_bench import Row, SetScore, bicubic_row, opencv_rows, score_row
 
 DEFAULT_PHOTO_VAL = Path("~/.cache/tinyespcn/data/photos2k-val")
 BEGIN, END = "<!-- photo-bench:begin -->", "<!-- photo-bench:end -->"
 STRENGTHS = (0.0, 0.5, 1.0)
 
 
-def photo_rows(scale: int, device: torch.device, opencv_dir: Path | None) -> list[Row]:
+def photo_rows(scale: int, device: torch.device, opencv_dir: Path | None, log=print) -> list[Row]:
     from tinyespcn_nodes.core.catalog import PARTNERS, bundled, default_name
     from tinyespcn_nodes.core.strength import load_with_strength
     from tinyespcn_nodes.core.weights import load_model
@@ -40,8 +42,33 @@ def photo_rows(scale: int, device: torch.device, opencv_dir: Path | None) -> lis
         label = f"{photo} @ {s:g}" + (f" (= {PARTNERS[photo]})" if s == 0 else "")
         rows.append(Row(label, "photo", scale, _runner(load_with_strength(table[photo], s)[0], device)))
     if opencv_dir:
-        rows += [r for r in opencv_rows(opencv_dir, scale) if "ESPCN" in r.name]
+        rows += opencv_espcn(opencv_dir, scale, log)
     return rows
+
+
+def opencv_espcn(folder: Path, scale: int, log=print) -> list[Row]:
+    """OpenCV's ESPCN row when its .pb is in `folder`; otherwise says why it is left out."""
+    rows = [r for r in opencv_rows(Path(folder), scale, log) if "ESPCN" in r.name]
+    if not rows:
+        log(f"OpenCV ESPCN x{scale} left out: no loadable {Path(folder) / f'ESPCN_x{scale}.pb'}")
+    return rows
+
+
+def grid_text(score: SetScore, bicubic: SetScore) -> str:
+    """The block-grid part of a cell: bicubic's score, any other row's as a multiple of bicubic's."""
+    if score.blockiness is None or bicubic.blockiness is None:
+        return ""
+    if score is bicubic:
+        return f" · grid {score.blockiness:.2f}"
+    return f" · grid {score.blockiness / bicubic.blockiness:.2f}×"
+
+
+GRID_TEXT = (
+    "In the JPEG cases `grid` is the block-grid score (trainer/blockiness.py: the mean luma step across the LR "
+    "8×8 JPEG grid mapped to the output over the mean step elsewhere, after PSNR-B's blocking-effect factor; "
+    "about 1 without a grid): bicubic's value, and every other row's as a multiple of bicubic's (above 1× = "
+    "the model draws the blocks more strongly than bicubic)"
+)
 
 
 def photo_scales() -> list[int]:
@@ -68,22 +95,26 @@ def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | No
         f"(`python -m trainer photo-split`; no model trained on them). Cases: {case_text}. "
         "Cells: Y-PSNR dB (gain over bicubic) / SSIM / LPIPS (lower is better)"
         + ("" if lpips is not None else "; LPIPS left out")
-        + ". Photo rows mix the photo file with its clean partner at the given restoration strength.",
+        + ". Photo rows mix the photo file with its clean partner at the given restoration strength. "
+        + GRID_TEXT
+        + ".",
         "",
     ]
+    scorer = TargetCache(lpips) if isinstance(lpips, LPIPS) else lpips
     for scale in scales:
         pairs = load_pairs(folder, scale)
-        rows = photo_rows(scale, device, opencv_dir)
+        rows = photo_rows(scale, device, opencv_dir, log)
         cells: dict[str, list[str]] = {r.name: [] for r in rows}
         for case in CASES:
             degraded = [degrade_pair(p, scale, case) for p in pairs]
+            block = JPEG_BLOCK if SPECS[case].quality else 0
             base = None
             for row in rows:
-                score, _ = score_row(row, degraded, lpips, set())
-                base = score.psnr if base is None else base
-                gain = "" if row.kind == "bicubic" else f" ({score.psnr - base:+.2f})"
+                score, _ = score_row(row, degraded, scorer, set(), block)
+                base = base or score
+                gain = "" if row.kind == "bicubic" else f" ({score.psnr - base.psnr:+.2f})"
                 lp = f" / {score.lpips:.3f}" if score.lpips is not None else ""
-                cells[row.name].append(f"{score.psnr:.2f}{gain} / {score.ssim:.4f}{lp}")
+                cells[row.name].append(f"{score.psnr:.2f}{gain} / {score.ssim:.4f}{lp}{grid_text(score, base)}")
             log(f"photo x{scale} {case}: {len(rows)} rows")
         out += [
             f"**x{scale}**",

@@ -21,6 +21,7 @@ from tinyespcn_nodes.core.weights import load_model
 from tinyespcn_nodes.io.opencv_peer import load_opencv_superres
 
 from .bench_sets import load_set
+from .blockiness import blockiness, has_grid
 from .evaluate import Pair, pair_metrics, quantize
 from .export import weights_label
 
@@ -130,11 +131,15 @@ class SetScore:
     ssim: float
     lpips: float | None
     n: int
+    blockiness: float | None = None  # trainer/blockiness.py, mean over the images
 
 
-def score_row(row: Row, pairs: list[Pair], lpips: torch.nn.Module | None, keep: set[str]) -> tuple[SetScore, dict]:
-    """Mean metrics over `pairs`; also returns the SR outputs of the pair names in `keep` (for crops)."""
-    ps, ss, ls, kept = [], [], [], {}
+def score_row(
+    row: Row, pairs: list[Pair], lpips: Callable | None, keep: set[str], block: int = 0
+) -> tuple[SetScore, dict]:
+    """Mean metrics over `pairs` (plus the block-grid score of an LR `block` grid when it is not 0); also
+    returns the SR outputs of the pair names in `keep` (for crops)."""
+    ps, ss, ls, bs, kept = [], [], [], [], {}
     with torch.inference_mode():
         for p in pairs:
             sr = quantize(row.upscale(p.lr))
@@ -145,9 +150,12 @@ def score_row(row: Row, pairs: list[Pair], lpips: torch.nn.Module | None, keep: 
             ss.append(structure)
             if lpips is not None:
                 ls.append(float(lpips(sr, p.hr)))
+            if block and has_grid(sr, row.scale, block):  # images too small for a grid are left out
+                bs.append(blockiness(sr, row.scale, block))
             if p.name in keep:
                 kept[p.name] = sr
-    return SetScore(float(np.mean(ps)), float(np.mean(ss)), float(np.mean(ls)) if ls else None, len(pairs)), kept
+    mean = {k: float(np.mean(v)) if v else None for k, v in (("lpips", ls), ("blockiness", bs))}
+    return SetScore(float(np.mean(ps)), float(np.mean(ss)), n=len(pairs), **mean), kept
 
 
 @dataclass

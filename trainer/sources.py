@@ -43,7 +43,14 @@ class ImageRef:
 
 
 def list_images(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files under `root`, sorted; hidden folders (a build's `.stage` cache, `.git`) are skipped."""
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix.lower() in IMAGE_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(root).parts[:-1])
+        and p.is_file()
+    )
 
 
 def _paired_lr(hr: Path, hr_root: Path, lr_root: Path, scale: int) -> Path | None:
