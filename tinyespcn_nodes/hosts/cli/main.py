@@ -238,6 +238,8 @@ def _video_options(args: argparse.Namespace) -> VideoOptions:
 
 
 def _upscale_zarr(args: argparse.Namespace) -> int:
+    from ...core.filters import PostProcess
+    from ...engine.options import UpscaleOptions
     from ...io.zarr_job import upscale_zarr
 
     if len(args.inputs) != 1 or not args.output:
@@ -245,11 +247,10 @@ def _upscale_zarr(args: argparse.Namespace) -> int:
     if args.factor or args.sharpen or args.antialias or args.strength != 1.0:
         raise ValueError("zarr inputs take --scale only (no --factor, --sharpen, --antialias or --strength)")
     try:
+        options = upscale_options(args, UpscaleOptions, PostProcess())
         report = upscale_zarr(
-            args.inputs[0], args.output, args.scale, args.weights, level=args.level, scheduler=args.scheduler,
-            overwrite=args.overwrite, device=args.device, precision="auto" if args.half else args.precision,
-            intensity=args.intensity, tile=args.tile,
-        )  # fmt: skip
+            args.inputs[0], args.output, options, level=args.level, scheduler=args.scheduler, overwrite=args.overwrite
+        )
     except KeyboardInterrupt:
         print(
             f"interrupted: finished chunks of {args.output} are kept; run the same command to resume", file=sys.stderr

@@ -38,7 +38,7 @@ from ....core.defaults import DEFAULT_TILE, tile_text
 from ....core.files import write_text_atomic
 from ....core.filters import msaa_antialias, unsharp_mask
 from ....core.shared import shared_path
-from ....core.tiling import needs_statistics, resolve_tile, upscale_tensor
+from ....core.tiling import TileOptions, needs_statistics, resolve_tile, upscale_tensor
 from ....core.weights import load_model
 from ....engine.job import PostProcess, load_models, upscale_array
 from ....engine.models import DEFAULT_PRECISION, pick_device
@@ -329,8 +329,9 @@ def _statistics_deviation(model: torch.nn.Module, device: torch.device, images: 
         for f in files:
             x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
             x = x.to(device)
-            exact = upscale_tensor(model, x, exact="exact").clamp(0, 1)
-            sampled = upscale_tensor(model, x, exact="sampled").clamp(0, 1)  # what images above the cache get
+            exact = upscale_tensor(model, x, opts=TileOptions(exact="exact")).clamp(0, 1)
+            # what images above the cache get
+            sampled = upscale_tensor(model, x, opts=TileOptions(exact="sampled")).clamp(0, 1)
             worst = max(worst, (exact - sampled).abs().max().item() * 255)
     return worst
 
