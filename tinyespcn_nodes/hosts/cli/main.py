@@ -286,12 +286,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_video_bench(frames=args.video_frames, device=args.device, out=args.out, readme=args.readme)
         return 0
-    from .bench.rows import run_bench
+    from .bench.report import BenchPlan, run_bench
 
-    run_bench(
-        width=args.width, height=args.height, scales=args.scales, device=args.device,
-        memory_test=not args.skip_memory, folder_test=not args.skip_folder, big_test=not args.skip_big, out=args.out,
+    plan = BenchPlan(
+        width=args.width, height=args.height, scales=tuple(args.scales), device=args.device,
+        memory_test=not args.skip_memory, folder_test=not args.skip_folder, big_test=not args.skip_big,
+        startup_test=not args.skip_startup,
     )  # fmt: skip
+    run_bench(plan, out=args.out)
     return 0
 
 
@@ -497,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--video-frames", type=int, default=12, help="frames in the --video clip (default 12)")
     bench.add_argument(
         "--readme", help="with --video: also write the rows into this file's video-bench block (default: none)"
+    )
+    bench.add_argument(
+        "--skip-startup", action="store_true", help="skip the whole-process start-up rows vs OpenCV (default: off)"
     )
     bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run (default: off)")
     bench.add_argument(
