@@ -264,6 +264,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     from ...core.model_table import model_rows, render_markdown, render_text
     from .readme_block import replace_block
 
+    if args.update_costs:
+        from ...core.model_table import write_cost_table
+
+        print(f"wrote {write_cost_table()}")
     rows = model_rows()
     if args.readme:
         replace_block(Path(args.readme), "models", render_markdown(rows))
@@ -480,6 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument(
         "--readme", default=None,
         help="rewrite the 'Choosing a model' table of this README between its models:begin/end markers (default: none)",
+    )  # fmt: skip
+    models.add_argument(
+        "--update-costs", action="store_true",
+        help="recount every shipped file's MACs into tinyespcn_nodes/data/model_costs.json, which lets `models` "
+        "answer without importing torch (default: off)",
     )  # fmt: skip
     models.set_defaults(func=cmd_models)
     info = sub.add_parser("info", help="true parameter and MAC counts of every config and bundled file")
