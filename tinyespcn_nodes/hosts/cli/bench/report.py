@@ -128,11 +128,13 @@ def _startup(say, result: dict, plan: BenchPlan) -> None:
     side = plan.startup_side
     s = startup_rows(r._test_image(side), r.SHARED_PB, repeat=plan.startup_repeat)
     cv = s["opencv_espcn_s"]
-    cv_text = f"{cv:.2f} s" if isinstance(cv, float) else f"not run ({cv})"
-    say(f"\nstart-up: whole process, a fresh python each time (best of {s['repeat']}): `upscale` of a {s['side']} "
-        f"PNG x{s['scale']} (the CLI's defaults, PNG in and out) {s['upscale_s']:.2f} s; OpenCV ESPCN "
+    cv_text = f"{cv:.2f} s (CPU {s['opencv_espcn_cpu_s']:.2f} s)" if isinstance(cv, float) else f"not run ({cv})"
+    say(f"\nstart-up: whole process, a fresh python each time, best of {s['repeat']} (wall; CPU = user + system, "
+        f"which waiting on a busy machine does not inflate): `upscale` of a {s['side']} PNG x{s['scale']} (the "
+        f"CLI's defaults, PNG in and out) {s['upscale_s']:.2f} s (CPU {s['upscale_cpu_s']:.2f} s); OpenCV ESPCN "
         f"x{s['scale']}, same file, its own process (cv2 read, upsample, write) {cv_text}; `--help` "
-        f"{s['help_s']:.2f} s, `models` {s['models_s']:.2f} s (neither imports torch)")  # fmt: skip
+        f"{s['help_s']:.2f} s (CPU {s['help_cpu_s']:.2f} s), `models` {s['models_s']:.2f} s (CPU "
+        f"{s['models_cpu_s']:.2f} s); neither of these two imports torch")  # fmt: skip
     result["startup"] = s
 
 
