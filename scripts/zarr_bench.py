@@ -56,8 +56,10 @@ def main() -> None:
     import torch
     import zarr
 
+    from tinyespcn_nodes.engine.options import UpscaleOptions
     from tinyespcn_nodes.io.zarr_job import upscale_zarr
 
+    options = UpscaleOptions(args.weights, 2)
     out_bytes = args.planes * (2 * args.size) ** 2 * 2
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -68,7 +70,7 @@ def main() -> None:
 
         torch.set_num_threads(2)
         t0 = time.perf_counter()
-        one = upscale_zarr(tmp / "in.zarr", tmp / "one.zarr", 2, args.weights, scheduler="sync", progress=False)
+        one = upscale_zarr(tmp / "in.zarr", tmp / "one.zarr", options, scheduler="sync", progress=False)
         single = time.perf_counter() - t0
         print(f"one process (sync scheduler, 2 torch threads): {single:.1f} s, {mp_out / single:.2f} output MP/s, "
               f"{one.chunks} chunks, peak RSS {_peak_rss_mb():.0f} MB")  # fmt: skip
@@ -79,7 +81,7 @@ def main() -> None:
             with distributed.Client(cluster) as client:
                 client.run(torch.set_num_threads, 1)
                 t0 = time.perf_counter()
-                upscale_zarr(tmp / "in.zarr", tmp / "two.zarr", 2, args.weights,
+                upscale_zarr(tmp / "in.zarr", tmp / "two.zarr", options,
                              scheduler=cluster.scheduler_address, progress=False)  # fmt: skip
                 wall = time.perf_counter() - t0
                 peaks = client.run(_peak_rss_mb)

@@ -12,7 +12,7 @@ from conftest import REPO
 
 from tinyespcn_nodes.core.arch import SPECS, by_id, by_name, count_parameters, deployed, macs_per_lr_pixel, spec_of
 from tinyespcn_nodes.core.arch.rep import RepConfig, RepConv3x3, TinyESPCNRep
-from tinyespcn_nodes.core.tiling import upscale_tensor
+from tinyespcn_nodes.core.tiling import TileOptions, upscale_tensor
 from tinyespcn_nodes.core.weights import load_model, read_weights, save_weights
 
 
@@ -387,7 +387,7 @@ def test_every_registered_spec_builds_detects_saves_loads_tiles_and_exports(spec
     assert spec_of(loaded) is spec and info.scale == 4
     x = _portrait(40, 36)
     whole = upscale_tensor(loaded, x, tile=0)
-    tiled = upscale_tensor(loaded, x, tile=2 * loaded.receptive_radius + 12, exact="exact")
+    tiled = upscale_tensor(loaded, x, tile=2 * loaded.receptive_radius + 12, opts=TileOptions(exact="exact"))
     assert (whole - tiled).abs().max().item() < 1e-4
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")

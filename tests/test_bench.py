@@ -277,3 +277,30 @@ def test_an_opencv_peer_that_cannot_load_is_reported_not_raised(tmp_path):
     assert opencv_rows(tmp_path, 2, log=logged.append) == []
     assert logged and "left out" in logged[0]
     assert load_opencv_superres(tmp_path / "FSRCNN_x2.pb", "fsrcnn", 2) == (None, "FSRCNN_x2.pb not found")
+
+
+def test_evaluation_runs_the_engine_job_whole_image_in_fp32(weights_file, monkeypatch):
+    """trainer eval/bench rows go through prepare(options) → UpscaleJob.run_tensor (tile 0, fp32), and give what
+    the model itself gives on the whole image; an x2 file's x8 row is the engine's chain of three passes."""
+    from tinyespcn_nodes.engine.job import UpscaleJob
+    from trainer.evaluate import quantize
+    from trainer.quality_bench import chained_row
+
+    jobs = []
+    real = UpscaleJob.run_tensor
+
+    def spy(self, x, *args, **kwargs):
+        jobs.append((self.options.tile, self.options.precision, len(self.models)))
+        return real(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(UpscaleJob, "run_tensor", spy)
+    model = load_model(weights_file)[0]
+    x = torch.rand(1, 3, 30, 34, generator=torch.Generator().manual_seed(0))
+    got = model_rows(weights_file, torch.device("cpu"))[0].upscale(x)
+    x8 = chained_row(weights_file, torch.device("cpu")).upscale(x)
+    assert jobs == [(0, "fp32", 1), (0, "fp32", 3)]
+    with torch.inference_mode():
+        want = model(x)
+        want8 = model(model(model(x).clamp(0, 1)).clamp(0, 1))
+    assert torch.equal(quantize(got), quantize(want)) and (got - want.clamp(0, 1)).abs().max() < 1e-5
+    assert x8.shape == (1, 3, 240, 272) and (x8 - want8.clamp(0, 1)).abs().max() < 1e-4

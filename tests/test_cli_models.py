@@ -140,3 +140,48 @@ def test_alpha_cannot_go_to_jpeg_and_says_so(tmp_path, weights_file, capsys):
     assert main([*argv, "--format", "jpeg"]) == 1
     assert "JPEG cannot store the alpha channel" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def _imports_torch(*args: str) -> bool:
+    """Whether `python -m tinyespcn_nodes ARGS` imports torch, read from the process's own -X importtime list."""
+    import re
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "tinyespcn_nodes", *args],
+                         capture_output=True, text=True, cwd=REPO)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "import time:" in res.stderr and res.stdout
+    return re.search(r"\|\s*torch\s*$", res.stderr, re.M) is not None
+
+
+@pytest.mark.parametrize("args", [("--help",), ("models",), ("models", "--markdown")])
+def test_help_and_models_answer_without_importing_torch(args):
+    assert not _imports_torch(*args)
+    assert _imports_torch("info")  # the check sees torch when a command does import it
+
+
+def test_the_cost_table_holds_every_shipped_file_as_counted_now():
+    from tinyespcn_nodes.core.header import header_digest
+    from tinyespcn_nodes.core.model_table import cost_table, count_costs
+
+    table = cost_table()
+    for name, path in {**bundled(), **baselines()}.items():
+        entry = table.get(header_digest(path))
+        hint = "run: python -m tinyespcn_nodes models --update-costs"
+        assert entry is not None, f"{name} is not in the cost table; {hint}"
+        scales, macs, _ = count_costs(path)
+        assert (tuple(entry["scales"]), tuple(entry["macs"])) == (scales, macs), f"{name} stale; {hint}"
+
+
+def test_a_file_outside_the_cost_table_is_counted(tmp_path, monkeypatch):
+    from tinyespcn_nodes.core import model_table
+
+    model_table._measured.cache_clear()
+    from_table = render_markdown(model_rows())
+    monkeypatch.setattr(model_table, "COSTS_FILE", tmp_path / "none.json")
+    model_table._measured.cache_clear()
+    try:
+        assert render_markdown(model_rows()) == from_table
+    finally:
+        model_table._measured.cache_clear()

@@ -40,11 +40,14 @@ def bands(tmp_path, request):
 def zarr_store(tmp_path, request):
     zarr = pytest.importorskip("zarr")
     pytest.importorskip("dask")
+    from tinyespcn_nodes.engine.options import UpscaleOptions
     from tinyespcn_nodes.io.zarr_job import upscale_zarr
 
     src = zarr.create_array(str(tmp_path / "in.zarr"), shape=IMAGE.shape, chunks=(32, 24, 3), dtype=IMAGE.dtype)
     src[:] = IMAGE
-    report = upscale_zarr(tmp_path / "in.zarr", tmp_path / "out.zarr", 2, "general", device="cpu", progress=False)
+    report = upscale_zarr(
+        tmp_path / "in.zarr", tmp_path / "out.zarr", UpscaleOptions("general", 2, device="cpu"), progress=False
+    )
     return np.asarray(zarr.open_array(str(report.output), mode="r")[:])
 
 

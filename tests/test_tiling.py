@@ -7,7 +7,7 @@ from PIL import Image
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from tinyespcn_nodes.core.catalog import resolve_weights
 from tinyespcn_nodes.core.pixels import numpy_to_bchw
-from tinyespcn_nodes.core.tiling import UpscaleCancelled, plan_tiles, upscale_tensor
+from tinyespcn_nodes.core.tiling import TileOptions, UpscaleCancelled, plan_tiles, upscale_tensor
 from tinyespcn_nodes.engine.job import PostProcess, upscale_bchw_tensor
 from tinyespcn_nodes.engine.models import cpu_has_fast_bf16, pick_dtype
 
@@ -37,7 +37,8 @@ def test_faithful_model_tiled_with_global_attention_gate():
 def test_too_small_margin_is_visible(small_model):
     """The context band is what makes tiles exact: without it seams appear (so the exactness test can fail)."""
     x = torch.rand(1, 3, 40, 40)
-    err = (upscale_tensor(small_model, x, tile=10, margin=0) - untiled(small_model, x)).abs().max().item()
+    no_context = upscale_tensor(small_model, x, tile=10, opts=TileOptions(margin=0))
+    err = (no_context - untiled(small_model, x)).abs().max().item()
     assert err > 1e-3
 
 
@@ -216,7 +217,7 @@ def test_sampled_statistics_stay_within_half_a_level_on_real_images(scale, monke
     for name in ("img_001_SRF_2_HR.png", "img_002_SRF_2_HR.png"):
         x = torch.from_numpy(np.array(Image.open(folder / name).convert("RGB"))).permute(2, 0, 1)[None].float() / 255
         x = x[:, :, :320, :320]
-        exact = upscale_tensor(model, x, tile=128, exact=True)
+        exact = upscale_tensor(model, x, tile=128, opts=TileOptions(exact=True))
         sampled = upscale_tensor(model, x, tile=128)
         assert (exact.clamp(0, 1) - sampled.clamp(0, 1)).abs().max().item() * 255 <= 0.5
 

@@ -12,7 +12,7 @@ zarr = pytest.importorskip("zarr")
 da = pytest.importorskip("dask.array")
 
 from tinyespcn_nodes.core.intensity import choose_window  # noqa: E402
-from tinyespcn_nodes.engine.job import upscale_array  # noqa: E402
+from tinyespcn_nodes.engine.job import UpscaleOptions, upscale_array  # noqa: E402
 from tinyespcn_nodes.hosts.cli.main import main  # noqa: E402
 from tinyespcn_nodes.io import zarr_job  # noqa: E402
 
@@ -56,7 +56,9 @@ def _ome(path: Path, data: np.ndarray) -> Path:
 def test_ome_zarr_level_upscaled_exactly_with_pixel_sizes_and_centres(tmp_path):
     data = _stack()
     src = _ome(tmp_path / "in.zarr", data)
-    report = zarr_job.upscale_zarr(src, tmp_path / "out.zarr", 2, WEIGHTS, precision="fp32", progress=False)
+    report = zarr_job.upscale_zarr(
+        src, tmp_path / "out.zarr", UpscaleOptions(WEIGHTS, 2, precision="fp32"), progress=False
+    )
     assert (report.chunks, report.written, report.skipped) == (12, 12, 0)  # short last chunks join a neighbour
     group = zarr.open_group(str(tmp_path / "out.zarr"), mode="r")
     out = group["0"][:]
@@ -69,10 +71,12 @@ def test_ome_zarr_level_upscaled_exactly_with_pixel_sizes_and_centres(tmp_path):
     assert trans["translation"] == pytest.approx([0.0, 5.0 - 0.05, 7.0 - 0.05])  # new pixel centres
     assert group.attrs["tinyespcn_job"]["complete"] and not (tmp_path / "out.zarr.progress").exists()
 
-    level1 = zarr_job.upscale_zarr(src, tmp_path / "l1.zarr", 2, WEIGHTS, level=1, precision="fp32", progress=False)
+    level1 = zarr_job.upscale_zarr(
+        src, tmp_path / "l1.zarr", UpscaleOptions(WEIGHTS, 2, precision="fp32"), level=1, progress=False
+    )
     assert zarr.open_group(str(level1.output), mode="r")["0"].shape == (3, 70, 58)
     with pytest.raises(zarr_job.ZarrJobError, match="--level 5 does not exist"):
-        zarr_job.upscale_zarr(src, tmp_path / "l5.zarr", 2, WEIGHTS, level=5, progress=False)
+        zarr_job.upscale_zarr(src, tmp_path / "l5.zarr", UpscaleOptions(WEIGHTS, 2), level=5, progress=False)
 
 
 def test_an_interrupted_job_resumes_and_rewrites_a_half_written_chunk(tmp_path, monkeypatch):
@@ -90,15 +94,17 @@ def test_an_interrupted_job_resumes_and_rewrites_a_half_written_chunk(tmp_path, 
 
     monkeypatch.setattr(zarr_job, "write_chunk", dies_after_four)
     with pytest.raises(KeyboardInterrupt):
-        zarr_job.upscale_zarr(src, dst, 2, WEIGHTS, precision="fp32", scheduler="sync", progress=False)
+        zarr_job.upscale_zarr(src, dst, UpscaleOptions(WEIGHTS, 2, precision="fp32"), scheduler="sync", progress=False)
     assert len(list((tmp_path / "out.zarr.progress").iterdir())) == 4
     monkeypatch.setattr(zarr_job, "write_chunk", real)
     with pytest.raises(zarr_job.ZarrJobError, match="holds another job's result; pass --overwrite"):
-        zarr_job.upscale_zarr(src, dst, 2, WEIGHTS, precision="bf16", scheduler="sync", progress=False)
-    report = zarr_job.upscale_zarr(src, dst, 2, WEIGHTS, precision="fp32", scheduler="sync", progress=False)
+        zarr_job.upscale_zarr(src, dst, UpscaleOptions(WEIGHTS, 2, precision="bf16"), scheduler="sync", progress=False)
+    report = zarr_job.upscale_zarr(
+        src, dst, UpscaleOptions(WEIGHTS, 2, precision="fp32"), scheduler="sync", progress=False
+    )
     assert (report.written, report.skipped) == (report.chunks - 4, 4)
     np.testing.assert_array_equal(zarr.open_array(str(dst))[:], _reference(data))
-    again = zarr_job.upscale_zarr(src, dst, 2, WEIGHTS, precision="fp32", progress=False)
+    again = zarr_job.upscale_zarr(src, dst, UpscaleOptions(WEIGHTS, 2, precision="fp32"), progress=False)
     assert (again.written, again.skipped) == (0, report.chunks)
 
 
@@ -144,7 +150,7 @@ def test_local_cluster_survives_a_killed_worker_with_a_memory_limit(tmp_path):
                                   host="127.0.0.1", dashboard_address=None) as cluster:  # fmt: skip
         with distributed.Client(cluster) as client:
             client.register_plugin(KillOnce(str(flag)))
-            report = zarr_job.upscale_zarr(src, tmp_path / "out.zarr", 2, WEIGHTS, precision="fp32",
+            report = zarr_job.upscale_zarr(src, tmp_path / "out.zarr", UpscaleOptions(WEIGHTS, 2, precision="fp32"),
                                            scheduler=cluster.scheduler_address, progress=False)  # fmt: skip
     assert flag.exists()  # a worker really died mid-job
     assert report.written == report.chunks

@@ -27,20 +27,18 @@ STRENGTHS = (0.0, 0.5, 1.0)
 
 def photo_rows(scale: int, device: torch.device, opencv_dir: Path | None, log=print) -> list[Row]:
     from tinyespcn_nodes.core.catalog import PARTNERS, bundled, default_name
-    from tinyespcn_nodes.core.strength import load_with_strength
-    from tinyespcn_nodes.core.weights import load_model
 
-    from .quality_bench import _runner
+    from .quality_bench import _runner, eval_job
 
     table = bundled()
     photo = f"photo-x{scale}"
     rows = [bicubic_row(scale)]
     general = default_name(scale)
     if general in table and general != PARTNERS[photo]:
-        rows.append(Row(general, "clean", scale, _runner(load_model(table[general])[0], device)))
+        rows.append(Row(general, "clean", scale, _runner(eval_job(table[general], scale, device))))
     for s in STRENGTHS:
         label = f"{photo} @ {s:g}" + (f" (= {PARTNERS[photo]})" if s == 0 else "")
-        rows.append(Row(label, "photo", scale, _runner(load_with_strength(table[photo], s)[0], device)))
+        rows.append(Row(label, "photo", scale, _runner(eval_job(table[photo], scale, device, s))))
     if opencv_dir:
         rows += opencv_espcn(opencv_dir, scale, log)
     return rows

@@ -18,6 +18,8 @@ import torch
 from tinyespcn_nodes.core.arch import count_parameters, macs_per_lr_pixel
 from tinyespcn_nodes.core.resize import matlab_imresize
 from tinyespcn_nodes.core.weights import load_model
+from tinyespcn_nodes.engine.job import UpscaleJob, prepare
+from tinyespcn_nodes.engine.options import UpscaleOptions
 from tinyespcn_nodes.io.opencv_peer import load_opencv_superres
 
 from .bench_sets import load_set
@@ -51,43 +53,51 @@ def bicubic_row(scale: int) -> Row:
     )
 
 
+def eval_job(weights: str | Path, scale: int, device: torch.device, strength: float = 1.0) -> UpscaleJob:
+    """The engine's job for the protocol: the whole image in one tile, fp32, no intensity window, no filters
+    (at x8 an x2 file is its chain of three passes, as every host runs it)."""
+    options = UpscaleOptions(
+        str(weights), scale, tile=0, device=str(device), precision="fp32", intensity=None, strength=strength
+    )
+    return prepare(options)
+
+
 def model_rows(path: str | Path, device: torch.device, name: str | None = None) -> list[Row]:
     """One row per scale the file serves (a multi-output pyramid gives x2, x4 and x8 rows)."""
-    top, info = load_model(path)
+    info = load_model(path)[1]
     if name is None:
         steps = info.training.get("steps")
         label = weights_label(path).removesuffix(".safetensors")  # two runs' final files stay two rows
         name = f"{info.spec.id} (our trainer, {steps} steps)" if info.spec.baseline else f"{info.spec.id} {label}"
     rows = []
     for scale in info.scales:
-        model = (top if scale == info.scale else load_model(path, scale)[0]).to(device)
-        rows.append(Row(name, info.spec.name, scale, _runner(model, device), count_parameters(model),
-                        macs_per_lr_pixel(model), str(path)))  # fmt: skip
+        job = eval_job(path, scale, device)
+        model = job.models[0]
+        rows.append(Row(name, info.spec.name, scale, _runner(job), count_parameters(model), macs_per_lr_pixel(model),
+                        str(path)))  # fmt: skip
     return rows
 
 
 def chained_row(path: str | Path, device: torch.device, times: int = 3) -> Row:
-    """An x2 file run `times` times (x8 = three x2 passes, what the pipeline does for an x2 file at x8)."""
-    model, info = load_model(path, 2)
-    model = model.to(device)
-    one = _runner(model, device)
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        for _ in range(times):
-            x = one(x)
-        return x
-
+    """An x2 file run `times` times (x8 = three x2 passes, the engine's chain for an x2 file at x8)."""
+    info = load_model(path, 2)[1]
+    job = eval_job(path, 2**times, device)
+    if [m.scale for m in job.models] != [2] * times:
+        raise ValueError(f"{path}: x{2**times} is not {times} x2 passes of this file")
+    model = job.models[0]
     label = weights_label(path).removesuffix(".safetensors")
     macs = macs_per_lr_pixel(model) * sum(4**k for k in range(times))  # each pass runs on 4x the pixels
     return Row(
-        f"{info.spec.id} {label} ×{times}", info.spec.name, 2**times, run, count_parameters(model), macs, str(path)
-    )
+        f"{info.spec.id} {label} ×{times}", info.spec.name, 2**times, _runner(job), count_parameters(model), macs,
+        str(path),
+    )  # fmt: skip
 
 
-def _runner(model: torch.nn.Module, device: torch.device) -> Upscale:
-    @torch.inference_mode()
+def _runner(job: UpscaleJob) -> Upscale:
+    """[1,3,h,w] float on the CPU → the job's output there (tiles move to the job's device and back)."""
+
     def run(x: torch.Tensor) -> torch.Tensor:
-        return model(x.to(device)).float().cpu()
+        return job.run_tensor(x.float().cpu()).float()
 
     return run
 

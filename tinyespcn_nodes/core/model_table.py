@@ -10,10 +10,15 @@ face models). Nothing here is typed by hand except what each family is for.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from .catalog import ALIASES, RENAMED, baselines, bundled, default_name
+from .files import write_text_atomic
+from .header import header_digest, peek_metadata
+
+COSTS_FILE = Path(__file__).resolve().parents[1] / "data" / "model_costs.json"  # written by `models --update-costs`
 
 # what each family is for (words only: the numbers come from the files)
 PURPOSE = {
@@ -64,14 +69,47 @@ def quality_text(metrics: dict) -> str:
     return ", ".join(parts) or "not recorded"
 
 
-@functools.lru_cache(maxsize=64)
-def _measured(path: str, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...], str]:  # noqa: ARG001 (cache key)
+def count_costs(path: str | Path) -> tuple[tuple[int, ...], tuple[int, ...], dict]:
+    """(scales, MACs per LR pixel at each, stored metrics), counted by hooks on the deployed network: loads the
+    file and imports torch."""
     from .arch import macs_per_lr_pixel
     from .weights import load_model
 
     model, info = load_model(path)
     macs = tuple(macs_per_lr_pixel(model if s == info.scale else load_model(path, s)[0]) for s in info.scales)
-    return info.scales, macs, quality_text(info.metrics)
+    return info.scales, macs, info.metrics
+
+
+def cost_table(path: Path | None = None) -> dict[str, dict]:
+    """The counted costs of the shipped files by header digest (`models --update-costs` writes it)."""
+    path = path or COSTS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_cost_table(path: Path | None = None) -> Path:
+    """Count every shipped file's costs and store them by header digest, so `models` needs no torch."""
+    path = path or COSTS_FILE
+    table = {}
+    for name, file in sorted({**bundled(), **baselines()}.items()):
+        scales, macs, _ = count_costs(file)
+        table[header_digest(file)] = {"file": name, "scales": list(scales), "macs": list(macs)}
+    write_text_atomic(path, json.dumps(table, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+@functools.lru_cache(maxsize=64)
+def _measured(path: str, mtime_ns: int) -> tuple[tuple[int, ...], tuple[int, ...], str]:  # noqa: ARG001 (cache key)
+    """Scales and MACs from the cost table when the file's header is one counted there (no torch: its
+    metadata was valid when counted), else counted now; the quality text from the stored metrics."""
+    known = cost_table().get(header_digest(path) or "")
+    if known is None:
+        scales, macs, metrics = count_costs(path)
+        return scales, macs, quality_text(metrics)
+    metrics = json.loads((peek_metadata(path) or {}).get("metrics") or "{}")
+    return tuple(known["scales"]), tuple(known["macs"]), quality_text(metrics)
 
 
 def _aliases(name: str, table: dict[str, Path]) -> tuple[str, ...]:

@@ -418,38 +418,48 @@ def context_margin(model: nn.Module) -> int:
     return model.receptive_radius + 2
 
 
+@dataclass(frozen=True)
+class TileOptions:
+    """How `upscale_tensor` runs each tile, besides the model and the tile side.
+
+    `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
+    context it needs, added to the tile's LR context so the filtered result is also seam-free. `margin`
+    below the model's context makes tiles approximate (seams); None uses `context_margin(model)`. `exact`:
+    image statistics (models that need them) from a full first pass instead of sampled crops (or a mode of
+    `STATISTICS`). `size` (out_h, out_w): Lanczos-resize the model's output to it inside the same tile loop
+    (any factor, no full-size intermediate), equal to `pil_resize` of the whole upscaled image. `clamp=False`:
+    a float `out` keeps values outside [0,1] (intensity-windowed inputs). `stats`: the image statistic of a
+    model that needs one, computed by the caller for a larger image this is a part of (see `banded`); used
+    for every tile. `out_dtype`: the new output tensor's dtype when no `out` is given.
+    """
+
+    margin: int | None = None
+    post: PostFn | None = None
+    post_margin: int = 0
+    exact: bool | str = False
+    size: tuple[int, int] | None = None
+    clamp: bool = True
+    stats: torch.Tensor | None = None
+    min_tile: int = MIN_TILE
+    out_dtype: torch.dtype = torch.float32
+
+
 def upscale_tensor(
     model: nn.Module,
     x: torch.Tensor,
     *,
     tile: int = DEFAULT_TILE,
-    margin: int | None = None,
     out: torch.Tensor | None = None,
-    out_dtype: torch.dtype = torch.float32,
+    opts: TileOptions | None = None,
     on_tile: ProgressFn | None = None,
     should_stop: StopFn | None = None,
-    min_tile: int = MIN_TILE,
-    post: PostFn | None = None,
-    post_margin: int = 0,
-    exact: bool | str = False,
-    size: tuple[int, int] | None = None,
-    clamp: bool = True,
-    stats: torch.Tensor | None = None,
     progress: Progress | None = None,
 ) -> torch.Tensor:
     """RGB [B,3,H,W] (float in [0,1], or uint8/uint16 converted tile by tile; any device) → [B,3,sH,sW] in `out`
-    (or a new tensor of `out_dtype`) on x's device; a 1-channel `out` gets the mean of the RGB result.
-
-    `post` (e.g. unsharp → anti-alias) runs on each HR tile before it is stored; `post_margin` is the HR
-    context it needs, added to the tile's LR context so the filtered result is also seam-free. `margin`
-    below the model's context makes tiles approximate (seams); None uses `context_margin(model)`. `exact`:
-    image statistics (models that need them) from a full first pass instead of sampled crops. `size`
-    (out_h, out_w): Lanczos-resize the model's output to it inside the same tile loop (any factor, no
-    full-size intermediate), equal to `pil_resize` of the whole upscaled image. `clamp=False`: a float `out`
-    keeps values outside [0,1] (intensity-windowed inputs). `stats`: the image statistic of a model that needs
-    one, computed by the caller for a larger image this is a part of (see `banded`); used for every tile.
-    `progress`: a job's `Progress` that already expects this call's steps (counted with this `tile`);
-    without one, `on_tile`/`should_stop` are wrapped in a new one here.
+    (or a new tensor of `opts.out_dtype`) on x's device; a 1-channel `out` gets the mean of the RGB result.
+    `opts`: margin, post filters, statistics, resize, clamp (`TileOptions`). `progress`: a job's `Progress`
+    that already expects this call's steps (counted with this `tile`); without one, `on_tile`/`should_stop`
+    are wrapped in a new one here.
     """
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"upscale_tensor needs RGB [B,3,H,W], got shape {tuple(x.shape)}")
@@ -457,17 +467,18 @@ def upscale_tensor(
     if h < 1 or w < 1:
         raise ValueError(f"cannot upscale an empty image of size {h}x{w}")
     s = model.scale
-    out_h, out_w = size or (h * s, w * s)
+    opts = opts or TileOptions()
+    out_h, out_w = opts.size or (h * s, w * s)
     resize = TiledResize((h * s, w * s), (out_h, out_w)) if (out_h, out_w) != (h * s, w * s) else None
     if out is None:
-        out = torch.empty((b, 3, out_h, out_w), dtype=out_dtype, device=x.device)
+        out = torch.empty((b, 3, out_h, out_w), dtype=opts.out_dtype, device=x.device)
     elif out.dim() != 4 or out.shape[1] not in (1, 3) or tuple(out.shape[2:]) != (out_h, out_w) or len(out) != b:
         raise ValueError(f"out has shape {tuple(out.shape)}, expected {(b, 3, out_h, out_w)} (or 1 channel)")
     planned = resolve_tile(tile, model)
-    margin = context_margin(model) if margin is None else margin
-    margin += math.ceil((post_margin + (resize.margin if resize else 0)) / model.scale)
-    mode = "given" if stats is not None else statistics_mode(exact)
-    run = TileRun(margin, post, mode if mode != "given" else "auto", resize, clamp, stats, min_tile)
+    margin = context_margin(model) if opts.margin is None else opts.margin
+    margin += math.ceil((opts.post_margin + (resize.margin if resize else 0)) / model.scale)
+    mode = "given" if opts.stats is not None else statistics_mode(opts.exact)
+    run = TileRun(margin, opts.post, mode if mode != "given" else "auto", resize, opts.clamp, opts.stats, opts.min_tile)
     if progress is None:
         progress = Progress(on_tile, should_stop)
         progress.expect(b * tile_count(h, w, planned, model, mode))

@@ -18,6 +18,7 @@ from torch import nn
 from .arch import ArchConfig, ArchSpec, by_id, deployed, spec_of
 from .arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from .files import save_safetensors_atomic
+from .header import peek_metadata
 from .limits import check_config_fields
 
 FORMAT_NAME = "tinyespcn-weights"
@@ -97,20 +98,6 @@ def _read_json(path: Path, meta: dict, key: str) -> dict:
     if not isinstance(value, dict):
         raise WeightsError(path, f"metadata '{key}' must be a JSON object")
     return value
-
-
-def peek_metadata(path: str | os.PathLike) -> dict[str, str] | None:
-    """The safetensors header's metadata without reading any tensor, or None if the file is not safetensors."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 2 <= n <= 100_000_000:
-                return None
-            header = json.loads(f.read(n))
-    except (OSError, ValueError):
-        return None
-    meta = header.get("__metadata__") if isinstance(header, dict) else None
-    return meta if isinstance(meta, dict) else {}
 
 
 def offered_scales(path: str | os.PathLike) -> tuple[int, ...]:

@@ -24,6 +24,7 @@ from ..core.progress import Progress, UpscaleCancelled
 from ..core.tiling import (
     ProgressFn,
     StopFn,
+    TileOptions,
     check_tile,
     context_margin,
     plan_tiles,
@@ -137,12 +138,11 @@ class UpscaleJob:
             cur = rgb
             for i, (m, tile, margin) in enumerate(zip(self.models, self.tiles, self.margins)):
                 end = i == last
-                cur = upscale_tensor(
-                    m, cur, tile=tile, out=out_rgb if end else None, post=post if end else None,
-                    post_margin=post.margin if (post and end) else 0, margin=margin,
+                opts = TileOptions(
+                    margin=margin, post=post if end else None, post_margin=post.margin if (post and end) else 0,
                     exact=self.options.statistics, size=size if end else None, clamp=clamp, stats=stats,
-                    progress=progress,
                 )  # fmt: skip
+                cur = upscale_tensor(m, cur, tile=tile, out=out_rgb if end else None, opts=opts, progress=progress)
 
         return upscale_bchw(x, self.scale, rgb_upscale, out_dtype=target, size=size, clamp=clamp)
 
@@ -252,24 +252,12 @@ def upscale_array(
     return job.run_array(image, progress, stats)
 
 
-def upscale_dask(
-    array,
-    scale: int = 2,
-    weights: str | None = None,
-    *,
-    rgb: bool | None = None,
-    device: str = "auto",
-    precision: str = "auto",
-    intensity: str | Window = "auto",
-    post: PostProcess | None = None,
-    tile: int = -1,
-):
+def upscale_dask(array, options: UpscaleOptions | int = 2, weights: str | None = None, *, rgb: bool | None = None):
     """dask array (Y, X), (Y, X, C) or with leading stack axes → lazily upscaled dask array of the same dtype
-    (`prepare(UpscaleOptions(...)).run_dask(array)`; weights and tile are checked here, on the client)."""
-    options = UpscaleOptions(
-        weights=weights, scale=scale, tile=tile, device=device, precision=precision, intensity=intensity,
-        post=post or PostProcess(),
-    )  # fmt: skip
+    (`prepare(options).run_dask(array)`; weights and tile are checked here, on the client). `options` may be
+    a bare scale, with `weights` (`upscale_dask(array, 2, weights)`: every other option at its default)."""
+    if not isinstance(options, UpscaleOptions):
+        options = UpscaleOptions(weights, options)
     return prepare(options).run_dask(array, rgb)
 
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -206,7 +207,7 @@ def upscale_video(
         with av.open(os.devnull, "w", format=_format_name(av, target)) as probe:
             plan = choose_encoder(av, target, set(probe.supported_codecs), in_codec, in_fmt, opts)
         with atomic_path(target) as tmp:
-            result = _stream(av, inp, video, tmp, target, plan, upscale_frames, opts, on_frames)
+            result = _stream(_Run(av, inp, video, Path(tmp), target, plan, upscale_frames, opts, on_frames))
     except av.FFmpegError as exc:
         raise VideoError(src, f"FFmpeg failed: {exc}") from None
     finally:
@@ -214,7 +215,24 @@ def upscale_video(
     return result
 
 
-def _stream(av, inp, video, tmp, target, plan, upscale_frames, opts, on_frames) -> VideoResult:
+@dataclass(frozen=True)
+class _Run:
+    """One `upscale_video` call: PyAV, the open input and its video stream, the temp file and the target it
+    becomes, the encoder plan, the engine call, the options and the progress callback."""
+
+    av: Any
+    inp: Any
+    video: Any
+    tmp: Path
+    target: Path
+    plan: EncoderPlan
+    upscale_frames: FramesFn
+    opts: VideoOptions
+    on_frames: ProgressFn | None
+
+
+def _stream(run: _Run) -> VideoResult:
+    av, inp, video, plan, opts = run.av, run.inp, run.video, run.plan, run.opts
     stop = threading.Event()
     decoded, encoded = _Pipe(opts.queue, stop), _Pipe(opts.queue, stop)
     rgb = _rgb_format(video.codec_context.format.name if video.codec_context.format else None, av)
@@ -272,8 +290,7 @@ def _stream(av, inp, video, tmp, target, plan, upscale_frames, opts, on_frames) 
     writer = _Stage("video-encode", write, stop)
     reader.start()
     try:
-        result.frames = _run_model(av, decoded, encoded, state, writer, tmp, target, inp, video, plan,
-                                   upscale_frames, opts, result, rotation, total, on_frames)  # fmt: skip
+        result.frames = _run_model(run, decoded, encoded, state, writer, result, rotation, total)
         encoded.put(_END)
         writer.join()
     except _Stopped:  # a stage stopped the pipe: its own error says why
@@ -293,9 +310,9 @@ def _stream(av, inp, video, tmp, target, plan, upscale_frames, opts, on_frames) 
     return result
 
 
-def _run_model(av, decoded, encoded, state, writer, tmp, target, inp, video, plan, upscale_frames, opts, result,
-               rotation, total, on_frames) -> int:  # fmt: skip
+def _run_model(run: _Run, decoded, encoded, state, writer, result, rotation, total) -> int:
     """This thread's part: batches of decoded frames → the model → the encoder's queue. Returns frames done."""
+    opts, target, plan, av = run.opts, run.target, run.plan, run.av
     done, ended = 0, False
     while not ended:
         frames, held = [], []
@@ -308,11 +325,11 @@ def _run_model(av, decoded, encoded, state, writer, tmp, target, inp, video, pla
         if frames:
             result.max_ahead = max(result.max_ahead, result.decoded - done)
             batch = np.stack([f[1] for f in frames])
-            out = upscale_frames(batch)  # the one call into the engine
+            out = run.upscale_frames(batch)  # the one call into the engine
             if "out" not in state:
                 height, width = out.shape[1:3]
                 check_size(target, plan, width, height, av)
-                o = _open_output(av, tmp, target, inp, video, plan, width, height)
+                o = _open_output(av, run.tmp, target, run.inp, run.video, plan, width, height)
                 state["out"], state["stream"], state["mapping"], result.copied = o
                 if rotation[0]:
                     state["stream"].set_display_rotation(rotation[0])
@@ -322,8 +339,8 @@ def _run_model(av, decoded, encoded, state, writer, tmp, target, inp, video, pla
                 encoded.put(("frame", arr, pts, tb))
             done += len(frames)
             del batch, out
-            if on_frames is not None:
-                on_frames(done, total)
+            if run.on_frames is not None:
+                run.on_frames(done, total)
         if "out" in state:
             for item in held:
                 encoded.put(item)

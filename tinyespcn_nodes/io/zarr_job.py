@@ -17,13 +17,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..core.pixels import upscaled_geometry
 from .store_guard import replace_refusal
+
+if TYPE_CHECKING:
+    from ..engine.options import UpscaleOptions
 
 PROGRESS_SUFFIX = ".progress"
 JOB_KEY = "tinyespcn_job"
@@ -31,6 +35,18 @@ JOB_KEY = "tinyespcn_job"
 
 class ZarrJobError(ValueError):
     """Bad input or a conflicting output: the message names the path and the cause."""
+
+
+@dataclass(frozen=True)
+class ZarrOutput:
+    """Where a job's result goes: `job` identifies the job for resuming (with shapes, scale and weights);
+    `ms`/`transforms`: the source's OME-Zarr multiscale entry and dataset transforms (None: a plain array)."""
+
+    path: Path
+    job: dict
+    ms: dict | None = None
+    transforms: list | None = None
+    overwrite: bool = False
 
 
 @dataclass
@@ -101,10 +117,9 @@ def _out_transforms(transforms: list | None, ndim: int, scale: int) -> list:
     return [{"type": "scale", "scale": list(new_scale)}, {"type": "translation", "translation": list(new_trans)}]
 
 
-def _prepare_output(
-    zarr, dst: Path, src_arr, out_shape, out_chunks, ms, transforms, scale, fingerprint, overwrite, src_path=None
-):
+def _prepare_output(zarr, out: ZarrOutput, src_arr, out_shape, out_chunks, scale: int, fingerprint: str) -> bool:
     """Create the output store, or keep one of the same job for resuming; True when that job is complete."""
+    dst, ms, overwrite = out.path, out.ms, out.overwrite
     if dst.exists():
         try:
             attrs = dict(zarr.open(str(dst), mode="r").attrs)
@@ -116,14 +131,14 @@ def _prepare_output(
         if not overwrite:
             why = "holds another job's result" if job else "exists"
             raise ZarrJobError(f"{dst}: {why}; pass --overwrite to replace it")
-        refusal = replace_refusal(dst, src_path, JOB_KEY)
+        refusal = replace_refusal(dst, out.job.get("src"), JOB_KEY)
         if refusal is not None:
             raise ZarrJobError(f"{dst}: {refusal}; --overwrite replaces only a zarr store this program wrote")
     job = {"fingerprint": fingerprint, "complete": False}
     if ms is None:
-        out = zarr.create_array(str(dst), shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0,
-                                overwrite=True)  # fmt: skip
-        out.attrs[JOB_KEY] = job
+        array = zarr.create_array(str(dst), shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0,
+                                  overwrite=True)  # fmt: skip
+        array.attrs[JOB_KEY] = job
         return False
     group = zarr.open_group(str(dst), mode="w")
     group.create_array("0", shape=out_shape, chunks=out_chunks, dtype=src_arr.dtype, fill_value=0)
@@ -131,7 +146,9 @@ def _prepare_output(
         "version": ms.get("version", "0.4"),
         "name": ms.get("name", dst.stem),
         "axes": ms.get("axes"),
-        "datasets": [{"path": "0", "coordinateTransformations": _out_transforms(transforms, len(out_shape), scale)}],
+        "datasets": [
+            {"path": "0", "coordinateTransformations": _out_transforms(out.transforms, len(out_shape), scale)}
+        ],
         "metadata": {"method": "tinyespcn-nodes upscale"},
     }
     group.attrs.update({"multiscales": [entry], JOB_KEY: job})
@@ -157,69 +174,60 @@ def write_chunk(block: np.ndarray, array_path: str, region: tuple[tuple[int, int
 def upscale_zarr(
     src: str | os.PathLike,
     dst: str | os.PathLike,
-    scale: int = 2,
+    options: UpscaleOptions | int = 2,
     weights: str | None = None,
     *,
     level: int = 0,
     scheduler: str = "threads",
     overwrite: bool = False,
-    device: str = "auto",
-    precision: str = "auto",
-    intensity: str = "auto",
-    tile: int = -1,
     progress: bool = True,
 ) -> JobReport:
-    """The whole job; `scheduler` is threads, processes, or a dask.distributed scheduler address."""
+    """The whole job; `scheduler` is threads, processes, or a dask.distributed scheduler address. `options` may
+    be a bare scale, with `weights` (`upscale_zarr(src, dst, 2, weights)`: every other option at its default)."""
     import dask.array as da
+
+    from ..engine.options import UpscaleOptions
+
+    if not isinstance(options, UpscaleOptions):
+        options = UpscaleOptions(weights, options)
 
     src, dst = Path(src), Path(dst)
     if dst.resolve() == src.resolve():
         raise ZarrJobError(f"{dst}: would overwrite the input; choose another -o")
     arr, ms, transforms = open_source(src, level)
     rgb = ms is None and arr.ndim >= 3 and arr.shape[-1] in (3, 4)
-    settings = {"src": str(src.resolve()), "level": level, "precision": precision, "intensity": intensity}
-    return write_upscaled(
-        da.from_zarr(arr), dst, scale, weights, rgb=rgb, job=settings, ms=ms, transforms=transforms,
-        overwrite=overwrite, device=device, precision=precision, intensity=intensity, tile=tile,
-        scheduler=scheduler, progress=progress,
-    )  # fmt: skip
+    settings = {"src": str(src.resolve()), "level": level, "precision": options.precision,
+                "intensity": options.intensity}  # fmt: skip
+    out = ZarrOutput(dst, settings, ms, transforms, overwrite)
+    return write_upscaled(da.from_zarr(arr), out, options, rgb=rgb, scheduler=scheduler, progress=progress)
 
 
 def write_upscaled(
     lazy,
-    dst: str | os.PathLike,
-    scale: int,
-    weights: str | None,
+    out: ZarrOutput,
+    options: UpscaleOptions,
     *,
     rgb: bool,
-    job: dict,
-    ms: dict | None = None,
-    transforms: list | None = None,
-    overwrite: bool = False,
-    device: str = "auto",
-    precision: str = "auto",
-    intensity=None,
-    tile: int = -1,
     scheduler: str = "threads",
     progress: bool = True,
     on_chunk=None,
     should_stop=None,
 ) -> JobReport:
-    """A dask array upscaled into the zarr store `dst`, resumably. `job` (plus shapes, scale and weights)
-    identifies the job for resuming. With `on_chunk(done, total)` the chunks run one after another in this
-    process (a GUI's progress and Cancel: `should_stop()` is checked between chunks; finished ones stay)."""
+    """A dask array upscaled into the zarr store `out.path`, resumably. `out.job` (plus shapes, scale and
+    weights) identifies the job for resuming. With `on_chunk(done, total)` the chunks run one after another in
+    this process (a GUI's progress and Cancel: `should_stop()` is checked between chunks; finished ones stay)."""
     import dask
 
     from ..engine.job import upscale_dask
 
     zarr = _require_zarr()
-    dst = Path(dst)
-    up = upscale_dask(lazy, scale, weights, rgb=rgb, device=device, precision=precision, intensity=intensity,
-                      tile=tile)  # fmt: skip
+    dst, ms, scale = Path(out.path), out.ms, options.scale
+    out = replace(out, path=dst)
+    up = upscale_dask(lazy, options, rgb=rgb)
     out_chunks = tuple(c[0] for c in up.chunks)
-    settings = {**job, "scale": scale, "weights": str(weights), "shape": lazy.shape, "chunks": lazy.chunks}
-    complete = _prepare_output(zarr, dst, lazy, up.shape, out_chunks, ms, transforms, scale,
-                                    _fingerprint(settings), overwrite, job.get("src"))  # fmt: skip
+    settings = {**out.job, "scale": scale, "weights": str(options.weights), "shape": lazy.shape,
+                "chunks": lazy.chunks}  # fmt: skip
+    complete = _prepare_output(zarr, out, lazy, up.shape, out_chunks, scale, _fingerprint(settings))
     total = int(np.prod(up.numblocks))
     if complete:
         return JobReport(dst, total, 0, total)

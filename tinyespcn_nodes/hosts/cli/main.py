@@ -249,6 +249,8 @@ def _video_options(args: argparse.Namespace) -> VideoOptions:
 
 
 def _upscale_zarr(args: argparse.Namespace) -> int:
+    from ...core.filters import PostProcess
+    from ...engine.options import UpscaleOptions
     from ...io.zarr_job import upscale_zarr
 
     if len(args.inputs) != 1 or not args.output:
@@ -256,11 +258,10 @@ def _upscale_zarr(args: argparse.Namespace) -> int:
     if args.factor or args.sharpen or args.antialias or args.strength != 1.0:
         raise ValueError("zarr inputs take --scale only (no --factor, --sharpen, --antialias or --strength)")
     try:
+        options = upscale_options(args, UpscaleOptions, PostProcess())
         report = upscale_zarr(
-            args.inputs[0], args.output, args.scale, args.weights, level=args.level, scheduler=args.scheduler,
-            overwrite=args.overwrite, device=args.device, precision="auto" if args.half else args.precision,
-            intensity=args.intensity, tile=args.tile,
-        )  # fmt: skip
+            args.inputs[0], args.output, options, level=args.level, scheduler=args.scheduler, overwrite=args.overwrite
+        )
     except KeyboardInterrupt:
         print(
             f"interrupted: finished chunks of {args.output} are kept; run the same command to resume", file=sys.stderr
@@ -274,6 +275,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     from ...core.model_table import model_rows, render_markdown, render_text
     from .readme_block import replace_block
 
+    if args.update_costs:
+        from ...core.model_table import write_cost_table
+
+        print(f"wrote {write_cost_table()}")
     rows = model_rows()
     if args.readme:
         replace_block(Path(args.readme), "models", render_markdown(rows))
@@ -296,12 +301,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         run_video_bench(frames=args.video_frames, device=args.device, out=args.out, readme=args.readme)
         return 0
-    from .bench.rows import run_bench
+    from .bench.report import BenchPlan, run_bench
 
-    run_bench(
-        width=args.width, height=args.height, scales=args.scales, device=args.device,
-        memory_test=not args.skip_memory, folder_test=not args.skip_folder, big_test=not args.skip_big, out=args.out,
+    plan = BenchPlan(
+        width=args.width, height=args.height, scales=tuple(args.scales), device=args.device,
+        memory_test=not args.skip_memory, folder_test=not args.skip_folder, big_test=not args.skip_big,
+        startup_test=not args.skip_startup,
     )  # fmt: skip
+    run_bench(plan, out=args.out)
     return 0
 
 
@@ -489,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--readme", default=None,
         help="rewrite the 'Choosing a model' table of this README between its models:begin/end markers (default: none)",
     )  # fmt: skip
+    models.add_argument(
+        "--update-costs", action="store_true",
+        help="recount every shipped file's MACs into tinyespcn_nodes/data/model_costs.json, which lets `models` "
+        "answer without importing torch (default: off)",
+    )  # fmt: skip
     models.set_defaults(func=cmd_models)
     info = sub.add_parser("info", help="true parameter and MAC counts of every config and bundled file")
     info.add_argument("--weights", nargs="*", help="weights files to describe too (default: none)")
@@ -507,6 +519,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--video-frames", type=int, default=12, help="frames in the --video clip (default 12)")
     bench.add_argument(
         "--readme", help="with --video: also write the rows into this file's video-bench block (default: none)"
+    )
+    bench.add_argument(
+        "--skip-startup", action="store_true", help="skip the whole-process start-up rows vs OpenCV (default: off)"
     )
     bench.add_argument("--skip-memory", action="store_true", help="skip the 2048² → 8192² peak-RSS run (default: off)")
     bench.add_argument(

@@ -193,7 +193,8 @@ class _Base(Container):
         """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
         import dask.array as da
 
-        from ...io.zarr_job import ZarrJobError, write_upscaled
+        from ...engine.options import UpscaleOptions
+        from ...io.zarr_job import ZarrJobError, ZarrOutput, write_upscaled
 
         data = layer.data
         lead = data.ndim - (3 if rgb else 2)
@@ -211,10 +212,12 @@ class _Base(Container):
 
             def run():
                 try:
-                    result["report"] = write_upscaled(
-                        lazy, dst, self.factor(), self.weights_name(), rgb=rgb, job=job, device=self.device.value,
+                    options = UpscaleOptions(
+                        self.weights_name(), self.factor(), tile=int(self.tile.value), device=self.device.value,
                         precision=self.precision.value, intensity=window if window is not None else "auto",
-                        tile=int(self.tile.value),
+                    )  # fmt: skip
+                    result["report"] = write_upscaled(
+                        lazy, ZarrOutput(dst, job), options, rgb=rgb,
                         on_chunk=lambda done, total: progress.put(total), should_stop=lambda: self.worker.abort_requested,
                     )  # fmt: skip
                 except BaseException as exc:

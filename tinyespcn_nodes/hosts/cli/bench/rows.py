@@ -17,12 +17,9 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,16 +31,15 @@ from PIL import Image, ImageFilter
 from ....core.arch import macs_per_lr_pixel
 from ....core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
 from ....core.catalog import bundled
-from ....core.defaults import DEFAULT_TILE, tile_text
-from ....core.files import write_text_atomic
+from ....core.defaults import DEFAULT_TILE
 from ....core.filters import msaa_antialias, unsharp_mask
 from ....core.shared import shared_path
-from ....core.tiling import needs_statistics, resolve_tile, upscale_tensor
+from ....core.tiling import TileOptions, needs_statistics, resolve_tile, upscale_tensor
 from ....core.weights import load_model
 from ....engine.job import PostProcess, load_models, upscale_array
-from ....engine.models import DEFAULT_PRECISION, pick_device
+from ....engine.models import DEFAULT_PRECISION
 from ....io.opencv_peer import load_opencv_superres
-from ..allocator import is_tuned
+from .child import run_child
 
 SHARED_PB = shared_path("weights", "opencv_dnn_superres")
 TIERS = ("seed", "general", "balanced", "fast")  # `seed-xN` is a file of its own where general-xN was promoted
@@ -329,8 +325,9 @@ def _statistics_deviation(model: torch.nn.Module, device: torch.device, images: 
         for f in files:
             x = torch.from_numpy(np.array(Image.open(f).convert("RGB"))).permute(2, 0, 1)[None].float().div(255)
             x = x.to(device)
-            exact = upscale_tensor(model, x, exact="exact").clamp(0, 1)
-            sampled = upscale_tensor(model, x, exact="sampled").clamp(0, 1)  # what images above the cache get
+            exact = upscale_tensor(model, x, opts=TileOptions(exact="exact")).clamp(0, 1)
+            # what images above the cache get
+            sampled = upscale_tensor(model, x, opts=TileOptions(exact="sampled")).clamp(0, 1)
             worst = max(worst, (exact - sampled).abs().max().item() * 255)
     return worst
 
@@ -363,234 +360,22 @@ def bench_filters(size: int = 1024, repeat: int = 5) -> dict:
     return {"size": size, **{f"{name}_mp_s": mp / t for name, t in best.items()}}
 
 
-# both child scripts read their peak RSS this way
-_HIGH_WATER = r"""
-import resource
-
-def high_water() -> int:
-    # VmHWM belongs to this process image; ru_maxrss survives exec and would report the parent's peak
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-"""
-
-_MEMORY_CHILD = (
-    _HIGH_WATER
-    + r"""
-import json, torch
-from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
-from tinyespcn_nodes.engine.job import upscale_bchw_tensor
-
-torch.manual_seed(0)
-model = TinyESPCN(TinyESPCNConfig(scale=4)).eval().to(memory_format=torch.channels_last)
-img = torch.randint(0, 256, (1, 3, 2048, 2048), dtype=torch.uint8)
-base = high_water()
-out = upscale_bchw_tensor(img, [model])
-print(json.dumps({"out_bytes": out.numel() * out.element_size(), "peak_rss": high_water(), "rss_before": base,
-                  "shape": list(out.shape)}))
-"""
-)
-
-
 def bench_memory() -> dict:
+    """Peak RSS of a 2048² → 8192² x4 upscale in a fresh process (`memory_child`), minus the output's bytes."""
     t0 = time.perf_counter()
-    res = subprocess.run(
-        [sys.executable, "-c", _MEMORY_CHILD],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[4],
-    )
-    data = json.loads(res.stdout.strip().splitlines()[-1])
+    data = run_child("memory_child")
     data["seconds"] = time.perf_counter() - t0
     data["peak_minus_output_mb"] = (data["peak_rss"] - data["out_bytes"]) / 2**20
     return data
 
 
-_BIG_CHILD = (
-    _HIGH_WATER
-    + r"""
-import json, sys, time
-import numpy as np, tifffile
-from tinyespcn_nodes.hosts.cli.allocator import retain_freed_memory
-retain_freed_memory()  # as the CLI's own process does
-from tinyespcn_nodes.engine.job import UpscaleOptions, load_models, prepare, upscale_array
-from tinyespcn_nodes.core.tiling import context_margin
-from tinyespcn_nodes.io.tiff import TiffRows, streamable
-from tinyespcn_nodes.hosts.cli.main import main
-from pathlib import Path
-
-name, size, src, dst = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-scale = int(name.rsplit("-x", 1)[1])
-rng = np.random.default_rng(0)
-
-def lr_rows(step=512):  # written band by band: the input never sits in this process's memory whole
-    for y in range(0, size, step):
-        rows = rng.integers(0, 256, (min(step, size - y), size, 3), dtype=np.uint8)
-        rows[:, : size // 2] //= 2  # some structure: a darker half, so the probes are not all noise statistics
-        yield rows
-
-tifffile.imwrite(src, lr_rows(), shape=(size, size, 3), dtype=np.uint8, photometric="rgb")
-models = load_models(name, scale, "auto", "auto")
-banded = streamable(Path(src), Path(dst), prepare(UpscaleOptions(name, scale)))
-before = high_water()
-t0 = time.perf_counter()
-code = main(["upscale", src, "-o", dst, "--weights", name, "--scale", str(scale)])  # the CLI's defaults
-seconds = time.perf_counter() - t0
-peak = high_water()
-with TiffRows(src) as lr, TiffRows(dst) as saved:
-    complete = code == 0 and saved.shape == (size * scale, size * scale, 3)
-    crop, ctx = 40, context_margin(models[0]) + 4
-    worst = 0
-    for y, x in ((0, 0), (size // 2 - 20, size // 2 - 20), (size - crop, size - crop)):
-        y0, x0 = max(0, y - ctx), max(0, x - ctx)
-        y1, x1 = min(size, y + crop + ctx), min(size, x + crop + ctx)
-        ref = upscale_array(lr[y0:y1, x0:x1], models=models, tile=0)
-        oy, ox = (y - y0) * scale, (x - x0) * scale
-        want = ref[oy : oy + crop * scale, ox : ox + crop * scale].astype(int)
-        got = saved[y * scale : (y + crop) * scale, x * scale : (x + crop) * scale].astype(int)
-        worst = max(worst, int(np.abs(got - want).max()))
-print(json.dumps({"seconds": seconds, "peak_rss": peak, "rss_before": before, "banded": banded,
-                  "out_bytes": 3 * (size * scale) ** 2, "in_bytes": 3 * size**2, "complete": complete,
-                  "probe_max_levels": worst, "out_side": size * scale}))
-"""
-)
-
-
 def bench_big_image(name: str, lr_size: int) -> dict:
-    """One big TIFF through the CLI in a fresh process (peak RSS is its own), probed against untiled crops."""
-    import tempfile
-
+    """One big TIFF through the CLI in a fresh process (`big_child`: peak RSS is its own), probed against
+    untiled crops."""
     with tempfile.TemporaryDirectory() as tmp:
-        res = subprocess.run(
-            [sys.executable, "-c", _BIG_CHILD, name, str(lr_size), str(Path(tmp) / "in.tif"), str(Path(tmp) / "out.tif")],
-            capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[4],
-        )  # fmt: skip
-    data = json.loads(res.stdout.strip().splitlines()[-1])
+        data = run_child("big_child", name, str(lr_size), str(Path(tmp) / "in.tif"), str(Path(tmp) / "out.tif"))
     data.update(weights=name, lr_side=lr_size)
     return data
 
 
 BIG_IMAGES = (("fast-x2", 4096), ("fast-x2", 8192), ("fast-x4", 4096))
-
-
-def run_bench(
-    width: int = 1920,
-    height: int = 1080,
-    scales: list[int] | None = None,
-    device: str = "auto",
-    memory_test: bool = True,
-    folder_test: bool = True,
-    big_test: bool = True,
-    out: str | Path | None = None,
-    onnx_test: bool = True,
-    tiling_size: int = 768,
-    filter_size: int = 1024,
-    statistics_images: int | None = None,
-) -> dict:
-    """Measure everything in one run, print it, and (with `out`) write the printed text there too."""
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
-
-    scales = scales or [2, 3, 4]
-    dev = pick_device(device)
-    info = machine()
-    mm = matmul_gflops(dev)
-    say(f"machine: {info['cpu']}; flags {' '.join(info['flags']) or '-'}; {info['logical_cores']} logical cores, "
-        f"{info['torch_threads']} torch threads; torch {info['torch']}; device {dev}"
-        + (f" ({info['cuda']})" if info["cuda"] else ""))  # fmt: skip
-    say(
-        f"in-run float32 matmul 2048^3: {mm:.1f} GFLOP/s; malloc: "
-        + (
-            "freed tensor blocks kept in the heap, as the CLI runs"
-            if is_tuned()
-            else "libc default (not run as the CLI)"
-        )
-    )
-    img = _test_image((width, height))
-    rows = user_path_rows(img, scales, device, mm)
-    peers = peer_rows(img, scales)
-    say(f"\nuser path: one {width}x{height} RGB photo through upscale_array as the CLI runs it "
-        f"(tile {tile_text(DEFAULT_TILE)}, precision {DEFAULT_PRECISION}); ms per output MP")  # fmt: skip
-    say(f"{'model':<14} {'MACs/px':>8} {'dtype':>8} {'tile':>5} {'ms/MP':>8} {'+filters':>9} {'GFLOP/s':>8} "
-        f"{'÷matmul':>8} {'vs seed':>8} {'vs CV ESPCN':>11}")  # fmt: skip
-    for r in rows:
-        seed = next((q for q in rows if q["scale"] == r["scale"] and q["seed"]), None)
-        cv = peers[r["scale"]].get("opencv_espcn")
-        cv = cv if isinstance(cv, float) else None
-        say(f"{r['weights']:<14} {r['macs_per_lr_px']:>8,} {r['dtype']:>8} {r['tile']:>5} {r['ms_per_out_mp']:>8.1f} "
-            f"{r.get('ms_per_out_mp_with_filters', float('nan')):>9.1f} {r['gflops']:>8.1f} "
-            f"{r['gflops_over_fp32_matmul']:>8.2f} "
-            f"{(seed['ms_per_out_mp'] / r['ms_per_out_mp']) if seed else float('nan'):>7.2f}x "
-            f"{(cv / r['ms_per_out_mp']) if cv else float('nan'):>10.2f}x")  # fmt: skip
-    for scale, row in peers.items():
-        say(f"x{scale} peers, same image: " + ", ".join(_peer_text(k, v) for k, v in row.items()))
-    result = {"machine": info, "matmul_gflops": mm, "user_path": rows, "peers": peers}
-    eff = fp32_efficiency_row(img, mm, device)
-    if eff is not None:
-        say(f"fp32 conv efficiency, {eff['weights']} through the same path with --precision fp32 (tile "
-            f"{eff['tile']}): {eff['gflops']:.1f} GFLOP/s ÷ matmul = {eff['ratio']:.2f}")  # fmt: skip
-    result["fp32_efficiency"] = eff
-    result["profile"] = [p for p in (op_profile(f"{t}-x2", device) for t in TIERS) if p is not None]
-    for p in result["profile"]:
-        shares = ", ".join(f"{k} {100 * v:.0f} %" for k, v in p.items() if k not in ("weights", "side"))
-        say(f"time per op kind, {p['weights']} one {p['side']}² tile ({DEFAULT_PRECISION}): {shares}")
-    ort = onnx_rows(img, [f"{t}-x2" for t in ("fast", "general", "seed")]) if onnx_test else []
-    for r in ort:
-        say(f"onnxruntime {r['weights']}: {r['onnxruntime_ms_per_out_mp']:.1f} ms/MP vs torch fp32 untiled "
-            f"{r['torch_fp32_ms_per_out_mp']:.1f} ms/MP")  # fmt: skip
-    result["onnx"] = ort
-    if folder_test:
-        f = folder_row()
-        if f is not None:
-            say(f"\nfolder: {f['images']} mixed JPEG/PNG photos, {f['megapixels_in']:.0f} MP in, {f['weights']} x2 "
-                f"through the CLI's batch path: {f['images_per_s']:.2f} images/s ({f['seconds']:.0f} s); decoding "
-                f"{100 * f['decode_share']:.0f} %, encoding {100 * f['encode_share']:.0f} % of the wall time, "
-                "both overlapped with the model")  # fmt: skip
-        result["folder"] = f
-    tiling = bench_tiling(scales, dev, tiling_size, statistics_images)
-    say(f"\ntiling, {tiling[0]['lr_size']}² LR, default tile ({tile_text(DEFAULT_TILE)}), fp32:")
-    for r in tiling:
-        extra = ""
-        if "statistics_max_levels" in r:
-            levels = r["statistics_max_levels"]
-            extra = "; exact (code cache); the sampled pass used above the cache budget vs exact on Set14 HR: " + (
-                "n/a (no Set14)" if levels is None else f"max {levels:.2f} levels"
-            )
-        say(f"{r['weights']:<14} tile {r['tile']}: tiled ÷ untiled {r['tiled_over_untiled']:.2f}{extra}")
-    result["tiling"] = tiling
-    f = bench_filters(filter_size)
-    say(f"\nfilters on {f['size']}² RGB: unsharp {f['unsharp_mp_s']:.1f} MP/s vs Pillow {f['unsharp_pillow_mp_s']:.1f} "
-        f"(ratio {f['unsharp_mp_s'] / f['unsharp_pillow_mp_s']:.2f}); MSAA {f['msaa_mp_s']:.2f} MP/s vs Pillow "
-        f"{f['msaa_pillow_mp_s']:.2f} (ratio {f['msaa_mp_s'] / f['msaa_pillow_mp_s']:.2f})")  # fmt: skip
-    result["filters"] = f
-    if memory_test:
-        m = bench_memory()
-        say(f"\nmemory: 2048² → {m['shape'][-1]}² x4 uint8 (seed config): peak RSS {m['peak_rss'] / 2**20:.0f} MB, "
-            f"output {m['out_bytes'] / 2**20:.0f} MB, peak − output {m['peak_minus_output_mb']:.0f} MB (budget 512 MB), "
-            f"RSS before the upscale {m['rss_before'] / 2**20:.0f} MB, {m['seconds']:.0f} s")  # fmt: skip
-        result["memory"] = m
-    if big_test:
-        say("\nbig images: a TIFF through `upscale IN.tif -o OUT.tif` (the CLI's defaults: auto tile and precision; "
-            "outputs above 64 MB stream in row bands, TIFF in and out); peak RSS of the whole process, output not "
-            "held in memory; probes = three 40² LR crops run untiled with their context vs the file")  # fmt: skip
-        result["big"] = []
-        for name, side in BIG_IMAGES:
-            b = bench_big_image(name, side)
-            result["big"].append(b)
-            out_mp = b["out_side"] ** 2 / 1e6
-            say(f"{name} {side}² → {b['out_side']}²: {b['seconds']:.1f} s ({1000 * b['seconds'] / out_mp:.0f} ms/MP, "
-                f"read + write included), {'in bands' if b['banded'] else 'in memory'}; peak RSS "
-                f"{b['peak_rss'] / 2**20:.0f} MB (after imports and model load {b['rss_before'] / 2**20:.0f} MB; "
-                f"input {b['in_bytes'] / 2**20:.0f} MB, output {b['out_bytes'] / 2**20:.0f} MB; budget 512 MB); "
-                f"file complete {b['complete']}, probes max {b['probe_max_levels']} levels")  # fmt: skip
-    if out is not None:
-        write_text_atomic(out, "\n".join(lines) + "\n")
-    return result

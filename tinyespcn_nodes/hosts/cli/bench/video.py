@@ -9,9 +9,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ from ....core.catalog import default_name
 from ....core.files import write_text_atomic
 from ....engine.job import load_models, upscale_array
 from ....io.opencv_peer import load_opencv_superres
+from .child import run_child
 from .rows import SHARED_PB, _test_image
 
 CLIP_SIZE = (1280, 720)
@@ -119,31 +117,15 @@ def _cuda_row(name: str, lr: np.ndarray, batch: int = 8) -> dict:
             "model_fps": len(lr) / (time.perf_counter() - t0)}  # fmt: skip
 
 
-_STILL_CHILD = r"""
-import json, sys
-from tinyespcn_nodes.hosts.cli.main import main
-
-def high_water():
-    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-
-code = main(["upscale", sys.argv[1], "-o", sys.argv[2], "--weights", "fast-x2"])  # the CLI's own defaults
-print(json.dumps({"code": code, "peak_rss": high_water()}))
-"""
-
-
 def still_rows(side: int = 4096) -> list[dict]:
-    """Peak RSS of a side² PNG → (2·side)² PNG / JPEG through the CLI, each in a fresh process."""
+    """Peak RSS of a side² PNG → (2·side)² PNG / JPEG through the CLI, each in a fresh process (`still_child`)."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in.png"
         Image.fromarray(_test_image(side)).save(src, compress_level=1)
         for suffix in (".png", ".jpg"):
             t0 = time.perf_counter()
-            res = subprocess.run(
-                [sys.executable, "-c", _STILL_CHILD, str(src), str(Path(tmp) / f"out{suffix}")],
-                capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[4],
-            )  # fmt: skip
-            data = json.loads(res.stdout.strip().splitlines()[-1])
+            data = run_child("still_child", str(src), str(Path(tmp) / f"out{suffix}"))
             out_bytes = 3 * (2 * side) ** 2
             rows.append({"format": suffix.lstrip("."), "side": side, "seconds": time.perf_counter() - t0,
                          "peak_rss_mb": data["peak_rss"] / 2**20, "out_mb": out_bytes / 2**20,
