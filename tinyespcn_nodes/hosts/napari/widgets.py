@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import weakref
+from dataclasses import dataclass, field
 
 import numpy as np
 from magicgui.widgets import (
@@ -27,6 +29,16 @@ from magicgui.widgets import (
 from ...core.defaults import DEFAULT_TILE
 from ...core.intensity import from_model, to_model
 from .layers import plane_indices, upscaled_geometry
+from .run_size import (
+    PROBE_SIDE,
+    RunSize,
+    confirmation,
+    disk_refusal,
+    free_bytes,
+    memory_limit,
+    ome_zarr_entry,
+    run_size,
+)
 
 # weights written by the fine-tune widget in this session: name → path, listed by every upscale widget
 USER_WEIGHTS: dict[str, str] = {}
@@ -40,6 +52,46 @@ def add_user_weights(name: str, path: str) -> None:
             widget.weights.reset_choices()
         except RuntimeError:  # a closed widget whose Qt side is gone (the Python object lives on a while)
             _UPSCALE_WIDGETS.discard(widget)
+
+
+# input pixels per second measured on this machine: (widget kind, parameter values) → rate
+RATES: dict[tuple, float] = {}
+
+
+class RunRefused(ValueError):
+    """A user error found in the worker (intensity window, weights, tile): shown as its one line."""
+
+
+def _error_text(title: str, exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, RunRefused) else f"{title} failed: {exc}"
+
+
+@dataclass
+class _Run:
+    """One run's inputs, all taken on the UI thread before the worker starts (no pixel read)."""
+
+    layer: object
+    rgb: bool
+    current: tuple | None
+    window_rule: object  # an intensity mode for choose_window, or a fixed Window
+    build: object  # window -> process(plane, progress)
+    size: RunSize
+    planes: list = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.planes = plane_indices(self.layer.data.shape, self.rgb, self.current)
+
+
+def _run_window(layer, run: _Run):
+    """The layer's one intensity window (every plane shares it, so stacks do not flicker); in the worker."""
+    from ...core.intensity import Window, choose_window
+
+    if isinstance(run.window_rule, Window):
+        return run.window_rule
+    try:
+        return choose_window(layer.data, run.window_rule, rgb=run.rgb)
+    except (ValueError, TypeError) as exc:
+        raise RunRefused(f"{layer.name}: {exc}") from None
 
 
 def _image_layers(viewer) -> list:
@@ -70,12 +122,19 @@ class _Base(Container):
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(value=0, max=1, label="progress")
         self.status = Label(value="")
+        self.estimate = Label(value="")
+        self.estimate.tooltip = (
+            "The result's size (from the layer's shape, before any pixel is read) and its time at the speed "
+            "measured on this machine (a probe or the last run with these settings)."
+        )
+        self.parameter_widgets_list = self.parameter_widgets()
         self.extend(
             [
                 self.layer_box,
-                *self.parameter_widgets(),
+                *self.parameter_widgets_list,
                 self.intensity,
                 self.current_only,
+                self.estimate,
                 self.run_btn,
                 self.cancel_btn,
                 self.progress,
@@ -86,7 +145,10 @@ class _Base(Container):
         self.cancel_btn.changed.connect(self.cancel)
         viewer.layers.events.inserted.connect(lambda e: self.layer_box.reset_choices())
         viewer.layers.events.removed.connect(lambda e: self.layer_box.reset_choices())
+        for widget in (self.layer_box, self.current_only, *self.parameter_widgets_list):
+            widget.changed.connect(self._update_estimate)
         self.worker = None
+        self._update_estimate()
 
     def _layer_choices(self, _widget=None):
         return [(layer.name, layer) for layer in _image_layers(self.viewer)]
@@ -97,9 +159,10 @@ class _Base(Container):
     def factor(self) -> int:
         return 1
 
-    def make_processor(self, window):
-        """Return process(plane, progress) -> the plane upscaled/filtered, same layout and dtype; `window`:
-        the layer's one intensity window (None: the dtype path)."""
+    def make_processor(self):
+        """Read the parameters (UI thread) and return build(window) -> process(plane, progress): the plane
+        upscaled/filtered, same layout and dtype; `window`: the layer's one intensity window (None: the dtype
+        path). `build` runs in the worker."""
         raise NotImplementedError
 
     def output_name(self, layer) -> str:
@@ -107,6 +170,8 @@ class _Base(Container):
 
     # ---- run -------------------------------------------------------------------------------
     def start(self, *_):
+        """Check the layer, size the run from its shape (nothing is read here: every pixel is read in the
+        worker), ask before a large in-memory result, then run in the background."""
         from napari.layers import Labels
         from napari.utils.notifications import show_error
 
@@ -117,32 +182,90 @@ class _Base(Container):
         if layer.multiscale:
             show_error(f"{layer.name}: multiscale layers are not supported; use the full-resolution level.")
             return
-        data, rgb, dtype = layer.data, bool(layer.rgb), np.dtype(layer.data.dtype)
         current = tuple(self.viewer.dims.current_step) if self.current_only.value else None
-        planes = plane_indices(data.shape, rgb, current)
-        try:
-            window = self._window(layer, rgb)
-        except (ValueError, TypeError) as exc:
-            show_error(f"{layer.name}: {exc}")
-            return
         try:
             target = None if current is not None else self.zarr_target()
         except ValueError as exc:
             show_error(f"{self.title}: {exc}")
             return
+        size = self._size(layer)
+        run = _Run(layer, bool(layer.rgb), current, self._window_rule(layer), self.make_processor(), size)
         if target is not None:
-            self._start_zarr(layer, rgb, window, target)
+            refusal = disk_refusal(size, target, free_bytes(target))
+            if refusal is not None:
+                show_error(refusal)
+                return
+            self._start_zarr(run, target)
             return
-        try:
-            process = self.make_processor(window)  # loads weights, checks the tile
-        except (ValueError, TypeError, FileNotFoundError) as exc:
-            show_error(f"{self.title}: {exc}")
-            return
-        f = self.factor()
-        meta = self._meta(layer, f, current)
+        limit = memory_limit()
+        if size.out_bytes <= limit:
+            self._start_memory(run)
+        elif self.rate() is None:  # time the model on a small random plane first, so the question has a time
+            self._probe(run, lambda: self._ask(run, limit))
+        else:
+            self._ask(run, limit)
+
+    def _ask(self, run: _Run, limit: int) -> None:
+        question = confirmation(run.size, self.rate(), limit)
+        if question is None or self.confirm(question):
+            self._start_memory(run)
+        else:
+            self.status.value = f"not started: {run.size.text(self.rate())}"
+
+    def confirm(self, question: str) -> bool:
+        """Ask the user (a modal Yes/No box); tests replace this."""
+        from qtpy.QtWidgets import QMessageBox
+
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
+        answer = QMessageBox.question(self.native, self.title, question, buttons, QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _size(self, layer) -> RunSize:
+        return run_size(layer.data.shape, layer.data.dtype, bool(layer.rgb), self.factor(), self.current_only.value)
+
+    def rate_key(self) -> tuple:
+        """What the speed depends on: the widget kind and its parameter values."""
+        return (type(self).__name__, *(str(getattr(w, "value", "")) for w in self.parameter_widgets_list))
+
+    def rate(self) -> float | None:
+        """Input pixels per second measured for these settings (a probe or an earlier run), or None."""
+        return RATES.get(self.rate_key())
+
+    def _update_estimate(self, *_) -> None:
+        layer = self.layer_box.value
+        self.estimate.value = "" if layer is None else self._size(layer).text(self.rate())
+
+    def _probe(self, run: _Run, then) -> None:
+        """Time the processor on a random PROBE_SIDE² plane in the background, store the rate, then `then()`."""
+        from napari.qt.threading import thread_worker
+        from napari.utils.notifications import show_error
+
+        key, build, rgb = self.rate_key(), run.build, run.rgb
+
+        def probe() -> float:
+            plane = np.random.default_rng(0).random((PROBE_SIDE, PROBE_SIDE, *((3,) if rgb else ())), np.float32)
+            process = build(None)
+            process(plane, None)  # the first run loads and warms up
+            t0 = time.perf_counter()
+            process(plane, None)
+            return PROBE_SIDE**2 / max(time.perf_counter() - t0, 1e-6)
+
+        worker = thread_worker(probe)()
+        self.worker = worker
+        worker.returned.connect(lambda r: (RATES.__setitem__(key, r), self._idle(), self._update_estimate(), then()))
+        worker.errored.connect(lambda exc: (self._idle(), show_error(_error_text(self.title, exc))))
+        self.run_btn.enabled = False
+        self.status.value = "measuring the speed…"
+        worker.start()
+
+    def _start_memory(self, run: _Run) -> None:
+        layer, data, current, planes = run.layer, run.layer.data, run.current, run.planes
+        dtype = np.dtype(data.dtype)
+        meta = self._meta(layer, self.factor(), current)
         total_box = [0]
 
         def work():
+            process = run.build(_run_window(layer, run))  # reads the layer (percentiles) here, in the worker
             out = None
             for idx in planes:
                 plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
@@ -182,20 +305,20 @@ class _Base(Container):
 
         self._launch(
             work, meta, lambda: total_box[0], "running…", "cancelled; no layer written",
-            lambda exc: f"{self.title} failed: {exc}",
+            lambda exc: _error_text(self.title, exc), run.size,
         )  # fmt: skip
 
     def zarr_target(self):
         """A zarr store to write the result into lazily (upscale widget only), or None: in memory."""
         return None
 
-    def _start_zarr(self, layer, rgb: bool, window, dst) -> None:
+    def _start_zarr(self, run: _Run, dst) -> None:
         """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
         import dask.array as da
 
         from ...io.zarr_job import ZarrJobError, write_upscaled
 
-        data = layer.data
+        layer, data, rgb = run.layer, run.layer.data, run.rgb
         lead = data.ndim - (3 if rgb else 2)
         lazy = (
             data if isinstance(data, da.Array) else da.from_array(data, chunks=(1,) * lead + (1024, 1024) + (-1,) * rgb)
@@ -203,25 +326,27 @@ class _Base(Container):
         meta = self._meta(layer, self.factor(), None)
         progress: queue.Queue = queue.Queue()
         chunks_total = [1]
-        job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)), "window": window,
-               "intensity": self.intensity.value, "precision": self.precision.value}  # fmt: skip
+        settings = self.zarr_settings()
+        ms, transforms = ome_zarr_entry(layer.name, data.ndim, rgb, layer.scale, layer.translate)
+        job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)),
+               "intensity": self.intensity.value, "precision": settings["precision"]}  # fmt: skip
 
         def work():
             result: dict = {}
+            window = _run_window(layer, run)  # reads the layer (percentiles) here, in the worker
 
-            def run():
+            def go():
                 try:
                     result["report"] = write_upscaled(
-                        lazy, dst, self.factor(), self.weights_name(), rgb=rgb, job=job, device=self.device.value,
-                        precision=self.precision.value, intensity=window if window is not None else "auto",
-                        tile=int(self.tile.value),
+                        lazy, dst, rgb=rgb, job={**job, "window": window},
+                        intensity=window if window is not None else "auto", ms=ms, transforms=transforms, **settings,
                         on_chunk=lambda done, total: progress.put(total), should_stop=lambda: self.worker.abort_requested,
                     )  # fmt: skip
                 except BaseException as exc:
                     result["error"] = exc
                 progress.put(None)
 
-            t = threading.Thread(target=run, daemon=True)
+            t = threading.Thread(target=go, daemon=True)
             t.start()
             while (total := progress.get()) is not None:
                 chunks_total[0] = total
@@ -230,24 +355,39 @@ class _Base(Container):
             if "error" in result:
                 raise result["error"]
             report = result["report"]
-            return None if report.interrupted else da.from_zarr(str(dst))
+            if report.interrupted:
+                return None
+            return da.from_zarr(str(dst), component="0") if ms is not None else da.from_zarr(str(dst))
 
         self._launch(
             work, meta, lambda: chunks_total[0], f"writing {dst}…", "cancelled; finished chunks kept, Run resumes",
-            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else f"{self.title} failed: {exc}",
+            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else _error_text(self.title, exc),
+            run.size,
         )  # fmt: skip
 
-    def _launch(self, work, meta: dict, total, running: str, cancelled: str, error_text):
+    def zarr_settings(self) -> dict:
+        """write_upscaled's model arguments, read from the widget on the UI thread."""
+        raise NotImplementedError
+
+    def _launch(self, work, meta: dict, total, running: str, cancelled: str, error_text, size: RunSize):
         """Start `work` (a generator yielding once per step) in a thread_worker wired to the progress bar,
-        the Run/Cancel buttons, the status line and the output layer; returns the worker."""
+        the Run/Cancel buttons, the status line and the output layer; a finished run measures the rate."""
         from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
 
         worker = thread_worker(work)()
         self.worker = worker
         self.progress.value, self.progress.max = 0, 1
+        key, t0 = self.rate_key(), time.perf_counter()
+
+        def measured(out) -> None:
+            if out is not None:
+                RATES[key] = size.in_pixels / max(time.perf_counter() - t0, 1e-6)
+                self._update_estimate()
+
         worker.yielded.connect(lambda _: self._tick(total()))
         worker.returned.connect(lambda out: self._finish(out, meta))
+        worker.returned.connect(measured)
         worker.errored.connect(lambda exc: show_error(error_text(exc)))
         worker.aborted.connect(lambda: self.status.set_value(cancelled))
         worker.finished.connect(self._idle)
@@ -256,14 +396,14 @@ class _Base(Container):
         worker.start()
         return worker
 
-    def _window(self, layer, rgb: bool):
-        """One intensity window for the whole layer (every plane shares it, so stacks do not flicker)."""
-        from ...core.intensity import Window, choose_window
+    def _window_rule(self, layer):
+        """The intensity choice, read on the UI thread: a mode for `choose_window`, or the contrast limits."""
+        from ...core.intensity import Window
 
         if self.intensity.value == "contrast limits":
             lo, hi = (float(v) for v in layer.contrast_limits)
             return Window(lo, hi)
-        return choose_window(layer.data, self.intensity.value, rgb=rgb)
+        return self.intensity.value
 
     def _tick(self, total: int) -> None:
         self.progress.max = max(total, 1)
@@ -373,19 +513,31 @@ class UpscaleWidget(_Base):
     def output_name(self, layer) -> str:
         return f"{layer.name} (TinyESPCN ×{self.factor()})"
 
-    def make_processor(self, window):
-        """(plane, progress) -> upscaled plane: one engine job for every plane (the layer's one window)."""
+    def make_processor(self):
+        """build(window) -> (plane, progress) -> upscaled plane: one engine job for every plane (the layer's
+        one window); weights are loaded and the tile checked in `build`, in the worker."""
         from ...core.filters import PostProcess
         from ...engine.job import prepare
         from ...engine.options import UpscaleOptions
 
         strength = float(self.strength.value) if self.weights.value == "photo" else 1.0
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
-        options = UpscaleOptions(
+        settings = dict(
             weights=self.weights_name(), scale=self.factor(), tile=int(self.tile.value), device=self.device.value,
-            precision=self.precision.value, intensity=window, post=post, strength=strength,
+            precision=self.precision.value, post=post, strength=strength,
         )  # fmt: skip
-        return prepare(options).run_array
+
+        def build(window):
+            try:
+                return prepare(UpscaleOptions(**settings, intensity=window)).run_array
+            except (ValueError, TypeError, FileNotFoundError) as exc:
+                raise RunRefused(f"{self.title}: {exc}") from None
+
+        return build
+
+    def zarr_settings(self) -> dict:
+        return {"scale": self.factor(), "weights": self.weights_name(), "device": self.device.value,
+                "precision": self.precision.value, "tile": int(self.tile.value)}  # fmt: skip
 
 
 class UnsharpWidget(_Base):
@@ -398,13 +550,13 @@ class UnsharpWidget(_Base):
         self.threshold = SpinBox(label="threshold", value=1, min=0, max=255)
         return [self.radius, self.percent, self.threshold]
 
-    def make_processor(self, window):
+    def make_processor(self):
         from ...core.filters import PostProcess
 
         post = PostProcess(
             sharpen=True, radius=self.radius.value, percent=self.percent.value, threshold=self.threshold.value
         )
-        return _filter_runner(post, window)
+        return lambda window: _filter_runner(post, window)
 
 
 class AntialiasWidget(_Base):
@@ -416,12 +568,11 @@ class AntialiasWidget(_Base):
         self.blur = FloatSpinBox(label="blur radius", value=0.5, min=0, max=5, step=0.05)
         return [self.supersample, self.blur]
 
-    def make_processor(self, window):
+    def make_processor(self):
         from ...core.filters import PostProcess
 
-        return _filter_runner(
-            PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value), window
-        )
+        post = PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value)
+        return lambda window: _filter_runner(post, window)
 
 
 def _filter_runner(post, window):
@@ -432,7 +583,7 @@ def _filter_runner(post, window):
 
     job = prepare(UpscaleOptions(scale=1, post=post))
 
-    def run(plane: np.ndarray, progress) -> np.ndarray:
+    def run(plane: np.ndarray, progress=None) -> np.ndarray:
         return from_model(job.run_array(to_model(plane, window), progress), plane.dtype, window)
 
     return run
