@@ -140,8 +140,10 @@ def test_export_button_writes_the_just_trained_model_as_a_bioimageio_zip(
 ):
     import zipfile
 
-    pytest.importorskip("bioimageio.core")
-    pytest.importorskip("onnxruntime")
+    from conftest import require_bioimageio
+
+    require_bioimageio()
+    require_bioimageio("onnxruntime")
     from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
 
     viewer = make_napari_viewer()
