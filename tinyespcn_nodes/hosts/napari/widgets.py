@@ -11,7 +11,6 @@ import queue
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
 
 import numpy as np
 from magicgui.widgets import (
@@ -28,16 +27,14 @@ from magicgui.widgets import (
 
 from ...core.defaults import DEFAULT_TILE
 from ...core.intensity import from_model, to_model
-from .layers import plane_indices, upscaled_geometry
+from .layers import upscaled_geometry
+from .run_guard import RATES, Run, RunRefused, SizedRuns, error_text, run_window
 from .run_size import (
-    PROBE_SIDE,
     RunSize,
-    confirmation,
     disk_refusal,
     free_bytes,
     memory_limit,
     ome_zarr_entry,
-    run_size,
 )
 
 # weights written by the fine-tune widget in this session: name → path, listed by every upscale widget
@@ -54,53 +51,13 @@ def add_user_weights(name: str, path: str) -> None:
             _UPSCALE_WIDGETS.discard(widget)
 
 
-# input pixels per second measured on this machine: (widget kind, parameter values) → rate
-RATES: dict[tuple, float] = {}
-
-
-class RunRefused(ValueError):
-    """A user error found in the worker (intensity window, weights, tile): shown as its one line."""
-
-
-def _error_text(title: str, exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, RunRefused) else f"{title} failed: {exc}"
-
-
-@dataclass
-class _Run:
-    """One run's inputs, all taken on the UI thread before the worker starts (no pixel read)."""
-
-    layer: object
-    rgb: bool
-    current: tuple | None
-    window_rule: object  # an intensity mode for choose_window, or a fixed Window
-    build: object  # window -> process(plane, progress)
-    size: RunSize
-    planes: list = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.planes = plane_indices(self.layer.data.shape, self.rgb, self.current)
-
-
-def _run_window(layer, run: _Run):
-    """The layer's one intensity window (every plane shares it, so stacks do not flicker); in the worker."""
-    from ...core.intensity import Window, choose_window
-
-    if isinstance(run.window_rule, Window):
-        return run.window_rule
-    try:
-        return choose_window(layer.data, run.window_rule, rgb=run.rgb)
-    except (ValueError, TypeError) as exc:
-        raise RunRefused(f"{layer.name}: {exc}") from None
-
-
 def _image_layers(viewer) -> list:
     from napari.layers import Image
 
     return [layer for layer in viewer.layers if isinstance(layer, Image)]
 
 
-class _Base(Container):
+class _Base(SizedRuns, Container):
     title = ""
     suffix = ""
 
@@ -189,7 +146,7 @@ class _Base(Container):
             show_error(f"{self.title}: {exc}")
             return
         size = self._size(layer)
-        run = _Run(layer, bool(layer.rgb), current, self._window_rule(layer), self.make_processor(), size)
+        run = Run(layer, bool(layer.rgb), current, self._window_rule(layer), self.make_processor(), size)
         if target is not None:
             refusal = disk_refusal(size, target, free_bytes(target))
             if refusal is not None:
@@ -205,67 +162,14 @@ class _Base(Container):
         else:
             self._ask(run, limit)
 
-    def _ask(self, run: _Run, limit: int) -> None:
-        question = confirmation(run.size, self.rate(), limit)
-        if question is None or self.confirm(question):
-            self._start_memory(run)
-        else:
-            self.status.value = f"not started: {run.size.text(self.rate())}"
-
-    def confirm(self, question: str) -> bool:
-        """Ask the user (a modal Yes/No box); tests replace this."""
-        from qtpy.QtWidgets import QMessageBox
-
-        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No
-        answer = QMessageBox.question(self.native, self.title, question, buttons, QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
-
-    def _size(self, layer) -> RunSize:
-        return run_size(layer.data.shape, layer.data.dtype, bool(layer.rgb), self.factor(), self.current_only.value)
-
-    def rate_key(self) -> tuple:
-        """What the speed depends on: the widget kind and its parameter values."""
-        return (type(self).__name__, *(str(getattr(w, "value", "")) for w in self.parameter_widgets_list))
-
-    def rate(self) -> float | None:
-        """Input pixels per second measured for these settings (a probe or an earlier run), or None."""
-        return RATES.get(self.rate_key())
-
-    def _update_estimate(self, *_) -> None:
-        layer = self.layer_box.value
-        self.estimate.value = "" if layer is None else self._size(layer).text(self.rate())
-
-    def _probe(self, run: _Run, then) -> None:
-        """Time the processor on a random PROBE_SIDE² plane in the background, store the rate, then `then()`."""
-        from napari.qt.threading import thread_worker
-        from napari.utils.notifications import show_error
-
-        key, build, rgb = self.rate_key(), run.build, run.rgb
-
-        def probe() -> float:
-            plane = np.random.default_rng(0).random((PROBE_SIDE, PROBE_SIDE, *((3,) if rgb else ())), np.float32)
-            process = build(None)
-            process(plane, None)  # the first run loads and warms up
-            t0 = time.perf_counter()
-            process(plane, None)
-            return PROBE_SIDE**2 / max(time.perf_counter() - t0, 1e-6)
-
-        worker = thread_worker(probe)()
-        self.worker = worker
-        worker.returned.connect(lambda r: (RATES.__setitem__(key, r), self._idle(), self._update_estimate(), then()))
-        worker.errored.connect(lambda exc: (self._idle(), show_error(_error_text(self.title, exc))))
-        self.run_btn.enabled = False
-        self.status.value = "measuring the speed…"
-        worker.start()
-
-    def _start_memory(self, run: _Run) -> None:
+    def _start_memory(self, run: Run) -> None:
         layer, data, current, planes = run.layer, run.layer.data, run.current, run.planes
         dtype = np.dtype(data.dtype)
         meta = self._meta(layer, self.factor(), current)
         total_box = [0]
 
         def work():
-            process = run.build(_run_window(layer, run))  # reads the layer (percentiles) here, in the worker
+            process = run.build(run_window(layer, run))  # reads the layer (percentiles) here, in the worker
             out = None
             for idx in planes:
                 plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
@@ -305,14 +209,14 @@ class _Base(Container):
 
         self._launch(
             work, meta, lambda: total_box[0], "running…", "cancelled; no layer written",
-            lambda exc: _error_text(self.title, exc), run.size,
+            lambda exc: error_text(self.title, exc), run.size,
         )  # fmt: skip
 
     def zarr_target(self):
         """A zarr store to write the result into lazily (upscale widget only), or None: in memory."""
         return None
 
-    def _start_zarr(self, run: _Run, dst) -> None:
+    def _start_zarr(self, run: Run, dst) -> None:
         """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
         import dask.array as da
 
@@ -333,7 +237,7 @@ class _Base(Container):
 
         def work():
             result: dict = {}
-            window = _run_window(layer, run)  # reads the layer (percentiles) here, in the worker
+            window = run_window(layer, run)  # reads the layer (percentiles) here, in the worker
 
             def go():
                 try:
@@ -361,7 +265,7 @@ class _Base(Container):
 
         self._launch(
             work, meta, lambda: chunks_total[0], f"writing {dst}…", "cancelled; finished chunks kept, Run resumes",
-            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else _error_text(self.title, exc),
+            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else error_text(self.title, exc),
             run.size,
         )  # fmt: skip
 
