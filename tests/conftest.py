@@ -41,6 +41,22 @@ def shared_path(rel: str) -> Path:
     return p
 
 
+REQUIRE_BIOIMAGEIO = "TINYESPCN_REQUIRE_BIOIMAGEIO"  # CI sets it: scripts/test.sh installs the bioimageio extra
+
+
+def require_bioimageio(module: str = "bioimageio.core"):
+    """Import `module` of the bioimageio extra, or skip; fail instead when TINYESPCN_REQUIRE_BIOIMAGEIO is set."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        why = f"the bioimageio extra is not installed ({module}: {exc})"
+        if os.environ.get(REQUIRE_BIOIMAGEIO):
+            pytest.fail(f"{why} ({REQUIRE_BIOIMAGEIO} is set)")
+        pytest.skip(why)
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     """Skips grouped by cause, so tests that could not run for want of ../shared (or an optional extra) are
     counted in one line each instead of passing unnoticed."""

@@ -1,9 +1,15 @@
-"""`export-bioimageio`: a bioimage.io 0.5 package that passes bioimage.io's own test and runs like our pipeline."""
+"""`export-bioimageio`: a bioimage.io 0.5 package that passes bioimage.io's own test and runs like our pipeline.
 
+Needs the bioimageio extra (scripts/test.sh installs it); CI sets TINYESPCN_REQUIRE_BIOIMAGEIO, so a missing
+extra fails there instead of skipping."""
+
+import subprocess
+import sys
 import zipfile
 
 import numpy as np
 import pytest
+from conftest import require_bioimageio
 
 from tinyespcn_nodes.hosts.cli.main import main
 
@@ -20,25 +26,33 @@ def test_missing_extra_is_named(tmp_path, weights_file, monkeypatch, capsys):
 
 
 def test_out_must_be_a_zip(tmp_path, weights_file, capsys):
-    pytest.importorskip("bioimageio.core")
+    require_bioimageio()
     assert main(["export-bioimageio", str(weights_file), str(tmp_path / "m.onnx")]) == 2
     assert "m.onnx: a bioimage.io package is a .zip file" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
-    pytest.importorskip("bioimageio.core")
-    pytest.importorskip("onnxruntime")
+    require_bioimageio()
+    require_bioimageio("onnxruntime")
     out = tmp_path_factory.mktemp("bio") / "fast-x3.zip"
     assert main(["export-bioimageio", "fast-x3", str(out)]) == 0
     return out
 
 
-def test_package_passes_bioimageio_test_and_describes_the_model(package):
-    from bioimageio.core import test_model
+def test_package_passes_the_bioimageio_test_command(package):
+    """`bioimageio test OUT.zip`, the command itself: every weight format, several sizes and batch 2."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bioimageio.core", "test", str(package)], capture_output=True, text=True, timeout=900
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "bioimageio format validation" in run.stdout and "passed" in run.stdout
+    assert "failed" not in run.stdout
+
+
+def test_package_describes_the_model(package):
     from bioimageio.spec import load_model_description
 
-    assert test_model(package).status == "passed"  # every weight format, several sizes and batch 2
     descr = load_model_description(package)
     assert descr.format_version.startswith("0.5")
     assert set(descr.weights.available_formats) >= {"torchscript", "onnx"}
@@ -79,3 +93,14 @@ def test_package_output_equals_our_own_pipeline(package):
     np.testing.assert_allclose(same[inner], ours[inner], atol=1e-5)
     full = np.asarray(predict(model=str(package), inputs={"raw": img[None, None]}).members["upscaled"].data)[0, 0]
     np.testing.assert_allclose(full[inner], ours[inner], atol=0.01)
+
+
+def test_a_missing_extra_fails_where_it_is_required(monkeypatch):
+    import conftest
+
+    monkeypatch.delenv(conftest.REQUIRE_BIOIMAGEIO, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="bioimageio extra is not installed"):
+        require_bioimageio("bioimageio_no_such_module")
+    monkeypatch.setenv(conftest.REQUIRE_BIOIMAGEIO, "1")
+    with pytest.raises(pytest.fail.Exception, match="TINYESPCN_REQUIRE_BIOIMAGEIO is set"):
+        require_bioimageio("bioimageio_no_such_module")

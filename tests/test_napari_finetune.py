@@ -133,3 +133,36 @@ def test_cancel_stops_a_long_fine_tune_without_writing_weights(make_napari_viewe
     qtbot.waitUntil(lambda: w.run_btn.enabled, timeout=30_000)
     assert not out.exists() and "cancelled" in w.status.value
     qtbot.waitUntil(lambda: not w.scratch.exists(), timeout=10_000)  # the temporary folder is gone
+
+
+def test_export_button_writes_the_just_trained_model_as_a_bioimageio_zip(
+    make_napari_viewer, qtbot, weights_file, tmp_path
+):
+    import zipfile
+
+    from conftest import require_bioimageio
+
+    require_bioimageio()
+    require_bioimageio("onnxruntime")
+    from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(), name="cells")
+    w = FineTuneWidget(viewer, measure=False)
+    assert not w.export_btn.enabled  # nothing trained yet
+    w.start_file.value = weights_file
+    w.steps.value = 2
+    out = tmp_path / "cells-x2.safetensors"
+    w.out_file.value = out
+    w.start()
+    qtbot.waitUntil(lambda: w.run_btn.enabled, timeout=120_000)
+    assert out.is_file() and w.export_btn.enabled, w.status.value
+    w.export_btn.native.click()  # the button, as a user presses it
+    assert not w.export_btn.enabled and "exporting" in w.status.value
+    qtbot.waitUntil(lambda: w.export_btn.enabled, timeout=300_000)
+    package = tmp_path / "cells-x2.bioimageio.zip"
+    assert w.status.value == f"wrote {package} (bioimage.io test passed)"
+    names = zipfile.ZipFile(package).namelist()
+    assert "rdf.yaml" in names and "weights_torchscript.pt" in names
+    rdf = zipfile.ZipFile(package).read("rdf.yaml").decode()
+    assert "format_version: 0.5" in rdf and "cells" in rdf

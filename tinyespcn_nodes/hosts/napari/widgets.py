@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import weakref
 
 import numpy as np
@@ -26,7 +27,15 @@ from magicgui.widgets import (
 
 from ...core.defaults import DEFAULT_TILE
 from ...core.intensity import from_model, to_model
-from .layers import plane_indices, upscaled_geometry
+from .layers import upscaled_geometry
+from .run_guard import RATES, Run, RunRefused, SizedRuns, error_text, run_window
+from .run_size import (
+    RunSize,
+    disk_refusal,
+    free_bytes,
+    memory_limit,
+    ome_zarr_entry,
+)
 
 # weights written by the fine-tune widget in this session: name → path, listed by every upscale widget
 USER_WEIGHTS: dict[str, str] = {}
@@ -48,7 +57,7 @@ def _image_layers(viewer) -> list:
     return [layer for layer in viewer.layers if isinstance(layer, Image)]
 
 
-class _Base(Container):
+class _Base(SizedRuns, Container):
     title = ""
     suffix = ""
 
@@ -70,12 +79,19 @@ class _Base(Container):
         self.cancel_btn = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(value=0, max=1, label="progress")
         self.status = Label(value="")
+        self.estimate = Label(value="")
+        self.estimate.tooltip = (
+            "The result's size (from the layer's shape, before any pixel is read) and its time at the speed "
+            "measured on this machine (a probe or the last run with these settings)."
+        )
+        self.parameter_widgets_list = self.parameter_widgets()
         self.extend(
             [
                 self.layer_box,
-                *self.parameter_widgets(),
+                *self.parameter_widgets_list,
                 self.intensity,
                 self.current_only,
+                self.estimate,
                 self.run_btn,
                 self.cancel_btn,
                 self.progress,
@@ -86,7 +102,10 @@ class _Base(Container):
         self.cancel_btn.changed.connect(self.cancel)
         viewer.layers.events.inserted.connect(lambda e: self.layer_box.reset_choices())
         viewer.layers.events.removed.connect(lambda e: self.layer_box.reset_choices())
+        for widget in (self.layer_box, self.current_only, *self.parameter_widgets_list):
+            widget.changed.connect(self._update_estimate)
         self.worker = None
+        self._update_estimate()
 
     def _layer_choices(self, _widget=None):
         return [(layer.name, layer) for layer in _image_layers(self.viewer)]
@@ -97,9 +116,10 @@ class _Base(Container):
     def factor(self) -> int:
         return 1
 
-    def make_processor(self, window):
-        """Return process(plane, progress) -> the plane upscaled/filtered, same layout and dtype; `window`:
-        the layer's one intensity window (None: the dtype path)."""
+    def make_processor(self):
+        """Read the parameters (UI thread) and return build(window) -> process(plane, progress): the plane
+        upscaled/filtered, same layout and dtype; `window`: the layer's one intensity window (None: the dtype
+        path). `build` runs in the worker."""
         raise NotImplementedError
 
     def output_name(self, layer) -> str:
@@ -107,6 +127,8 @@ class _Base(Container):
 
     # ---- run -------------------------------------------------------------------------------
     def start(self, *_):
+        """Check the layer, size the run from its shape (nothing is read here: every pixel is read in the
+        worker), ask before a large in-memory result, then run in the background."""
         from napari.layers import Labels
         from napari.utils.notifications import show_error
 
@@ -117,32 +139,37 @@ class _Base(Container):
         if layer.multiscale:
             show_error(f"{layer.name}: multiscale layers are not supported; use the full-resolution level.")
             return
-        data, rgb, dtype = layer.data, bool(layer.rgb), np.dtype(layer.data.dtype)
         current = tuple(self.viewer.dims.current_step) if self.current_only.value else None
-        planes = plane_indices(data.shape, rgb, current)
-        try:
-            window = self._window(layer, rgb)
-        except (ValueError, TypeError) as exc:
-            show_error(f"{layer.name}: {exc}")
-            return
         try:
             target = None if current is not None else self.zarr_target()
         except ValueError as exc:
             show_error(f"{self.title}: {exc}")
             return
+        size = self._size(layer)
+        run = Run(layer, bool(layer.rgb), current, self._window_rule(layer), self.make_processor(), size)
         if target is not None:
-            self._start_zarr(layer, rgb, window, target)
+            refusal = disk_refusal(size, target, free_bytes(target))
+            if refusal is not None:
+                show_error(refusal)
+                return
+            self._start_zarr(run, target)
             return
-        try:
-            process = self.make_processor(window)  # loads weights, checks the tile
-        except (ValueError, TypeError, FileNotFoundError) as exc:
-            show_error(f"{self.title}: {exc}")
-            return
-        f = self.factor()
-        meta = self._meta(layer, f, current)
+        limit = memory_limit()
+        if size.out_bytes <= limit:
+            self._start_memory(run)
+        elif self.rate() is None:  # time the model on a small random plane first, so the question has a time
+            self._probe(run, lambda: self._ask(run, limit))
+        else:
+            self._ask(run, limit)
+
+    def _start_memory(self, run: Run) -> None:
+        layer, data, current, planes = run.layer, run.layer.data, run.current, run.planes
+        dtype = np.dtype(data.dtype)
+        meta = self._meta(layer, self.factor(), current)
         total_box = [0]
 
         def work():
+            process = run.build(run_window(layer, run))  # reads the layer (percentiles) here, in the worker
             out = None
             for idx in planes:
                 plane = np.asarray(data[idx])  # dask/zarr: read one plane at a time
@@ -182,21 +209,21 @@ class _Base(Container):
 
         self._launch(
             work, meta, lambda: total_box[0], "running…", "cancelled; no layer written",
-            lambda exc: f"{self.title} failed: {exc}",
+            lambda exc: error_text(self.title, exc), run.size,
         )  # fmt: skip
 
     def zarr_target(self):
         """A zarr store to write the result into lazily (upscale widget only), or None: in memory."""
         return None
 
-    def _start_zarr(self, layer, rgb: bool, window, dst) -> None:
+    def _start_zarr(self, run: Run, dst) -> None:
         """Upscale chunk by chunk into `dst` (resumable; Cancel keeps finished chunks) and open it lazily."""
         import dask.array as da
 
         from ...engine.options import UpscaleOptions
         from ...io.zarr_job import ZarrJobError, ZarrOutput, write_upscaled
 
-        data = layer.data
+        layer, data, rgb = run.layer, run.layer.data, run.rgb
         lead = data.ndim - (3 if rgb else 2)
         lazy = (
             data if isinstance(data, da.Array) else da.from_array(data, chunks=(1,) * lead + (1024, 1024) + (-1,) * rgb)
@@ -204,27 +231,30 @@ class _Base(Container):
         meta = self._meta(layer, self.factor(), None)
         progress: queue.Queue = queue.Queue()
         chunks_total = [1]
-        job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)), "window": window,
-               "intensity": self.intensity.value, "precision": self.precision.value}  # fmt: skip
+        settings = self.zarr_settings()
+        ms, transforms = ome_zarr_entry(layer.name, data.ndim, rgb, layer.scale, layer.translate)
+        job = {"layer": layer.name, "source": str(getattr(layer.source, "path", None)),
+               "intensity": self.intensity.value, "precision": settings["precision"]}  # fmt: skip
 
         def work():
             result: dict = {}
+            window = run_window(layer, run)  # reads the layer (percentiles) here, in the worker
 
-            def run():
+            def go():
                 try:
                     options = UpscaleOptions(
-                        self.weights_name(), self.factor(), tile=int(self.tile.value), device=self.device.value,
-                        precision=self.precision.value, intensity=window if window is not None else "auto",
+                        settings["weights"], settings["scale"], tile=settings["tile"], device=settings["device"],
+                        precision=settings["precision"], intensity=window if window is not None else "auto",
                     )  # fmt: skip
                     result["report"] = write_upscaled(
-                        lazy, ZarrOutput(dst, job), options, rgb=rgb,
+                        lazy, ZarrOutput(dst, {**job, "window": window}, ms, transforms), options, rgb=rgb,
                         on_chunk=lambda done, total: progress.put(total), should_stop=lambda: self.worker.abort_requested,
                     )  # fmt: skip
                 except BaseException as exc:
                     result["error"] = exc
                 progress.put(None)
 
-            t = threading.Thread(target=run, daemon=True)
+            t = threading.Thread(target=go, daemon=True)
             t.start()
             while (total := progress.get()) is not None:
                 chunks_total[0] = total
@@ -233,24 +263,39 @@ class _Base(Container):
             if "error" in result:
                 raise result["error"]
             report = result["report"]
-            return None if report.interrupted else da.from_zarr(str(dst))
+            if report.interrupted:
+                return None
+            return da.from_zarr(str(dst), component="0") if ms is not None else da.from_zarr(str(dst))
 
         self._launch(
             work, meta, lambda: chunks_total[0], f"writing {dst}…", "cancelled; finished chunks kept, Run resumes",
-            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else f"{self.title} failed: {exc}",
+            lambda exc: f"{self.title}: {exc}" if isinstance(exc, ZarrJobError) else error_text(self.title, exc),
+            run.size,
         )  # fmt: skip
 
-    def _launch(self, work, meta: dict, total, running: str, cancelled: str, error_text):
+    def zarr_settings(self) -> dict:
+        """write_upscaled's model arguments, read from the widget on the UI thread."""
+        raise NotImplementedError
+
+    def _launch(self, work, meta: dict, total, running: str, cancelled: str, error_text, size: RunSize):
         """Start `work` (a generator yielding once per step) in a thread_worker wired to the progress bar,
-        the Run/Cancel buttons, the status line and the output layer; returns the worker."""
+        the Run/Cancel buttons, the status line and the output layer; a finished run measures the rate."""
         from napari.qt.threading import thread_worker
         from napari.utils.notifications import show_error
 
         worker = thread_worker(work)()
         self.worker = worker
         self.progress.value, self.progress.max = 0, 1
+        key, t0 = self.rate_key(), time.perf_counter()
+
+        def measured(out) -> None:
+            if out is not None:
+                RATES[key] = size.in_pixels / max(time.perf_counter() - t0, 1e-6)
+                self._update_estimate()
+
         worker.yielded.connect(lambda _: self._tick(total()))
         worker.returned.connect(lambda out: self._finish(out, meta))
+        worker.returned.connect(measured)
         worker.errored.connect(lambda exc: show_error(error_text(exc)))
         worker.aborted.connect(lambda: self.status.set_value(cancelled))
         worker.finished.connect(self._idle)
@@ -259,14 +304,14 @@ class _Base(Container):
         worker.start()
         return worker
 
-    def _window(self, layer, rgb: bool):
-        """One intensity window for the whole layer (every plane shares it, so stacks do not flicker)."""
-        from ...core.intensity import Window, choose_window
+    def _window_rule(self, layer):
+        """The intensity choice, read on the UI thread: a mode for `choose_window`, or the contrast limits."""
+        from ...core.intensity import Window
 
         if self.intensity.value == "contrast limits":
             lo, hi = (float(v) for v in layer.contrast_limits)
             return Window(lo, hi)
-        return choose_window(layer.data, self.intensity.value, rgb=rgb)
+        return self.intensity.value
 
     def _tick(self, total: int) -> None:
         self.progress.max = max(total, 1)
@@ -376,19 +421,31 @@ class UpscaleWidget(_Base):
     def output_name(self, layer) -> str:
         return f"{layer.name} (TinyESPCN ×{self.factor()})"
 
-    def make_processor(self, window):
-        """(plane, progress) -> upscaled plane: one engine job for every plane (the layer's one window)."""
+    def make_processor(self):
+        """build(window) -> (plane, progress) -> upscaled plane: one engine job for every plane (the layer's
+        one window); weights are loaded and the tile checked in `build`, in the worker."""
         from ...core.filters import PostProcess
         from ...engine.job import prepare
         from ...engine.options import UpscaleOptions
 
         strength = float(self.strength.value) if self.weights.value == "photo" else 1.0
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
-        options = UpscaleOptions(
+        settings = dict(
             weights=self.weights_name(), scale=self.factor(), tile=int(self.tile.value), device=self.device.value,
-            precision=self.precision.value, intensity=window, post=post, strength=strength,
+            precision=self.precision.value, post=post, strength=strength,
         )  # fmt: skip
-        return prepare(options).run_array
+
+        def build(window):
+            try:
+                return prepare(UpscaleOptions(**settings, intensity=window)).run_array
+            except (ValueError, TypeError, FileNotFoundError) as exc:
+                raise RunRefused(f"{self.title}: {exc}") from None
+
+        return build
+
+    def zarr_settings(self) -> dict:
+        return {"scale": self.factor(), "weights": self.weights_name(), "device": self.device.value,
+                "precision": self.precision.value, "tile": int(self.tile.value)}  # fmt: skip
 
 
 class UnsharpWidget(_Base):
@@ -401,13 +458,13 @@ class UnsharpWidget(_Base):
         self.threshold = SpinBox(label="threshold", value=1, min=0, max=255)
         return [self.radius, self.percent, self.threshold]
 
-    def make_processor(self, window):
+    def make_processor(self):
         from ...core.filters import PostProcess
 
         post = PostProcess(
             sharpen=True, radius=self.radius.value, percent=self.percent.value, threshold=self.threshold.value
         )
-        return _filter_runner(post, window)
+        return lambda window: _filter_runner(post, window)
 
 
 class AntialiasWidget(_Base):
@@ -419,12 +476,11 @@ class AntialiasWidget(_Base):
         self.blur = FloatSpinBox(label="blur radius", value=0.5, min=0, max=5, step=0.05)
         return [self.supersample, self.blur]
 
-    def make_processor(self, window):
+    def make_processor(self):
         from ...core.filters import PostProcess
 
-        return _filter_runner(
-            PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value), window
-        )
+        post = PostProcess(antialias=True, supersample=self.supersample.value, blur_radius=self.blur.value)
+        return lambda window: _filter_runner(post, window)
 
 
 def _filter_runner(post, window):
@@ -435,7 +491,7 @@ def _filter_runner(post, window):
 
     job = prepare(UpscaleOptions(scale=1, post=post))
 
-    def run(plane: np.ndarray, progress) -> np.ndarray:
+    def run(plane: np.ndarray, progress=None) -> np.ndarray:
         return from_model(job.run_array(to_model(plane, window), progress), plane.dtype, window)
 
     return run
