@@ -85,10 +85,20 @@ def test_two_models_at_one_scale_never_share_an_output_name(tmp_path, capsys):
     _photo(tmp_path / "a.png")
     assert _run(tmp_path, capsys, "--weights", "fast-x2")[0] == 0
     assert _run(tmp_path, capsys, "--scale", "2")[0] == 0  # the default, general-x2
-    code, out, _ = _run(tmp_path, capsys, "--weights", "balanced-portrait-x2")
-    assert code == 0 and "balanced-portrait-x2" in out
+    code, out, _ = _run(tmp_path, capsys, "--weights", "portrait-x2")
+    assert code == 0 and "portrait-x2" in out
     names = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert names == ["a_x2.png", "a_x2_balanced-portrait-x2.png", "a_x2_fast-x2.png"]
+    assert names == ["a_x2.png", "a_x2_fast-x2.png", "a_x2_portrait-x2.png"]
+
+
+def test_renamed_portrait_names_load_the_new_files_and_retired_ones_say_why(tmp_path, capsys):
+    from tinyespcn_nodes.core.catalog import resolve_weights
+
+    assert resolve_weights("balanced-portrait-x2") == resolve_weights("portrait-x2")
+    assert resolve_weights("balanced-portrait", 4) == resolve_weights("portrait-x4")
+    _photo(tmp_path / "a.png")
+    code, _, err = _run(tmp_path, capsys, "--weights", "seed-portrait-x2")
+    assert code == 2 and err.count("\n") == 1 and "retired" in err and "portrait-x2" in err
 
 
 def test_the_pyramid_baseline_runs_by_name_at_each_scale_it_serves(tmp_path, capsys):

@@ -30,6 +30,11 @@ def add_parsers(sub) -> None:
     ex.add_argument(
         "--note", default=None, help="free text stored with the training metadata (shown in the model card)"
     )
+    ex.add_argument(
+        "--blend-with", default=None, metavar="CLEAN",
+        help="mix the run's weights with this clean file of the same architecture (name or path; trainer/blend.py)",
+    )  # fmt: skip
+    ex.add_argument("--blend", type=float, default=1.0, metavar="T", help="share of the run's weights in the mix, 0-1")
     be = sub.add_parser("bench", help="full benchmark: bicubic, bundled models, baselines, OpenCV; Markdown/JSON/crops")
     be.add_argument("--weights", nargs="*", default=None, help="weights to compare (default: every bundled model)")
     be.add_argument(
@@ -108,7 +113,15 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "export":
         from .export import export_run
 
-        path = export_run(args.source, args.out, use_ema=not args.raw, measure=not args.no_measure, note=args.note)
+        if args.blend_with:
+            from functools import partial
+
+            from .blend import export_blended
+
+            export = partial(export_run, use_ema=not args.raw)
+            path = export_blended(export, Path(args.source), Path(args.out), args.blend_with, args.blend, args.note)
+        else:
+            path = export_run(args.source, args.out, use_ema=not args.raw, measure=not args.no_measure, note=args.note)
         print(f"wrote {path}")
         return 0
     if args.command in ("eval", "bench"):

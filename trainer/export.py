@@ -160,12 +160,7 @@ def export_run(
     source: str | Path, out: str | Path, use_ema: bool = True, measure: bool = True, note: str | None = None
 ) -> Path:
     """`source`: a run folder (its last.pt) or a checkpoint file written by the trainer."""
-    source = Path(source).expanduser()
-    ckpt = source / "last.pt" if source.is_dir() else source
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"no checkpoint at {ckpt}")
-    state = load_checkpoint(ckpt)
-    cfg = TrainConfig().updated(json.loads(state["config"]), source=str(ckpt))
+    ckpt, state, cfg = _run_state(source)
     model = build_model(cfg)
     weights = state["ema"] if use_ema and state.get("ema") else state["model"]
     model.load_state_dict(weights)
@@ -176,3 +171,17 @@ def export_run(
     metrics = validation_metrics(model, cfg) if measure else {}
     metrics["step"] = int(state["step"])
     return save_weights(out, model, training=training, metrics=metrics)
+
+
+def _run_state(source: str | Path) -> tuple[Path, dict, TrainConfig]:
+    source = Path(source).expanduser()
+    ckpt = source / "last.pt" if source.is_dir() else source
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"no checkpoint at {ckpt}")
+    state = load_checkpoint(ckpt)
+    return ckpt, state, TrainConfig().updated(json.loads(state["config"]), source=str(ckpt))
+
+
+def load_run_config(source: str | Path) -> TrainConfig:
+    """The training options of a run folder or checkpoint (what its validation metrics are measured on)."""
+    return _run_state(source)[2]

@@ -103,8 +103,8 @@ def render(files: list[Path], bench_markdown: str, crops: list[str], machine: st
         "Parameters are counted from each file's tensors; MACs per LR pixel are counted by hooks on every conv "
         "and linear layer of the deployed (folded) network in one forward pass (activations, attention gates "
         "and skips are element-wise and not counted). The seeds claimed 0.28M parameters for their "
-        "configuration; the architecture they describe (the TinyESPCN rows: `seed-x2`, `general-x3/x4` and "
-        "`portrait-*`, all loadable as `seed-*` / `seed-portrait-*`) has the counts above. A balanced file ships as "
+        "configuration; the architecture they describe (the TinyESPCN rows: `seed-x2` and `general-x3/x4`, "
+        "all loadable as `seed-*`) has the counts above. A balanced file ships as "
         "`general-xN` once it beats the seed file at that scale on Set5, Set14 and BSD100 (the benchmark below).",
         "",
         "## Training data and licences",

@@ -15,18 +15,29 @@ SUFFIX = ".safetensors"
 # Families that resolve to another bundled family's file where they have none of their own. At each scale
 # `general-xN` is the seed-faithful file until a balanced file beats it on Set5, Set14 and BSD100; then the
 # balanced file ships as `general-xN`, the seed file as `seed-xN`, and the old `balanced-xN` name follows it.
-ALIASES = {"seed": "general", "seed-portrait": "portrait"}
+ALIASES = {"seed": "general"}
 # photo files and the clean file of the same architecture each was fine-tuned from: the restoration strength
 # (core/strength.py) mixes their weights, 0 = the clean file, 1 = the photo file
 PARTNERS = {"photo-x2": "general-x2", "photo-x4": "balanced-x4"}
-RENAMED = {"balanced-x2": "general-x2"}  # promoted at x2 (model card: beats seed-x2 on all three sets)
+RENAMED = {
+    "balanced-x2": "general-x2",  # promoted at x2 (model card: beats seed-x2 on all three sets)
+    # the portrait files are now TinyESPCN-Rep trained on degraded faces (JPEG, noise, blur); the clean-only
+    # balanced-portrait files they replace fell below bicubic on compressed faces, so their names load these
+    "balanced-portrait-x2": "portrait-x2",
+    "balanced-portrait-x4": "portrait-x4",
+}
+# names that no longer load, with the reason and what to use instead
+RETIRED = {
+    "seed-portrait": "the seed-configuration portrait files were retired: they fell below bicubic on compressed "
+    "and noisy faces; use portrait-x2/portrait-x4 (trained with real degradations) or seed-x2 for the seeds' "
+    "configuration",
+}
 # what each bundled family is, for the hosts' choice text (costs from `python -m tinyespcn_nodes info`)
 TIERS = {
     "general": "default: TinyESPCN-Rep ≤100k MACs/px at x2, seed config ~390k at x3/x4",
     "seed": "seed config (~390k MACs/px)",
-    "portrait": "faces, seed config",
+    "portrait": "faces, also compressed/noisy ones, TinyESPCN-Rep, ≤100k MACs/px",
     "balanced": "TinyESPCN-Rep, ≤100k MACs/px",
-    "balanced-portrait": "faces, TinyESPCN-Rep, ≤100k MACs/px",
     "fast": "TinyESPCN-Rep, ≤25k MACs/px",
     "pyramid": "seed 004 pyramid, x2/x4/x8 from one file",
     "photo": "JPEGs, noisy and soft photos (restoration strength 0-1), ≤100k MACs/px",
@@ -93,6 +104,9 @@ def resolve_weights(name_or_path: str | os.PathLike | None, scale: int | None = 
         if not path.is_file():
             raise FileNotFoundError(f"weights file not found: {path}")
         return path
+    stem = text.rpartition("-x")[0] if text.rpartition("-x")[2].isdigit() else text
+    if stem in RETIRED:
+        raise FileNotFoundError(f"weights {text!r}: {RETIRED[stem]}")
     table = {**baselines(), **bundled()}
     for candidate in (text, f"{text}-x{scale}" if scale else None):
         if not candidate:

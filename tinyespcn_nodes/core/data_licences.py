@@ -12,8 +12,8 @@ DATA_LICENCES = """\
 | extra/PolyU_mean_down | balanced/fast pretraining | **non-commercial use only** |
 | extra/DebianWallpaperPhotos_down | balanced/fast pretraining | GPL-2+ |
 | extra/skimage_data | balanced/fast pretraining | CC0 / public domain |
-| photos2k (51 of 61 wallpaper photos; 10 held out) | photo fine-tune (`--degradation real`); the held-out 10 (centre crops) are the real-photo benchmark | per photo, see `../shared/README.md` and `MANIFEST.tsv`: CC0, Unsplash licence, CC BY(-SA), LGPL |
-| CelebA-HQ (108 faces; 88 train, 20 held out) | portrait fine-tune, Faces benchmark | **CC BY-NC / non-commercial research only** |
+| photos2k (51 of 61 wallpaper photos; 10 held out) | photo and portrait fine-tunes (`--degradation real`; replayed in the portrait runs); the held-out 10 (centre crops) are the real-photo benchmark | per photo, see `../shared/README.md` and `MANIFEST.tsv`: CC0, Unsplash licence, CC BY(-SA), LGPL |
+| CelebA-HQ (108 faces; 88 train, 20 held out) | portrait fine-tune (with `--degradation real`), Faces benchmark | **CC BY-NC / non-commercial research only** |
 | Set5, Set14, BSD100 | evaluation only | third-party benchmark images, research use |
 | faces/portraits_wild (7 photos) | evaluation only (WildFaces: face crops) | GPEN / II2S example images, no licence stated |
 

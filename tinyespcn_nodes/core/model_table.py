@@ -24,9 +24,8 @@ COSTS_FILE = Path(__file__).resolve().parents[1] / "data" / "model_costs.json"  
 PURPOSE = {
     "general": "photos: the default at this scale (best measured file)",
     "seed": "photos: the seeds' configuration, kept for reference",
-    "portrait": "faces: seed configuration fine-tuned on CelebA-HQ",
+    "portrait": "faces, clean or compressed/noisy: photo model fine-tuned on degraded CelebA-HQ faces, mixed 0.8 with its clean file",
     "balanced": "photos: TinyESPCN-Rep, between fast and the seed configuration",
-    "balanced-portrait": "faces at the balanced cost",
     "fast": "photos, fastest (ESPCN-class cost)",
     "photo": "real photos (JPEG, noise, blur): general-x2/balanced-x4 fine-tuned on degraded photos; --strength 0-1",
     "pyramid": "baseline: seed 004's pyramid, one file for x2/x4/x8",
