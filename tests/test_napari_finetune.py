@@ -24,6 +24,13 @@ def test_plan_fits_the_budget_and_previews_early():
     assert plan_for(1e-3).steps == 2000 and plan_for(100.0).steps == 10  # clamped both ways
 
 
+def test_plan_counts_the_preview_layers_in_the_budget():
+    p = plan_for(0.5, preview_seconds=12.0)  # a loaded 2-core laptop: a 512² preview took ~13 s
+    assert p.total_seconds() <= BUDGET_S and p.steps < plan_for(0.5).steps
+    assert p.total_seconds() > BUDGET_S * 0.9  # still uses the budget
+    assert "12.0 s to draw it" in p.text() and p.preview_every * 0.5 <= PREVIEW_S
+
+
 def test_finetune_a_layer_and_upscale_with_the_result(make_napari_viewer, qtbot, weights_file, tmp_path):
     from tinyespcn_nodes.hosts.napari.finetune import FineTuneWidget
     from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,8 @@ from PIL import Image, ImageDraw
 from ...core.defaults import DEFAULT_TILE
 from ...core.metrics import psnr
 from ...core.resize import matlab_imresize
-from ...engine.job import PostProcess, load_models, upscale_bchw_tensor
+from ...engine.job import PostProcess, prepare
+from ...engine.options import UpscaleOptions
 from ...io.imagefiles import write_image
 
 PORTRAIT = Path(__file__).resolve().parents[2] / "data" / "astronaut.png"  # NASA, public domain (scikit-image copy)
@@ -30,10 +32,10 @@ def run_demo(out_dir: Path, weights: str | None = None, device: str = "auto", ti
     hr = torch.from_numpy(hr8).permute(2, 0, 1)[None].float() / 255
     lr = (matlab_imresize(hr.double(), scale=1 / SCALE).clamp(0, 1) * 255).round() / 255
     lr8 = (lr * 255).round().to(torch.uint8)
-    models = load_models(weights, SCALE, device)
+    options = UpscaleOptions(weights, SCALE, tile=tile, device=device)
     bicubic = (matlab_imresize(lr, scale=SCALE).clamp(0, 1) * 255).round().to(torch.uint8)
-    sr = upscale_bchw_tensor(lr8, models, tile=tile)
-    sr_post = upscale_bchw_tensor(lr8, models, tile=tile, post=PostProcess(sharpen=True, antialias=True))
+    sr = prepare(options).run_tensor(lr8)
+    sr_post = prepare(replace(options, post=PostProcess(sharpen=True, antialias=True))).run_tensor(lr8)
     crop = _busiest_crop(bicubic, sr)
     panels = []
     for name, t in (("bicubic", bicubic), ("TinyESPCN", sr), ("TinyESPCN + unsharp + MSAA", sr_post)):

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton, SpinBox
 
-from .finetune_plan import BATCH, PATCH, Plan, measure_step_seconds, offered_pairs, plan_for
+from .finetune_plan import BATCH, PATCH, Plan, measure_costs, offered_pairs, plan_for
 from .widgets import _image_layers, add_user_weights
 
 MAX_CHUNK = 20  # steps between progress updates and Cancel checks (fewer when a preview is due sooner)
@@ -131,14 +131,18 @@ class FineTuneWidget(Container):
             self.estimate.value = f"no estimate: {exc}"
             return
         self.estimate.value = "measuring the step time…"
-        worker = thread_worker(measure_step_seconds)(cfg)
+        layer = self.layer_box.value
+        plane = (layer.data.shape[-3:-1] if layer.rgb else layer.data.shape[-2:]) if layer is not None else (512, 512)
+        worker = thread_worker(measure_costs)(cfg, int(plane[0]) * int(plane[1]))
         self.measurer = worker
         worker.returned.connect(lambda s, w=worker: self._measured(s) if w is self.measurer else None)
         worker.errored.connect(lambda exc: self.estimate.set_value(f"no estimate: {exc}"))
         worker.start()
 
-    def _measured(self, step_seconds: float) -> None:
-        self.plan = plan_for(step_seconds)
+    def _measured(self, costs: float | tuple[float, float]) -> None:
+        """`costs`: (seconds per step, seconds per preview), or seconds per step alone."""
+        step_seconds, preview_seconds = costs if isinstance(costs, tuple) else (costs, 0.0)
+        self.plan = plan_for(step_seconds, preview_seconds=preview_seconds)
         if int(self.steps.value) == self._auto_steps:  # the user has not chosen a number of their own
             self._auto_steps = self.steps.value = self.plan.steps
         self.estimate.value = self.plan.text(int(self.steps.value))
