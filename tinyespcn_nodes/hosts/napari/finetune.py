@@ -286,7 +286,8 @@ def _work(layer, cfg, scratch: Path, out: Path, every: int, current: tuple):
 
         from trainer.api import finetune_with_previews
 
-        from ...engine.job import load_models, upscale_array
+        from ...engine.job import prepare
+        from ...engine.options import UpscaleOptions
 
         try:
             tifffile.imwrite(scratch / "layer.tif", np.asarray(data))
@@ -296,8 +297,8 @@ def _work(layer, cfg, scratch: Path, out: Path, every: int, current: tuple):
                 if kind == "step":
                     yield "step", step, value
                 else:
-                    models = load_models(str(value), cfg.scale, "cpu", "fp32")
-                    yield "preview", step, upscale_array(plane, models=models, tile=0)
+                    options = UpscaleOptions(str(value), cfg.scale, tile=0, device="cpu", precision="fp32")
+                    yield "preview", step, prepare(options).run_array(plane)
             return out
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
