@@ -28,7 +28,9 @@ CASES = {
     ),
     "gray16_auto": ("inputs_gray16", UpscaleOptions("balanced", 3, **FP32)),
     "float_micro": ("inputs_micro", UpscaleOptions("fast", 4, tile=20, **FP32)),
-    "rgba": ("inputs_rgba", UpscaleOptions("portrait", 4, **FP32)),
+    # saved with the seed-config portrait file, which was retired; the engine still gives its saved bytes
+    # (checked before the swap), and the reference was re-saved with seed-x2, the same architecture
+    "rgba": ("inputs_rgba", UpscaleOptions("seed", 4, **FP32)),
     "filters_only": ("inputs_rgb", UpscaleOptions(scale=1, post=PostProcess(sharpen=True, antialias=True))),
 }
 
@@ -51,7 +53,7 @@ def _same(name: str, out: np.ndarray) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_outputs_match_the_saved_references(name):
     src, options = CASES[name]
-    if name == "rgba":  # saved at x2 with the portrait family
+    if name == "rgba":  # saved at x2
         options = replace(options, scale=2)
     _same(name, _job(options).run_array(REFERENCE[src]))
 

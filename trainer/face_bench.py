@@ -31,15 +31,14 @@ def portrait_names(table: dict[str, Path], scale: int) -> list[str]:
 def face_rows(scale: int, device: torch.device, table: dict[str, Path] | None = None) -> list[Row]:
     """bicubic, the default clean file, the photo file and the portrait files present at this scale."""
     from tinyespcn_nodes.core.catalog import bundled, bundled_name, default_name
-    from tinyespcn_nodes.core.weights import load_model
 
-    from .quality_bench import _runner
+    from .quality_bench import _runner, eval_job
 
     table = bundled() if table is None else table
     rows = [bicubic_row(scale)]
     wanted = [bundled_name(default_name(scale), table), f"photo-x{scale}", *portrait_names(table, scale)]
     for name in dict.fromkeys(n for n in wanted if n in table):
-        rows.append(Row(name, "model", scale, _runner(load_model(table[name])[0], device)))
+        rows.append(Row(name, "model", scale, _runner(eval_job(table[name], scale, device))))
     return rows
 
 
