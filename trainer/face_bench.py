@@ -14,11 +14,10 @@ from pathlib import Path
 
 import torch
 
-from .blockiness import JPEG_BLOCK
 from .evaluate import Pair
-from .photo_bench import GRID_TEXT, grid_text
-from .photo_cases import CASES, SPECS, degrade_pair
-from .quality_bench import Row, bicubic_row, score_row
+from .photo_bench import GRID_TEXT, case_cells
+from .photo_cases import CASES
+from .quality_bench import Row, bicubic_row
 
 FACE_SETS = ("Faces", "WildFaces")
 
@@ -87,14 +86,4 @@ def faces_table(
 
 
 def _set_cells(rows: list[Row], pairs: list[Pair], scale: int) -> dict[str, list[str]]:
-    cells: dict[str, list[str]] = {r.name: [] for r in rows}
-    for case in CASES:
-        degraded = [degrade_pair(p, scale, case) for p in pairs]
-        block = JPEG_BLOCK if SPECS[case].quality else 0
-        base = None
-        for row in rows:
-            score, _ = score_row(row, degraded, None, set(), block)
-            base = base or score
-            gain = "" if score is base else f" ({score.psnr - base.psnr:+.2f})"
-            cells[row.name].append(f"{score.psnr:.2f}{gain}{grid_text(score, base)}")
-    return cells
+    return case_cells(rows, pairs, scale, None, full=False)

@@ -102,18 +102,7 @@ def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | No
     for scale in scales:
         pairs = load_pairs(folder, scale)
         rows = photo_rows(scale, device, opencv_dir, log)
-        cells: dict[str, list[str]] = {r.name: [] for r in rows}
-        for case in CASES:
-            degraded = [degrade_pair(p, scale, case) for p in pairs]
-            block = JPEG_BLOCK if SPECS[case].quality else 0
-            base = None
-            for row in rows:
-                score, _ = score_row(row, degraded, scorer, set(), block)
-                base = base or score
-                gain = "" if row.kind == "bicubic" else f" ({score.psnr - base.psnr:+.2f})"
-                lp = f" / {score.lpips:.3f}" if score.lpips is not None else ""
-                cells[row.name].append(f"{score.psnr:.2f}{gain} / {score.ssim:.4f}{lp}{grid_text(score, base)}")
-            log(f"photo x{scale} {case}: {len(rows)} rows")
+        cells = case_cells(rows, pairs, scale, scorer, log)
         out += [
             f"**x{scale}**",
             "",
@@ -123,6 +112,26 @@ def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | No
             "",
         ]
     return "\n".join(out).strip()
+
+
+def case_cells(rows: list[Row], pairs: list, scale: int, lpips, log=None, full: bool = True) -> dict[str, list[str]]:
+    """Row name → one cell per case: Y-PSNR (gain over the first row, bicubic), with `full` also SSIM and LPIPS,
+    and in the JPEG cases the block-grid score."""
+    cells: dict[str, list[str]] = {r.name: [] for r in rows}
+    for case in CASES:
+        degraded = [degrade_pair(p, scale, case) for p in pairs]
+        block = JPEG_BLOCK if SPECS[case].quality else 0
+        base = None
+        for row in rows:
+            score, _ = score_row(row, degraded, lpips, set(), block)
+            base = base or score
+            gain = "" if row is rows[0] else f" ({score.psnr - base.psnr:+.2f})"
+            lp = f" / {score.lpips:.3f}" if score.lpips is not None else ""
+            more = f" / {score.ssim:.4f}{lp}" if full else ""
+            cells[row.name].append(f"{score.psnr:.2f}{gain}{more}{grid_text(score, base)}")
+        if log:
+            log(f"photo x{scale} {case}: {len(rows)} rows")
+    return cells
 
 
 def _describe(spec) -> list[str]:
