@@ -55,6 +55,15 @@ def test_upscale_rgb_layer_overlays_source(make_napari_viewer, qtbot, weights_fi
     assert [layer.name for layer in viewer.layers].count("face (TinyESPCN ×2)") == 1
 
 
+def test_strength_is_offered_for_the_photo_and_portrait_families_only(make_napari_viewer):
+    from tinyespcn_nodes.hosts.napari.widgets import UpscaleWidget
+
+    w = UpscaleWidget(make_napari_viewer())
+    for family, offered in (("portrait", True), ("photo", True), ("general", False), ("fast", False)):
+        w.weights.value = family
+        assert (not w.strength.native.isHidden()) is offered, family  # explicitly hidden or not (widget unshown)
+
+
 def test_uint16_stack_and_filters(make_napari_viewer, qtbot, weights_file):
     from tinyespcn_nodes.hosts.napari.widgets import AntialiasWidget, UnsharpWidget, UpscaleWidget
 

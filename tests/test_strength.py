@@ -105,7 +105,7 @@ def test_comfy_loader_takes_a_strength(photo_pair, monkeypatch):
     )
     handle = TinyESPCNModelLoader.execute("photo-x2", "cpu", "fp32", 0.4)[0]
     assert handle.strength == 0.4
-    with pytest.raises(ValueError, match="photo models"):
+    with pytest.raises(ValueError, match="photo and portrait models"):
         TinyESPCNModelLoader.execute("general-x2", "cpu", "fp32", 0.4)
 
 
@@ -153,3 +153,17 @@ def test_jpeg_and_webp_inputs_default_to_the_photo_model(photo_pair, tmp_path, c
     assert "using photo-x2" in capsys.readouterr().err
     assert main(["upscale", str(src), "-o", str(tmp_path / "p.png"), "--weights", "photo-x2"]) == 0
     assert np.array_equal(np.array(Image.open(tmp_path / "o.png")), np.array(Image.open(tmp_path / "p.png")))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_the_bundled_portrait_files_mix_with_their_clean_partner(scale):
+    """portrait-xN at strength 0 is exactly its clean partner (general-x2 / balanced-x4), and the napari and
+    ComfyUI strength controls are offered for its family."""
+    from tinyespcn_nodes.core.catalog import PARTNERS, STRENGTH_FAMILIES, resolve_weights
+    from tinyespcn_nodes.core.strength import load_with_strength
+
+    portrait, clean = resolve_weights(f"portrait-x{scale}"), resolve_weights(PARTNERS[f"portrait-x{scale}"])
+    x = torch.rand(1, 3, 12, 14)
+    assert torch.equal(_run(load_with_strength(portrait, 0.0)[0], x), _run(load_model(clean)[0], x))
+    assert torch.equal(_run(load_with_strength(portrait, 1.0)[0], x), _run(load_model(portrait)[0], x))
+    assert {"photo", "portrait"} <= STRENGTH_FAMILIES

@@ -16,9 +16,15 @@ SUFFIX = ".safetensors"
 # `general-xN` is the seed-faithful file until a balanced file beats it on Set5, Set14 and BSD100; then the
 # balanced file ships as `general-xN`, the seed file as `seed-xN`, and the old `balanced-xN` name follows it.
 ALIASES = {"seed": "general"}
-# photo files and the clean file of the same architecture each was fine-tuned from: the restoration strength
-# (core/strength.py) mixes their weights, 0 = the clean file, 1 = the photo file
-PARTNERS = {"photo-x2": "general-x2", "photo-x4": "balanced-x4"}
+# degradation-trained files and the clean file of the same architecture each was fine-tuned from: the
+# restoration strength (core/strength.py) mixes their weights, 0 = the clean file, 1 = the file itself
+PARTNERS = {
+    "photo-x2": "general-x2",
+    "photo-x4": "balanced-x4",
+    "portrait-x2": "general-x2",
+    "portrait-x4": "balanced-x4",
+}
+STRENGTH_FAMILIES = frozenset(name.rpartition("-x")[0] for name in PARTNERS)  # families with a strength control
 RENAMED = {
     "balanced-x2": "general-x2",  # promoted at x2 (model card: beats seed-x2 on all three sets)
     # the portrait files are now TinyESPCN-Rep trained on degraded faces (JPEG, noise, blur); the clean-only
@@ -36,7 +42,7 @@ RETIRED = {
 TIERS = {
     "general": "default: TinyESPCN-Rep ≤100k MACs/px at x2, seed config ~390k at x3/x4",
     "seed": "seed config (~390k MACs/px)",
-    "portrait": "faces, also compressed/noisy ones, TinyESPCN-Rep, ≤100k MACs/px",
+    "portrait": "faces, also compressed/noisy ones (restoration strength 0-1), TinyESPCN-Rep, ≤100k MACs/px",
     "balanced": "TinyESPCN-Rep, ≤100k MACs/px",
     "fast": "TinyESPCN-Rep, ≤25k MACs/px",
     "pyramid": "seed 004 pyramid, x2/x4/x8 from one file",

@@ -24,7 +24,7 @@ COSTS_FILE = Path(__file__).resolve().parents[1] / "data" / "model_costs.json"  
 PURPOSE = {
     "general": "photos: the default at this scale (best measured file)",
     "seed": "photos: the seeds' configuration, kept for reference",
-    "portrait": "faces, clean or compressed/noisy: photo model fine-tuned on degraded CelebA-HQ faces, mixed 0.8 with its clean file",
+    "portrait": "faces, clean or compressed/noisy: photo model fine-tuned on degraded CelebA-HQ faces, mixed 0.8 with its clean file; --strength 0-1",
     "balanced": "photos: TinyESPCN-Rep, between fast and the seed configuration",
     "fast": "photos, fastest (ESPCN-class cost)",
     "photo": "real photos (JPEG, noise, blur): general-x2/balanced-x4 fine-tuned on degraded photos; --strength 0-1",

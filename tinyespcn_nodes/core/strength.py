@@ -1,7 +1,7 @@
 """Restoration strength 0..1: the clean model (0), the photo model (1), or their weights mixed linearly between.
 
-A photo file (`photo-x2`) has a clean partner of the same architecture (`general-x2`), listed in
-`catalog.PARTNERS`. Both are stored folded (deployed), and folding is linear, so mixing the folded tensors is
+A photo or portrait file (`photo-x2`, `portrait-x2`) has a clean partner of the same architecture
+(`general-x2`), listed in `catalog.PARTNERS`. Both are stored folded (deployed), and folding is linear, so mixing the folded tensors is
 exactly mixing the trained networks; the mixed network costs what either costs. As in Real-ESRGAN's denoise
 strength, lower values keep more fine texture (and more of the input's noise and blocks).
 """

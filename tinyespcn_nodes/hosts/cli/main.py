@@ -435,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--strength", type=strength_arg, default=1.0,
-        help="photo models (photo-x2, photo-x4): restoration strength 0-1, 0 = the clean model, 1 = full "
+        help="photo and portrait models (photo-x2/x4, portrait-x2/x4): restoration strength 0-1, 0 = their clean "
+        "model (general-x2, balanced-x4), 1 = full "
         "JPEG/noise/blur removal (default: 1)",
     )  # fmt: skip
     up.add_argument(

@@ -25,6 +25,7 @@ from magicgui.widgets import (
     SpinBox,
 )
 
+from ...core.catalog import STRENGTH_FAMILIES
 from ...core.defaults import DEFAULT_TILE
 from ...core.intensity import from_model, to_model
 from .layers import upscaled_geometry
@@ -382,9 +383,11 @@ class UpscaleWidget(_Base):
         self.weights_file = FileEdit(label="weights file", filter="*.safetensors", visible=False)
         self.weights.changed.connect(lambda v: setattr(self.weights_file, "visible", v == "file…"))
         self.strength = FloatSlider(label="strength", value=1.0, min=0.0, max=1.0, step=0.05)
-        self.strength.tooltip = "photo models: restoration strength, 0 = the clean model, 1 = full JPEG/noise removal"
-        self.strength.visible = default == "photo"
-        self.weights.changed.connect(lambda v: setattr(self.strength, "visible", v == "photo"))
+        self.strength.tooltip = (
+            "photo and portrait models: restoration strength, 0 = their clean model, 1 = full JPEG/noise removal"
+        )
+        self.strength.visible = default in STRENGTH_FAMILIES
+        self.weights.changed.connect(lambda v: setattr(self.strength, "visible", v in STRENGTH_FAMILIES))
         self.scale_box = ComboBox(label="scale", choices=[2, 3, 4, 8], value=2)
         self.tile = SpinBox(label="tile", value=DEFAULT_TILE, min=-1, max=4096, step=32)
         self.tile.tooltip = "LR tile side; auto (-1) = the largest that fits the memory budget, 0 = whole image"
@@ -428,7 +431,7 @@ class UpscaleWidget(_Base):
         from ...engine.job import prepare
         from ...engine.options import UpscaleOptions
 
-        strength = float(self.strength.value) if self.weights.value == "photo" else 1.0
+        strength = float(self.strength.value) if self.weights.value in STRENGTH_FAMILIES else 1.0
         post = PostProcess(sharpen=self.sharpen.value, antialias=self.antialias.value)
         settings = dict(
             weights=self.weights_name(), scale=self.factor(), tile=int(self.tile.value), device=self.device.value,
