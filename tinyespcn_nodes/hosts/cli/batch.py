@@ -124,12 +124,10 @@ def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = Fals
             report.interrupted = True
             break
         except FileExistsError:
-            _skip(report, src, target, None)
+            skip_existing(report, src, target)
             continue
         except (ImageFileError, ValueError, TypeError, OSError) as exc:
-            message = str(exc) if isinstance(exc, ImageFileError) else f"{src}: {exc}"  # always names the file
-            report.failed.append((src, message))
-            print(f"error: {message}", file=sys.stderr)
+            record_failure(report, src, exc, ImageFileError)
             continue
         report.done.append(target)
         if not quiet:
@@ -147,7 +145,15 @@ def _fail(report: BatchReport, src: Path, message: str, bar) -> None:
     bar.update(1)
 
 
-def _skip(report: BatchReport, src: Path, target: Path, bar) -> None:
+def record_failure(report: BatchReport, src: Path, exc: Exception, named: type[Exception]) -> None:
+    """A file that failed, on stderr and in the report; a `named` error already names its file."""
+    message = str(exc) if isinstance(exc, named) else f"{src}: {exc}"  # always names the file
+    report.failed.append((src, message))
+    print(f"error: {message}", file=sys.stderr)
+
+
+def skip_existing(report: BatchReport, src: Path, target: Path, bar=None) -> None:
+    """An output that exists (no --overwrite): counted apart as skipped, on stderr (through the bar if any)."""
     message = f"skipped {src}: {target} exists (pass --overwrite to replace it)"
     report.skipped.append((src, message))
     (bar.write if bar is not None else print)(message, file=sys.stderr)
@@ -167,7 +173,7 @@ def _finish_write(pending, report: BatchReport, bar, quiet: bool = False) -> Non
         report.failed.append((src, str(exc)))
         bar.write(f"error: {exc}", file=sys.stderr)
     except FileExistsError:  # made by someone else while this file was computed: theirs is kept
-        _skip(report, src, target, bar)
+        skip_existing(report, src, target, bar)
     except OSError as exc:
         report.failed.append((src, f"cannot write {target}: {exc.strerror or exc}"))
         bar.write(f"error: cannot write {target}: {exc.strerror or exc}", file=sys.stderr)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ...io.frames import Frames, open_frames, write_frames
 from ...io.imagefiles import ImageFileError
-from .batch import BatchReport
+from .batch import BatchReport, record_failure, skip_existing
 
 Plan = list[tuple[Path, Path]]
 
@@ -61,14 +61,10 @@ def run_frames(
             report.interrupted = True
             break
         except FileExistsError:
-            message = f"skipped {src}: {target} exists (pass --overwrite to replace it)"
-            report.skipped.append((src, message))
-            print(message, file=sys.stderr)
+            skip_existing(report, src, target)
             continue
         except (ImageFileError, ValueError, TypeError, OSError) as exc:
-            message = str(exc) if isinstance(exc, ImageFileError) else f"{src}: {exc}"
-            report.failed.append((src, message))
-            print(f"error: {message}", file=sys.stderr)
+            record_failure(report, src, exc, ImageFileError)
             continue
         report.done.append(target)
         (h, w, *_), (oh, ow, *_), dtype = shapes[0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...io.video import FramesFn, upscale_video
 from ...io.video_codec import DEFAULT_OPTIONS, VideoError, VideoOptions
-from .batch import BatchReport
+from .batch import BatchReport, record_failure
 
 
 def run_videos(
@@ -38,9 +38,7 @@ def run_videos(
             report.interrupted = True
             break
         except (VideoError, ValueError, TypeError, OSError) as exc:
-            message = str(exc) if isinstance(exc, VideoError) else f"{src}: {exc}"
-            report.failed.append((src, message))
-            print(f"error: {message}", file=sys.stderr)
+            record_failure(report, src, exc, VideoError)
             continue
         report.done.append(target)
         if not quiet:
