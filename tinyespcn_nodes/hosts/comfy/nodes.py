@@ -243,12 +243,10 @@ class TinyESPCNUnsharpMask(io.ComfyNode):
     @classmethod
     def execute(cls, image, radius: float = 1.2, percent: int = 100, threshold: int = 1) -> io.NodeOutput:
         from ...core.filters import PostProcess
-        from ...engine.job import prepare
         from .inputs import checked_factor
 
         radius = checked_factor(radius, "radius")
-        post = PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold)
-        return io.NodeOutput(_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]))
+        return _filtered(image, PostProcess(sharpen=True, radius=radius, percent=percent, threshold=threshold))
 
 
 class TinyESPCNMSAA(io.ComfyNode):
@@ -268,12 +266,10 @@ class TinyESPCNMSAA(io.ComfyNode):
     @classmethod
     def execute(cls, image, supersample: int = 2, blur_radius: float = 0.5) -> io.NodeOutput:
         from ...core.filters import PostProcess
-        from ...engine.job import prepare
         from .inputs import checked_factor
 
         blur_radius = checked_factor(blur_radius, "blur_radius")
-        post = PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius)
-        return io.NodeOutput(_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]))
+        return _filtered(image, PostProcess(antialias=True, supersample=supersample, blur_radius=blur_radius))
 
 
 def _interrupted() -> bool:
@@ -292,6 +288,13 @@ def _checked_device(name: str):
     from ...engine.models import pick_device
 
     return pick_device(name)
+
+
+def _filtered(image, post) -> io.NodeOutput:
+    """A filter node's run: the post filters alone (scale 1) on 8-bit levels, on ComfyUI's device."""
+    from ...engine.job import prepare
+
+    return io.NodeOutput(_run_pipeline(image, prepare(_options(scale=1, post=post, levels=255)), _host()[0]))
 
 
 def _options(**chosen):
