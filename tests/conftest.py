@@ -1,4 +1,6 @@
 import os
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -109,3 +111,29 @@ def image_folder(tmp_path):
         Image.fromarray((img * 255).astype(np.uint8)).save(root / f"{i:07d}.png")
     (root / "0000009.png").write_bytes(b"not a png")  # corrupt: skipped and reported
     return tmp_path / "LSDIR"
+
+
+@pytest.fixture
+def spandrel(monkeypatch):
+    """spandrel with our architectures registered (its core-loader path); its two torchvision imports, used by
+    other architectures only, are stubbed when torchvision is absent (no usable CPU wheel)."""
+    pytest.importorskip("einops")
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:  # spandrel imports two torchvision functions at import time, used by other archs only
+        tv = types.ModuleType("torchvision")
+        tv.transforms = types.ModuleType("torchvision.transforms")
+        fn = types.ModuleType("torchvision.transforms.functional")
+        fn.InterpolationMode, fn.rotate, fn.normalize = object, None, None
+        tv.transforms.functional = fn
+        for name, mod in {
+            "torchvision": tv,
+            "torchvision.transforms": tv.transforms,
+            "torchvision.transforms.functional": fn,
+        }.items():
+            monkeypatch.setitem(sys.modules, name, mod)
+    module = pytest.importorskip("spandrel")
+    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
+
+    assert register()
+    return module

@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -101,27 +100,8 @@ def test_rep_tiles_are_exact_in_one_pass():
     assert steps[-1] == 9 == len(steps)  # 3×3 tiles, no statistics pass
 
 
-def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, monkeypatch):
+def test_real_spandrel_detects_and_runs_every_registered_architecture(tmp_path, spandrel):
     """spandrel's own registry (the core 'Load Upscale Model' path), with a stub for its torchvision import."""
-    pytest.importorskip("einops")
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:  # spandrel imports two torchvision functions at import time, used by other archs only
-        tv = types.ModuleType("torchvision")
-        tv.transforms = types.ModuleType("torchvision.transforms")
-        fn = types.ModuleType("torchvision.transforms.functional")
-        fn.InterpolationMode, fn.rotate, fn.normalize = object, None, None
-        tv.transforms.functional = fn
-        for name, mod in {
-            "torchvision": tv,
-            "torchvision.transforms": tv.transforms,
-            "torchvision.transforms.functional": fn,
-        }.items():
-            monkeypatch.setitem(sys.modules, name, mod)
-    spandrel = pytest.importorskip("spandrel")
-    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
-
-    assert register()
     for spec, cfg in ((by_name("tinyespcn"), {"channels": 16, "blocks": 2, "residual": True, "attention": False}),
                       (by_name("rep"), {"channels": 8, "blocks": 3, "attn_every": 3}),
                       (by_name("rep"), {"channels": 8, "blocks": 3, "act": "leaky", "gate": "hardswish"}),

@@ -2,11 +2,13 @@
 `pip install -r requirements.txt`. ComfyUI imports the clone's root folder as a package (nodes.py
 `load_custom_node`); the pack's nodes must load and the bundled weights must reach the core loader."""
 
+import contextlib
 import importlib.util
 import os
 import re
 import sys
 import types
+from pathlib import Path
 
 import fake_comfy_api
 import pytest
@@ -46,20 +48,29 @@ def _fake_folder_paths(models_dir):
     return fp
 
 
+@contextlib.contextmanager
+def _loaded_like_comfyui(folder: Path, monkeypatch):
+    """nodes.py load_custom_node, for a folder: the path with dots mangled is the module name; its submodules
+    are dropped afterwards."""
+    sys_name = str(folder).replace(".", "_x_")
+    spec = importlib.util.spec_from_file_location(sys_name, os.path.join(folder, "__init__.py"))
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, sys_name, module)
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
+            monkeypatch.delitem(sys.modules, name)
+
+
 def test_the_repository_root_loads_as_comfyui_loads_a_cloned_node_pack(monkeypatch, tmp_path):
     models_dir = tmp_path / "models" / "upscale_models"
     models_dir.mkdir(parents=True)
     fp = _fake_folder_paths(models_dir)
     monkeypatch.setitem(sys.modules, "folder_paths", fp)
     fake_comfy_api.install(monkeypatch)
-    # nodes.py load_custom_node, for a folder: the path with dots mangled is the module name
-    module_path = str(REPO)
-    sys_name = module_path.replace(".", "_x_")
-    spec = importlib.util.spec_from_file_location(sys_name, os.path.join(module_path, "__init__.py"))
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, sys_name, module)
-    try:
-        spec.loader.exec_module(module)
+    with _loaded_like_comfyui(REPO, monkeypatch) as module:
         nodes, names = fake_comfy_api.load_nodes(module)  # the V3 route: comfy_entrypoint
         assert not hasattr(module, "NODE_CLASS_MAPPINGS") and set(nodes) == IDS == set(names)
         loader = nodes["TinyESPCN_ModelLoader"]
@@ -72,9 +83,6 @@ def test_the_repository_root_loads_as_comfyui_loads_a_cloned_node_pack(monkeypat
         choices = loader.INPUT_TYPES()["required"]["weights"][1]["options"]
         assert len(choices) == len(set(choices)) and not any("/" in c for c in choices)
         assert loader.execute("general-x2", "cpu", "fp32")[0].scale == 2
-    finally:
-        for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
-            monkeypatch.delitem(sys.modules, name)
 
 
 def test_the_root_init_is_harmless_as_a_plain_module_outside_comfyui():
@@ -122,18 +130,9 @@ def test_install_comfyui_lists_each_bundled_file_once_in_the_core_loader(monkeyp
     fp = _fake_folder_paths(comfyui / "models" / "upscale_models")
     monkeypatch.setitem(sys.modules, "folder_paths", fp)
     fake_comfy_api.install(monkeypatch)
-    module_path = str(comfyui / "custom_nodes" / "tinyespcn_nodes")
-    sys_name = module_path.replace(".", "_x_")
-    spec = importlib.util.spec_from_file_location(sys_name, os.path.join(module_path, "__init__.py"))
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, sys_name, module)
-    try:
-        spec.loader.exec_module(module)
+    with _loaded_like_comfyui(comfyui / "custom_nodes" / "tinyespcn_nodes", monkeypatch):
         listed = [n for n in fp.get_filename_list("upscale_models") if "/" not in n]
         assert sorted(listed) == sorted(f"{name}.safetensors" for name in bundled())
-    finally:
-        for name in [n for n in sys.modules if n.startswith(sys_name + ".")]:
-            monkeypatch.delitem(sys.modules, name)
 
 
 def test_install_comfyui_copy_writes_a_v3_shim_and_replaces_an_old_v1_one(monkeypatch, tmp_path):

@@ -1,8 +1,5 @@
 """Every shipped file through spandrel's registry (ComfyUI's core "Load Upscale Model"), not only fresh models."""
 
-import sys
-import types
-
 import pytest
 import torch
 from conftest import REPO
@@ -15,30 +12,6 @@ WEIGHTS = REPO / "weights"
 FILES = sorted(WEIGHTS.glob("*.safetensors")) + sorted((WEIGHTS / "baselines").glob("*.safetensors"))
 # registered with spandrel: product architectures whose config can be read back from the tensors alone
 REGISTERED = {s.id for s in SPECS if s.config_from_state is not None and not s.baseline}
-
-
-@pytest.fixture
-def spandrel(monkeypatch):
-    pytest.importorskip("einops")
-    try:
-        import torchvision  # noqa: F401
-    except ImportError:  # spandrel imports two torchvision functions at import time, used by other archs only
-        tv = types.ModuleType("torchvision")
-        tv.transforms = types.ModuleType("torchvision.transforms")
-        fn = types.ModuleType("torchvision.transforms.functional")
-        fn.InterpolationMode, fn.rotate, fn.normalize = object, None, None
-        tv.transforms.functional = fn
-        for name, mod in {
-            "torchvision": tv,
-            "torchvision.transforms": tv.transforms,
-            "torchvision.transforms.functional": fn,
-        }.items():
-            monkeypatch.setitem(sys.modules, name, mod)
-    module = pytest.importorskip("spandrel")
-    from tinyespcn_nodes.hosts.comfy.spandrel_arch import register
-
-    assert register()
-    return module
 
 
 def test_every_shipped_file_stores_the_tensors_its_config_implies():
