@@ -109,27 +109,18 @@ def run_bands(plan: list[tuple[Path, Path]], upscale_file, *, quiet: bool = Fals
     dtype)` streams each in bands (`big_tiff`), with a progress bar over its bands and a clean Ctrl-C."""
     from tqdm import tqdm
 
+    def one_file(src: Path, target: Path):
+        with tqdm(unit="band", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc=src.name) as bar:
+
+            def on_band(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            return upscale_file(src, target, on_band)
+
     report = BatchReport()
     t_start = time.perf_counter()
-    for src, target in plan:
-        try:
-            with tqdm(unit="band", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc=src.name) as bar:
-
-                def on_band(done: int, total: int, bar=bar) -> None:
-                    bar.total = total
-                    bar.update(done - bar.n)
-
-                shape_in, shape_out, dtype = upscale_file(src, target, on_band)
-        except KeyboardInterrupt:
-            report.interrupted = True
-            break
-        except FileExistsError:
-            skip_existing(report, src, target)
-            continue
-        except (ImageFileError, ValueError, TypeError, OSError) as exc:
-            record_failure(report, src, exc, ImageFileError)
-            continue
-        report.done.append(target)
+    for src, target, (shape_in, shape_out, dtype) in each_file(plan, report, one_file, IMAGE_ERRORS, ImageFileError):
         if not quiet:
             by = f", {model}" if model else ""
             print(
@@ -143,6 +134,31 @@ def _fail(report: BatchReport, src: Path, message: str, bar) -> None:
     report.failed.append((src, message))
     bar.write(f"error: {message}", file=sys.stderr)
     bar.update(1)
+
+
+IMAGE_ERRORS = (ImageFileError, ValueError, TypeError, OSError)  # what fails one image file, not the batch
+
+
+def each_file(
+    plan: list[tuple[Path, Path]], report: BatchReport, work, errors: tuple, named: type, skips=(FileExistsError,)
+):
+    """`work(src, target)` for each file of `plan`, one at a time, yielding (src, target, result) for each that
+    finished (counted done). An error in `skips` (an existing output) counts the file as skipped, one in
+    `errors` as failed (named on stderr, `named` errors name their file already); Ctrl-C ends the batch."""
+    for src, target in plan:
+        try:
+            result = work(src, target)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            return
+        except skips:
+            skip_existing(report, src, target)
+            continue
+        except errors as exc:
+            record_failure(report, src, exc, named)
+            continue
+        report.done.append(target)
+        yield src, target, result
 
 
 def record_failure(report: BatchReport, src: Path, exc: Exception, named: type[Exception]) -> None:

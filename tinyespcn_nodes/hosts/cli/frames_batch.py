@@ -11,7 +11,7 @@ import numpy as np
 
 from ...io.frames import Frames, open_frames, write_frames
 from ...io.imagefiles import ImageFileError
-from .batch import BatchReport, record_failure, skip_existing
+from .batch import IMAGE_ERRORS, BatchReport, each_file
 
 Plan = list[tuple[Path, Path]]
 
@@ -45,28 +45,22 @@ def run_frames(
     model: str = "",
 ) -> BatchReport:
     """`upscale(frame) -> frame` for every frame of every file in `plan`; `frames` from `split_frames`."""
-    report = BatchReport()
-    for src, target in plan:
+
+    def one_file(src: Path, target: Path) -> list[tuple]:
         source, shapes = frames[src], []
 
-        def upscaled(source: Frames = source, shapes: list = shapes) -> Iterator[np.ndarray]:
+        def upscaled() -> Iterator[np.ndarray]:
             for frame in source:
                 out = upscale(frame)
                 shapes.append((frame.shape, out.shape, out.dtype))
                 yield out
 
-        try:
-            write_frames(target, upscaled(), source, overwrite=overwrite, quality=quality)
-        except KeyboardInterrupt:
-            report.interrupted = True
-            break
-        except FileExistsError:
-            skip_existing(report, src, target)
-            continue
-        except (ImageFileError, ValueError, TypeError, OSError) as exc:
-            record_failure(report, src, exc, ImageFileError)
-            continue
-        report.done.append(target)
+        write_frames(target, upscaled(), source, overwrite=overwrite, quality=quality)
+        return shapes
+
+    report = BatchReport()
+    for src, target, shapes in each_file(plan, report, one_file, IMAGE_ERRORS, ImageFileError):
+        source = frames[src]
         (h, w, *_), (oh, ow, *_), dtype = shapes[0]
         what = f"{source.count} {'pages' if source.is_tiff else 'frames'}"
         print(f"{src} → {target} ({w}x{h} → {ow}x{oh}, {dtype}, {what}{', ' + model if model else ''})")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...io.video import FramesFn, upscale_video
 from ...io.video_codec import DEFAULT_OPTIONS, VideoError, VideoOptions
-from .batch import BatchReport, record_failure
+from .batch import BatchReport, each_file
 
 
 def run_videos(
@@ -21,26 +21,23 @@ def run_videos(
 ) -> BatchReport:
     from tqdm import tqdm
 
+    def one_file(src: Path, target: Path):
+        with tqdm(unit="frame", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc=src.name) as bar:
+
+            def on_frames(done: int, total: int) -> None:
+                bar.total = max(total, done) or None
+                bar.update(done - bar.n)
+
+            res = upscale_video(src, target, upscale_frames, opts, on_frames)
+            bar.total = res.frames  # the header's count can be an estimate (AVI counts frame slots)
+            bar.refresh()
+            return res
+
     report = BatchReport()
     t_start = time.perf_counter()
-    for src, target in plan:
-        try:
-            with tqdm(unit="frame", disable=quiet, file=sys.stderr, dynamic_ncols=True, desc=src.name) as bar:
-
-                def on_frames(done: int, total: int, bar=bar) -> None:
-                    bar.total = max(total, done) or None
-                    bar.update(done - bar.n)
-
-                res = upscale_video(src, target, upscale_frames, opts, on_frames)
-                bar.total = res.frames  # the header's count can be an estimate (AVI counts frame slots)
-                bar.refresh()
-        except KeyboardInterrupt:
-            report.interrupted = True
-            break
-        except (VideoError, ValueError, TypeError, OSError) as exc:
-            record_failure(report, src, exc, VideoError)
-            continue
-        report.done.append(target)
+    errors = (VideoError, ValueError, TypeError, OSError)
+    # skips=(): an output that appears while a video is written counts as failed, as a video always did
+    for src, target, res in each_file(plan, report, one_file, errors, VideoError, skips=()):
         if not quiet:
             (w, h), (ow, oh) = res.size_in, res.size_out
             extra = f", copied {', '.join(res.copied)}" if res.copied else ""
