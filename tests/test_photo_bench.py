@@ -99,3 +99,18 @@ def test_faces_table_is_left_out_without_faces(weights_dir):
     said = []
     assert faces_table(torch.device("cpu"), [2], lambda s: {}, log=said.append) == ""
     assert said and "no Faces" in said[0]
+
+
+def test_photo_cases_scores_any_file_per_case_against_bicubic(weights_dir, tmp_path, capsys):
+    from trainer.cli import main
+
+    val = _photos(tmp_path / "val")
+    other = _tiny(tmp_path, "run-step-2000", 7)
+    assert main(["photo-cases", "photo-x2", str(other), "--photo-val", str(val), "--strengths", "0", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| x2 | clean | heavy JPEG | moderate JPEG | noise + JPEG | blur + JPEG |"
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines[2:]}
+    assert list(rows) == ["bicubic", "photo-x2 @ 0", "photo-x2", "run-step-2000"]  # a file has no partner
+    assert all(len(cells) == 5 for cells in rows.values())
+    assert all(cell.split(" (")[1].startswith(("+", "-")) for cell in rows["run-step-2000"])
+    assert "grid" not in rows["photo-x2"][0] and rows["photo-x2"][1].rstrip(" |").endswith("×")

@@ -148,12 +148,45 @@ def test_trainer_runs_the_real_preset_and_validates_on_degraded_inputs_first(ima
         "pretrain", "--data", str(image_folder), "--channels", "8", "--blocks", "1", "--patch", "12", "--batch", "2",
         "--steps", "2", "--warmup", "1", "--val-sets", str(val), "--val-every", "1", "--log-every", "1",
         "--threads", "1", "--workers", "1", "--run-dir", str(run), "--degradation", "real",
+        "--real-options", "clean_share=0.5", "jpeg_quality=20,60", "blur_sigma=0.2,1;0.2,0.5",
     ]  # fmt: skip
     assert main(argv) == 0
     log = capsys.readouterr().err
     assert "val-real" in log and log.index("val-real") < log.index(" val ")
     info, _ = read_weights(run / "final.safetensors")
     assert info.training["config"]["degradation"] == "real"
+    assert info.training["config"]["real_options"] == {
+        "clean_share": 0.5, "jpeg_quality": [20.0, 60.0], "blur_sigma": [[0.2, 1.0], [0.2, 0.5]]
+    }  # fmt: skip
+
+
+def test_real_options_override_the_preset_and_bad_ones_are_refused_in_one_line(capsys):
+    from trainer.cli import main
+    from trainer.config import TrainConfig, real_degradation, real_option
+
+    assert real_option("clean_share=0.3") == ("clean_share", 0.3)
+    assert real_option("jpeg_quality=15,80") == ("jpeg_quality", [15.0, 80.0])
+    deg = real_degradation({"jpeg_quality": [15, 80], "blur_sigma": [[0.2, 1.2], [0.2, 0.8]]})
+    assert deg.jpeg_quality == (15, 80) and deg.blur_sigma == ((0.2, 1.2), (0.2, 0.8))
+    assert deg.clean_share == RealDegradation().clean_share
+    with pytest.raises(ValueError, match="expected FIELD=NUMBER"):
+        real_option("jpeg_quality=high")
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['clean'\]"):
+        TrainConfig().updated({"real_options": {"clean": 0.2}})
+    with pytest.raises(ValueError, match="jpeg_quality"):
+        TrainConfig().updated({"real_options": {"jpeg_quality": [0, 80]}})
+    for bad in (["clean_share=2"], ["clean_share"], ["nope=1"]):
+        assert main(["pretrain", "--data", "x", "--degradation", "real", "--real-options", *bad]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error:") and "real_options" in err.replace("-", "_") and "\n" not in err
+
+
+def test_runs_without_real_options_keep_their_folder():
+    from trainer.config import TrainConfig
+
+    cfg = TrainConfig()
+    assert "real_options" not in cfg.identity()
+    assert "real_options" in cfg.updated({"real_options": {"clean_share": 0.3}}).identity()
 
 
 def test_preview_writes_a_grid_png(image_folder, tmp_path):
@@ -161,6 +194,7 @@ def test_preview_writes_a_grid_png(image_folder, tmp_path):
 
     out = tmp_path / "grid.png"
     argv = ["preview", "--data", str(image_folder), "--out", str(out), "--patch", "12", "--count", "5"]
+    argv += ["--real-options", "clean_share=0.5", "jpeg_quality=20,60"]
     assert main(argv) == 0
     img = Image.open(out)
     assert img.format == "PNG" and img.size == (4 * (2 * 24 + 4) + 3 * 8, 2 * 24 + 8)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import fields
 
-from .config import CHOICES, FINETUNE_DEFAULTS, HELP, PRETRAIN_DEFAULTS, TrainConfig, read_config_file
+from .config import CHOICES, FINETUNE_DEFAULTS, HELP, PRETRAIN_DEFAULTS, TrainConfig, read_config_file, real_option
 from .evaluate import default_val_sets
 from .models import ARCHITECTURES
 
@@ -38,6 +38,8 @@ def _add_train_options(p: argparse.ArgumentParser, defaults: dict) -> None:
             p.add_argument(flag, nargs=2, type=float, metavar=("MIN", "MAX"), default=None, help=help_text)
         elif f.name == "loss_weights":
             p.add_argument(flag, nargs="*", default=None, metavar="TERM=W", help=help_text)
+        elif f.name == "real_options":
+            p.add_argument(flag, nargs="*", default=None, metavar="FIELD=V[,V]", help=help_text)
         elif f.name == "model":
             continue  # each architecture's own options follow as flags of their own
         elif f.name == "arch":
@@ -89,6 +91,8 @@ def _config_from_args(args: argparse.Namespace, defaults: dict) -> TrainConfig:
             continue
         if f.name == "loss_weights":
             value = {k: float(v) for k, v in (item.split("=", 1) for item in value)}
+        elif f.name == "real_options":
+            value = dict(real_option(item) for item in value)
         elif str(f.type) == "int | None" and value == 0:
             value = None  # e.g. --subset 0: all images, --face-size 0: no resize
         overrides[f.name] = value

@@ -69,6 +69,16 @@ def add_parsers(sub) -> None:
     )
     be.add_argument("--no-faces", action="store_true", help="leave the held-out faces out of the real-photo table")
     _add_common(be)
+    pc = sub.add_parser("photo-cases", help="Y-PSNR gain over bicubic per real-photo case for any weights files")
+    pc.add_argument("weights", nargs="+", help=".safetensors files or bundled names of one scale")
+    pc.add_argument("--scale", type=int, default=None, help="default: the first file's scale")
+    pc.add_argument("--photo-val", default=str(DEFAULT_PHOTO_VAL), help="held-out photos (default: %(default)s)")
+    pc.add_argument("--set", default=None, help="a benchmark set instead (e.g. Faces, WildFaces: never trained on)")
+    pc.add_argument(
+        "--strengths", nargs="+", type=float, default=[1.0], metavar="S",
+        help="restoration strengths for photo/portrait names (mixed with their clean partner; default: 1)",
+    )  # fmt: skip
+    pc.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     from .photo_split import add_parser as add_photo_split
     from .preview import add_parser as add_preview
 
@@ -126,6 +136,18 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command in ("eval", "bench"):
         return _benchmark(args)
+    if args.command == "photo-cases":
+        from tinyespcn_nodes.core.catalog import resolve_weights
+        from tinyespcn_nodes.core.weights import load_model
+
+        from .bench_sets import load_set
+        from .evaluate import load_pairs
+        from .photo_bench import files_table
+
+        scale = args.scale or load_model(resolve_weights(args.weights[0]))[1].scales[0]
+        pairs = load_set(args.set, scale) if args.set else load_pairs(Path(args.photo_val).expanduser(), scale)
+        print(files_table(args.weights, scale, pairs, torch.device("cpu"), args.strengths))
+        return 0
     if args.command == "photo-split":
         from .photo_split import run as photo_split
 

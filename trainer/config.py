@@ -56,6 +56,8 @@ HELP = {
     "replay_fraction": "share of each batch drawn from --replay-data",
     "loss": "loss preset",
     "loss_weights": "override loss terms, e.g. charbonnier=1 l1=0",
+    "real_options": "override ranges of --degradation real (trainer/real_degradation.py RealDegradation), "
+    "e.g. clean_share=0.25 jpeg_quality=20,95 second_round=0",
     "vgg_weights": "VGG features .safetensors for the perceptual term (default: the bundled conv1-3)",
     "vgg_arch": "VGG variant of --vgg-weights",
     "optimizer": "optimiser",
@@ -102,6 +104,7 @@ class TrainConfig:
     blur_sigma: float = 0.0
     rotate_degrees: float = 0.0
     degradation: str = "bicubic"  # bicubic | microscopy (trainer/degradations.py) | real (real_degradation.py)
+    real_options: dict = field(default_factory=dict)  # RealDegradation field overrides (lists for ranges)
     psf_sigma: list[float] = field(default_factory=lambda: [0.6, 1.6])  # microscopy: PSF sigma range, HR px
     gain: list[float] = field(default_factory=lambda: [20.0, 400.0])  # microscopy: photons per unit intensity
     read_noise: list[float] = field(default_factory=lambda: [0.002, 0.02])  # microscopy: read-noise std range
@@ -165,6 +168,8 @@ class TrainConfig:
             raise ValueError(f"{source}: hr_jpeg qualities must be integers 1-100, got {bad_q}")
         if not 0 <= merged["hr_colour"] <= 0.5:
             raise ValueError(f"{source}: hr_colour must be within 0-0.5, got {merged['hr_colour']!r}")
+        if merged["real_options"]:
+            real_degradation(merged["real_options"], source)
         if merged["hr_colour"] and not (merged["rescales"] or merged["hr_jpeg"]):
             raise ValueError(f"{source}: hr_colour changes the extra HR copies: give rescales or hr_jpeg too")
         return TrainConfig(**merged)
@@ -174,7 +179,10 @@ class TrainConfig:
 
     def identity(self) -> dict:
         """The options that define what a run trains (everything a resume must not change)."""
-        return {k: v for k, v in asdict(self).items() if k not in RESUMABLE}
+        out = {k: v for k, v in asdict(self).items() if k not in RESUMABLE}
+        if not out["real_options"]:
+            del out["real_options"]  # runs from before the option keep their folder
+        return out
 
     @property
     def run_path(self) -> Path:
@@ -230,3 +238,34 @@ def read_config_file(path: str | Path) -> dict:
 # finetune differs from pretrain only in these defaults
 FINETUNE_DEFAULTS = {"dataset": "celeba", "subset": 20000, "face_size": 128, "lr": 1e-4, "warmup": 100, "steps": 5000}
 PRETRAIN_DEFAULTS = {"dataset": "lsdir"}
+
+
+def real_degradation(options: dict, source: str = "options"):
+    """The `real` preset with these field overrides (lists become the preset's tuples), or a ValueError."""
+    from .real_degradation import RealDegradation
+
+    def tupled(v):
+        return tuple(tupled(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+    known = {f.name for f in fields(RealDegradation)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"{source}: real_options: unknown field(s) {unknown}; known: {', '.join(sorted(known))}")
+    try:
+        return RealDegradation(**{k: tupled(v) for k, v in options.items()})
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: real_options: {exc}") from None
+
+
+def real_option(item: str) -> tuple[str, object]:
+    """`clean_share=0.25` → a number, `jpeg_quality=20,95` → a range, `blur_sigma=0.2,1.2;0.2,1` → ranges."""
+    name, sep, text = item.partition("=")
+    try:
+        if not sep:
+            raise ValueError
+        parts = [[float(v) for v in group.split(",")] for group in text.split(";")]
+    except ValueError:
+        raise ValueError(f"--real-options: expected FIELD=NUMBER[,NUMBER...][;...], got {item!r}") from None
+    if len(parts) > 1:
+        return name, parts
+    return name, parts[0][0] if len(parts[0]) == 1 else parts[0]

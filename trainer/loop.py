@@ -23,7 +23,7 @@ from tinyespcn_nodes.core.weights import save_weights
 from tinyespcn_nodes.engine.models import pick_device
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, real_degradation
 from .degradations import Microscopy
 from .divergence import require_finite_loss, require_finite_weights
 from .evaluate import default_val_folder, score, validation_sets
@@ -32,7 +32,6 @@ from .losses import BUNDLED_VGG, PRESETS, CombinedLoss, LossWeights
 from .models import build_model, fresh_layers, init_from
 from .patches import CopyAugment, Degradation, ImagePool, build_pool, sample_batch
 from .plot import plot_curves
-from .real_degradation import RealDegradation
 from .sources import face_split, lsdir_refs
 
 
@@ -318,7 +317,7 @@ class Trainer:
         microscopy = None
         if cfg.degradation == "microscopy":
             microscopy = Microscopy(tuple(cfg.psf_sigma), tuple(cfg.gain), tuple(cfg.read_noise), tuple(cfg.background))
-        real = RealDegradation() if cfg.degradation == "real" else None
+        real = real_degradation(cfg.real_options) if cfg.degradation == "real" else None
         degradation = Degradation(cfg.blur_sigma, cfg.rotate_degrees, microscopy, real)
         running = torch.zeros((), device=self.device)
         n_running = 0

@@ -114,6 +114,24 @@ def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | No
     return "\n".join(out).strip()
 
 
+def files_table(files: list[str], scale: int, pairs: list, device: torch.device, strengths=(1.0,)) -> str:
+    """`trainer photo-cases`: Y-PSNR (gain over bicubic) per case for any weights files (a run's exports side by
+    side; photo and portrait names also at other restoration strengths) on the same pairs as the tables."""
+    from tinyespcn_nodes.core.catalog import PARTNERS, resolve_weights
+
+    from .quality_bench import _runner, eval_job
+
+    rows = [bicubic_row(scale)]
+    for name in files:
+        label = Path(name).name.removesuffix(".safetensors")
+        for s in strengths if name in PARTNERS else (1.0,):
+            job = eval_job(resolve_weights(name), scale, device, s)
+            rows.append(Row(label + ("" if s == 1 else f" @ {s:g}"), "file", scale, _runner(job)))
+    cells = case_cells(rows, pairs, scale, None, full=False)
+    head = ["| x" + str(scale) + " | " + " | ".join(CASES) + " |", "|---|" + "---:|" * len(CASES)]
+    return "\n".join([*head, *[f"| {name} | " + " | ".join(v) + " |" for name, v in cells.items()]])
+
+
 def case_cells(rows: list[Row], pairs: list, scale: int, lpips, log=None, full: bool = True) -> dict[str, list[str]]:
     """Row name → one cell per case: Y-PSNR (gain over the first row, bicubic), with `full` also SSIM and LPIPS,
     and in the JPEG cases the block-grid score."""

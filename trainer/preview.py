@@ -27,13 +27,17 @@ def add_parser(sub) -> None:
     p.add_argument("--count", type=int, default=24, help="pairs in the grid (default: 24)")
     p.add_argument("--images", type=int, default=32, help="images decoded to sample from (default: 32)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default: 0)")
+    p.add_argument(
+        "--real-options", nargs="*", default=[], metavar="FIELD=V[,V]",
+        help="override ranges of the real preset, as pretrain takes them (e.g. jpeg_quality=15,80)",
+    )  # fmt: skip
 
 
 def preview_grid(args: argparse.Namespace) -> np.ndarray:
     """uint8 [H,W,3] grid of `count` pairs; rows of four pairs."""
+    from .config import real_degradation, real_option
     from .degradations import Microscopy
     from .patches import Degradation, build_pool, sample_batch
-    from .real_degradation import RealDegradation
     from .sources import lsdir_refs
 
     refs = [r for d in args.data for r in lsdir_refs(Path(d).expanduser(), args.scale)]
@@ -41,7 +45,7 @@ def preview_grid(args: argparse.Namespace) -> np.ndarray:
     pool = build_pool(refs[: args.images], args.scale, args.patch, workers=1)
     deg = Degradation(
         microscopy=Microscopy() if args.degradation == "microscopy" else None,
-        real=RealDegradation() if args.degradation == "real" else None,
+        real=real_degradation(dict(map(real_option, args.real_options))) if args.degradation == "real" else None,
     )
     cells = []
     for step in range(args.count):
