@@ -74,6 +74,7 @@ def add_parsers(sub) -> None:
     pc.add_argument("--scale", type=int, default=None, help="default: the first file's scale")
     pc.add_argument("--photo-val", default=str(DEFAULT_PHOTO_VAL), help="held-out photos (default: %(default)s)")
     pc.add_argument("--set", default=None, help="a benchmark set instead (e.g. Faces, WildFaces: never trained on)")
+    pc.add_argument("--limit", type=int, default=0, help="--set: its first N images (0 = all)")
     pc.add_argument(
         "--strengths", nargs="+", type=float, default=[1.0], metavar="S",
         help="restoration strengths for photo/portrait names (mixed with their clean partner; default: 1)",
@@ -145,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
         from .photo_bench import files_table
 
         scale = args.scale or load_model(resolve_weights(args.weights[0]))[1].scales[0]
-        pairs = load_set(args.set, scale) if args.set else load_pairs(Path(args.photo_val).expanduser(), scale)
+        pairs = (
+            load_set(args.set, scale, limit=args.limit)
+            if args.set
+            else load_pairs(Path(args.photo_val).expanduser(), scale)
+        )
         print(files_table(args.weights, scale, pairs, torch.device("cpu"), args.strengths))
         return 0
     if args.command == "photo-split":
