@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from tinyespcn_nodes.core.arch.tinyespcn import TinyESPCN, TinyESPCNConfig
+from tinyespcn_nodes.core.catalog import PARTNERS
 from tinyespcn_nodes.core.weights import load_model, save_weights
 
 
@@ -155,15 +156,15 @@ def test_jpeg_and_webp_inputs_default_to_the_photo_model(photo_pair, tmp_path, c
     assert np.array_equal(np.array(Image.open(tmp_path / "o.png")), np.array(Image.open(tmp_path / "p.png")))
 
 
-@pytest.mark.parametrize("scale", [2, 4])
-def test_the_bundled_portrait_files_mix_with_their_clean_partner(scale):
-    """portrait-xN at strength 0 is exactly its clean partner (general-x2 / balanced-x4), and the napari and
-    ComfyUI strength controls are offered for its family."""
-    from tinyespcn_nodes.core.catalog import PARTNERS, STRENGTH_FAMILIES, resolve_weights
+@pytest.mark.parametrize("name", sorted(PARTNERS))
+def test_every_bundled_strength_file_mixes_with_its_clean_partner(name):
+    """photo-x2/x4, photo-fast-x2 and portrait-x2/x4 are shipped; at strength 0 each is exactly its clean partner
+    (general-x2 / balanced-x4 / fast-x2), and the napari and ComfyUI strength controls are offered for its family."""
+    from tinyespcn_nodes.core.catalog import STRENGTH_FAMILIES, resolve_weights
     from tinyespcn_nodes.core.strength import load_with_strength
 
-    portrait, clean = resolve_weights(f"portrait-x{scale}"), resolve_weights(PARTNERS[f"portrait-x{scale}"])
+    file, clean = resolve_weights(name), resolve_weights(PARTNERS[name])
     x = torch.rand(1, 3, 12, 14)
-    assert torch.equal(_run(load_with_strength(portrait, 0.0)[0], x), _run(load_model(clean)[0], x))
-    assert torch.equal(_run(load_with_strength(portrait, 1.0)[0], x), _run(load_model(portrait)[0], x))
-    assert {"photo", "portrait"} <= STRENGTH_FAMILIES
+    assert torch.equal(_run(load_with_strength(file, 0.0)[0], x), _run(load_model(clean)[0], x))
+    assert torch.equal(_run(load_with_strength(file, 1.0)[0], x), _run(load_model(file)[0], x))
+    assert name.rpartition("-x")[0] in STRENGTH_FAMILIES

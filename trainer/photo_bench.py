@@ -2,7 +2,8 @@
 
 Inputs: the validation half of `trainer photo-split` (photos no model trained on; never a benchmark set),
 each degraded as `photo_cases.CASES` says. Rows per scale with a photo file: MATLAB bicubic, the default
-clean file (`general-xN`), the photo file at restoration strength 0 (its clean partner), 0.5 and 1, and
+clean file (`general-xN`), each photo file (`photo-xN`, `photo-fast-xN`) at restoration strength 0 (its clean
+partner), 0.5 and 1, and
 OpenCV's ESPCN when `cv2.dnn_superres` and its .pb are there. The block goes into the model card and the
 README between `<!-- photo-bench:begin -->` and `<!-- photo-bench:end -->`.
 """
@@ -31,14 +32,15 @@ def photo_rows(scale: int, device: torch.device, opencv_dir: Path | None, log=pr
     from .quality_bench import _runner, eval_job
 
     table = bundled()
-    photo = f"photo-x{scale}"
+    photos = [n for n in PARTNERS if n.startswith("photo-") and n.endswith(f"-x{scale}") and n in table]
     rows = [bicubic_row(scale)]
     general = default_name(scale)
-    if general in table and general != PARTNERS[photo]:
+    if general in table and general not in (PARTNERS[p] for p in photos):
         rows.append(Row(general, "clean", scale, _runner(eval_job(table[general], scale, device))))
-    for s in STRENGTHS:
-        label = f"{photo} @ {s:g}" + (f" (= {PARTNERS[photo]})" if s == 0 else "")
-        rows.append(Row(label, "photo", scale, _runner(eval_job(table[photo], scale, device, s))))
+    for photo in photos:  # photo-xN, then photo-fast-xN
+        for s in STRENGTHS:
+            label = f"{photo} @ {s:g}" + (f" (= {PARTNERS[photo]})" if s == 0 else "")
+            rows.append(Row(label, "photo", scale, _runner(eval_job(table[photo], scale, device, s))))
     if opencv_dir:
         rows += opencv_espcn(opencv_dir, scale, log)
     return rows

@@ -21,6 +21,7 @@ ALIASES = {"seed": "general"}
 PARTNERS = {
     "photo-x2": "general-x2",
     "photo-x4": "balanced-x4",
+    "photo-fast-x2": "fast-x2",
     "portrait-x2": "general-x2",
     "portrait-x4": "balanced-x4",
 }
@@ -47,6 +48,7 @@ TIERS = {
     "fast": "TinyESPCN-Rep, ≤25k MACs/px",
     "pyramid": "seed 004 pyramid, x2/x4/x8 from one file",
     "photo": "JPEGs, noisy and soft photos (restoration strength 0-1), ≤100k MACs/px",
+    "photo-fast": "JPEGs, noisy and soft photos, fastest (restoration strength 0-1), ≤25k MACs/px",
 }
 
 

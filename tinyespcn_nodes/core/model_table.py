@@ -28,6 +28,7 @@ PURPOSE = {
     "balanced": "photos: TinyESPCN-Rep, between fast and the seed configuration",
     "fast": "photos, fastest (ESPCN-class cost)",
     "photo": "real photos (JPEG, noise, blur): general-x2/balanced-x4 fine-tuned on degraded photos; --strength 0-1",
+    "photo-fast": "real photos, fastest: fast-x2 fine-tuned on degraded photos; --strength 0-1",
     "pyramid": "baseline: seed 004's pyramid, one file for x2/x4/x8",
     "espcn": "baseline: ESPCN retrained by our trainer (benchmark only)",
     "srcnn": "baseline: SRCNN retrained by our trainer (benchmark only)",

@@ -435,9 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "--strength", type=strength_arg, default=1.0,
-        help="photo and portrait models (photo-x2/x4, portrait-x2/x4): restoration strength 0-1, 0 = their clean "
-        "model (general-x2, balanced-x4), 1 = full "
-        "JPEG/noise/blur removal (default: 1)",
+        help="photo and portrait models (photo-x2/x4, photo-fast-x2, portrait-x2/x4): restoration strength 0-1, "
+        "0 = their clean model (general-x2, balanced-x4, fast-x2), 1 = full JPEG/noise/blur removal (default: 1)",
     )  # fmt: skip
     up.add_argument(
         "--sharpen", action="store_true", help="unsharp mask (radius 1.2, 100%%, threshold 1) (default: off)"

@@ -139,7 +139,7 @@ class TinyESPCNModelLoader(io.ComfyNode):
                 io.Combo.Input("device", options=_device_choices(), default="auto", tooltip="auto = ComfyUI's device; only devices this machine has are listed."),
                 # optional: the first release's saved workflows have an `fp16` widget here instead
                 io.Combo.Input("precision", options=["auto", "fp32", "bf16", "fp16"], default="auto", optional=True, tooltip="auto = fp16 on CUDA (a tile that overflows is redone in fp32), bf16 on CPUs with native bf16, else fp32; measured cost ≤ 0.02 dB on Set5/Set14."),
-                io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05, optional=True, tooltip="photo-x2/x4 and portrait-x2/x4 only: restoration strength, 0 = the clean model (general-x2 / balanced-x4), 1 = full JPEG/noise/blur removal; the weights are mixed, the cost stays the same."),
+                io.Float.Input("strength", default=1.0, min=0.0, max=1.0, step=0.05, optional=True, tooltip="photo-x2/x4, photo-fast-x2 and portrait-x2/x4 only: restoration strength, 0 = the clean model (general-x2 / balanced-x4 / fast-x2), 1 = full JPEG/noise/blur removal; the weights are mixed, the cost stays the same."),
             ],
             outputs=[TinyModel.Output(display_name="model")],
         )  # fmt: skip
