@@ -114,3 +114,17 @@ def test_photo_cases_scores_any_file_per_case_against_bicubic(weights_dir, tmp_p
     assert all(len(cells) == 5 for cells in rows.values())
     assert all(cell.split(" (")[1].startswith(("+", "-")) for cell in rows["run-step-2000"])
     assert "grid" not in rows["photo-x2"][0] and rows["photo-x2"][1].rstrip(" |").endswith("×")
+
+
+def test_photo_cases_keeps_two_files_of_the_same_name_apart(weights_dir, tmp_path, capsys):
+    from trainer.cli import main
+
+    val = _photos(tmp_path / "val")
+    (tmp_path / "old").mkdir()
+    old = _tiny(tmp_path / "old", "photo-x2", 7)
+    assert main(["photo-cases", str(weights_dir / "photo-x2.safetensors"), str(old), "--photo-val", str(val)]) == 0
+    lines = capsys.readouterr().out.splitlines()[2:]
+    assert [line.split(" | ")[0].lstrip("| ") for line in lines] == [
+        "bicubic", str(weights_dir / "photo-x2.safetensors"), str(old)
+    ]  # fmt: skip
+    assert all(len(line.split(" | ")) == 6 for line in lines)

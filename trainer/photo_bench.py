@@ -124,8 +124,9 @@ def files_table(files: list[str], scale: int, pairs: list, device: torch.device,
     from .quality_bench import _runner, eval_job
 
     rows = [bicubic_row(scale)]
-    for name in files:
-        label = Path(name).name.removesuffix(".safetensors")
+    stems = [Path(name).name.removesuffix(".safetensors") for name in files]
+    for name, stem in zip(files, stems):
+        label = stem if stems.count(stem) == 1 else name  # two files named alike stay two rows
         for s in strengths if name in PARTNERS else (1.0,):
             job = eval_job(resolve_weights(name), scale, device, s)
             rows.append(Row(label + ("" if s == 1 else f" @ {s:g}"), "file", scale, _runner(job)))
