@@ -128,3 +128,11 @@ def test_photo_cases_keeps_two_files_of_the_same_name_apart(weights_dir, tmp_pat
         "bicubic", str(weights_dir / "photo-x2.safetensors"), str(old)
     ]  # fmt: skip
     assert all(len(line.split(" | ")) == 6 for line in lines)
+
+
+def test_each_scale_gets_one_photo_table_even_with_two_photo_files(weights_dir):
+    """photo-x2 and photo-fast-x2 share the x2 table (it printed twice when each file added its scale)."""
+    from trainer.photo_bench import photo_scales
+
+    _tiny(weights_dir, "photo-fast-x2", 9)
+    assert photo_scales() == [2]

@@ -75,7 +75,7 @@ def photo_scales() -> list[int]:
     from tinyespcn_nodes.core.catalog import PARTNERS, bundled
 
     table = bundled()
-    return sorted(int(n.rsplit("-x", 1)[1]) for n in PARTNERS if n.startswith("photo-") and n in table)
+    return sorted({int(n.rsplit("-x", 1)[1]) for n in PARTNERS if n.startswith("photo-") and n in table})
 
 
 def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | None, log=print) -> str:
