@@ -105,15 +105,14 @@ def photo_table(folder: Path, lpips, device: torch.device, opencv_dir: Path | No
         pairs = load_pairs(folder, scale)
         rows = photo_rows(scale, device, opencv_dir, log)
         cells = case_cells(rows, pairs, scale, scorer, log)
-        out += [
-            f"**x{scale}**",
-            "",
-            "| Upscaler | " + " | ".join(CASES) + " |",
-            "|---|" + "---:|" * len(CASES),
-            *[f"| {name} | " + " | ".join(v) + " |" for name, v in cells.items()],
-            "",
-        ]
+        out += [f"**x{scale}**", "", *case_table("Upscaler", cells), ""]
     return "\n".join(out).strip()
+
+
+def case_table(first: str, cells: dict[str, list[str]]) -> list[str]:
+    """Markdown lines: a first column headed `first` naming each row, then one column per case."""
+    head = [f"| {first} | " + " | ".join(CASES) + " |", "|---|" + "---:|" * len(CASES)]
+    return head + [f"| {name} | " + " | ".join(v) + " |" for name, v in cells.items()]
 
 
 def files_table(files: list[str], scale: int, pairs: list, device: torch.device, strengths=(1.0,)) -> str:
@@ -130,9 +129,7 @@ def files_table(files: list[str], scale: int, pairs: list, device: torch.device,
         for s in strengths if name in PARTNERS else (1.0,):
             job = eval_job(resolve_weights(name), scale, device, s)
             rows.append(Row(label + ("" if s == 1 else f" @ {s:g}"), "file", scale, _runner(job)))
-    cells = case_cells(rows, pairs, scale, None, full=False)
-    head = ["| x" + str(scale) + " | " + " | ".join(CASES) + " |", "|---|" + "---:|" * len(CASES)]
-    return "\n".join([*head, *[f"| {name} | " + " | ".join(v) + " |" for name, v in cells.items()]])
+    return "\n".join(case_table(f"x{scale}", case_cells(rows, pairs, scale, None, full=False)))
 
 
 def case_cells(rows: list[Row], pairs: list, scale: int, lpips, log=None, full: bool = True) -> dict[str, list[str]]:
